@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The ABI shared by the BPF programs and user space: limits, map keys and
+ * values, counters and drop reasons. Defined once, here; both sides include
+ * this file. Every struct has a fixed size, explicit padding and a static
+ * size check, because a pinned map outlives the program that created it.
+ *
+ * Byte order: fields typed __be16/__be32 are network order, the rest host.
+ */
+#ifndef LB_ABI_H
+#define LB_ABI_H
+
+#include <linux/types.h>
+
+/* Limits. Map sizes are fixed when the maps are created. */
+#define LB_MAX_VIPS		512	/* VIP ids 0 .. LB_MAX_VIPS - 1 */
+#define LB_MAX_BACKENDS		65536	/* backend ids 1 .. LB_MAX_BACKENDS - 1 */
+#define LB_BACKEND_INVALID	0	/* id 0 is never a backend: arrays start zeroed */
+#define LB_TABLE_SIZE_DEFAULT	65537
+#define LB_TABLE_SIZE_MAX	4194301	/* largest table size accepted (a prime) */
+#define LB_FLOW_TABLE_DEFAULT	1048576
+#define LB_MAX_VLAN_TAGS	2
+#define LB_MAX_IPV6_EXT_HDRS	6
+#define LB_ICMP6_QUOTE_MAX	128	/* bytes of the offending packet quoted in a packet-too-big */
+
+/* Address families as stored in keys (not AF_*: the kernel headers the BPF
+ * side sees do not define those). */
+#define LB_FAMILY_IPV4		4
+#define LB_FAMILY_IPV6		6
+
+/*
+ * VIP lookup key. IPv4 addresses use addr[0] with the rest zero.
+ * port 0 is an all-ports VIP. Two kinds of entries share the map:
+ *  - flags 0: a service, (address, port, protocol); protocol TCP or UDP.
+ *    ICMP echo is answered for an address that has a key with
+ *    protocol ICMP (or ICMPv6) and port 0.
+ *  - LB_VIP_KEY_FRAG: (address, protocol), port 0: where non-first
+ *    fragments, which carry no ports, of that protocol go.
+ */
+#define LB_VIP_KEY_FRAG		0x01
+
+struct lb_vip_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP(V6) */
+	__u8 family;		/* LB_FAMILY_IPV4 or LB_FAMILY_IPV6 */
+	__u8 flags;		/* LB_VIP_KEY_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct lb_vip_key) == 24, "lb_vip_key layout");
+
+/* Per-VIP flags. */
+#define LB_VIP_F_HASH_L3	0x01	/* hash on addresses only; fragments balanced */
+
+struct lb_vip {
+	__u32 id;		/* index into vip_tables and vip_stats */
+	__u32 flags;		/* LB_VIP_F_* */
+};
+_Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
+
+/*
+ * Flow table key: the 5-tuple as the client sent it. For an l3 VIP the
+ * ports are zero, so every packet between the two addresses is one flow.
+ */
+struct lb_flow_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
+
+struct lb_flow {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 last_seen_ns;	/* bpf_ktime_get_ns(), refreshed at most every lb_flow_refresh_ns */
+};
+_Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
+
+/* Backend flags. */
+#define LB_BACKEND_F_UP		0x01	/* flows recorded on it may keep using it */
+
+struct lb_backend {
+	__be32 addr[4];
+	__u8 family;
+	__u8 flags;		/* LB_BACKEND_F_* */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_backend) == 20, "lb_backend layout");
+
+/*
+ * A VIP's Maglev table is an inner array map (created with BPF_F_INNER_MAP
+ * so sizes may differ between VIPs) of LB_TABLE_HDR + M __u32 entries:
+ * entry 0 holds M, entries 1..M the backend id of each slot. Keeping the size
+ * inside the table makes one map update replace size and content together.
+ */
+#define LB_TABLE_HDR		1
+
+/* Global runtime settings, one entry, written by the controller. */
+struct lb_config {
+	__u8 src_mac[6];	/* the interface's MAC */
+	__u8 next_hop_mac[6];	/* where every encapsulated frame goes */
+	__u16 mtu;		/* largest IP packet the interface may send */
+	__u8 src4_plen;		/* 32: src4 fixed; less: low bits per flow */
+	__u8 src6_plen;		/* 128: src6 fixed; less: low bits per flow */
+	__be32 src4;		/* outer source for IPv4 tunnels */
+	__be32 src6[4];		/* outer source for IPv6 tunnels */
+};
+_Static_assert(sizeof(struct lb_config) == 36, "lb_config layout");
+
+/* Why a packet was dropped. Each reason has a counter. */
+enum lb_drop_reason {
+	LB_DROP_NONE = 0,
+	LB_DROP_ETH_TRUNC,	/* Ethernet or VLAN header cut short */
+	LB_DROP_IP4_TRUNC,	/* IPv4 header cut short */
+	LB_DROP_IP4_BAD_IHL,	/* IHL < 5 or version != 4 */
+	LB_DROP_IP4_BAD_LEN,	/* total length below the header or past the frame */
+	LB_DROP_IP6_TRUNC,	/* IPv6 header cut short */
+	LB_DROP_IP6_BAD_VER,	/* version != 6 */
+	LB_DROP_IP6_BAD_LEN,	/* payload length past the frame */
+	LB_DROP_IP6_EXT,	/* extension header cut short, or too many of them */
+	LB_DROP_L4_TRUNC,	/* TCP, UDP or ICMP header cut short */
+	LB_DROP_FRAG,		/* fragment to a 5tuple VIP */
+	LB_DROP_NO_BACKEND,	/* the VIP has no table, or the slot holds no backend */
+	LB_DROP_BAD_BACKEND,	/* backend id with no usable backend entry */
+	LB_DROP_NO_CONFIG,	/* no tunnel source for the backend's family */
+	LB_DROP_TOO_BIG,	/* too big to encapsulate and no ICMP could be sent */
+	LB_DROP_ADJUST,		/* the kernel refused to grow or shrink the frame */
+	LB_DROP_MAX,
+};
+
+/* Things worth counting that are not drops. */
+enum lb_event {
+	LB_EV_ICMP_ECHO = 0,	/* echo request to a VIP answered */
+	LB_EV_TOO_BIG_SENT,	/* frag-needed / packet-too-big sent to a client */
+	LB_EV_ICMP_STEERED,	/* frag-needed / packet-too-big steered to a backend */
+	LB_EV_FLOW_REPICK,	/* flow's backend gone: picked again from the table */
+	LB_EV_FLOW_INSERT_FAIL,	/* flow table update failed */
+	LB_EV_MAX,
+};
+
+#define LB_VERDICT_MAX		5	/* XDP_ABORTED .. XDP_REDIRECT */
+
+/* Per-CPU, one entry. */
+struct lb_global_stats {
+	__u64 verdict[LB_VERDICT_MAX];	/* packets per XDP action */
+	__u64 drop[LB_DROP_MAX];	/* packets per drop reason */
+	__u64 event[LB_EV_MAX];
+};
+
+/* Per-CPU, indexed by VIP id. */
+struct lb_vip_stats {
+	__u64 packets;
+	__u64 bytes;		/* frame bytes as received */
+	__u64 new_flows;	/* flow table entries created */
+	__u64 nonsyn_miss;	/* TCP non-SYN with no flow entry: eviction or a moved flow */
+};
+_Static_assert(sizeof(struct lb_vip_stats) == 32, "lb_vip_stats layout");
+
+/* Per-CPU, indexed by backend id. */
+struct lb_backend_stats {
+	__u64 packets;
+	__u64 bytes;		/* frame bytes as received */
+};
+_Static_assert(sizeof(struct lb_backend_stats) == 16, "lb_backend_stats layout");
+
+/* Backend-side decapsulation counters, per-CPU, one entry. */
+enum lb_decap_counter {
+	LB_DECAP_IPIP = 0,	/* IPv4 in IPv4 stripped */
+	LB_DECAP_IP6IP,		/* IPv6 in IPv4 stripped */
+	LB_DECAP_IPIP6,		/* IPv4 in IPv6 stripped */
+	LB_DECAP_IP6IP6,	/* IPv6 in IPv6 stripped */
+	LB_DECAP_NOT_LOCAL,	/* tunnel packet not addressed to this host: passed */
+	LB_DECAP_MALFORMED,	/* tunnel packet cut short: dropped */
+	LB_DECAP_PASS,		/* not a tunnel packet: passed */
+	LB_DECAP_MAX,
+};
+
+struct lb_decap_stats {
+	__u64 count[LB_DECAP_MAX];
+};
+
+#endif /* LB_ABI_H */

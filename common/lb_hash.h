@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The flow hash, compiled into the BPF program and into user space alike, so
+ * user space can predict which table slot, and so which backend, a flow gets:
+ * slot = lb_flow_hash(key) % M.
+ *
+ * Murmur3's 32-bit block mix and finaliser over the key's 32-bit words as they
+ * lie in memory. Network-order fields are hashed as stored, so every node of
+ * the same byte order computes the same value for the same packet.
+ */
+#ifndef LB_HASH_H
+#define LB_HASH_H
+
+#include <linux/types.h>
+#include "lb_abi.h"
+
+#define LB_FLOW_HASH_SEED	0x5eed1ce5u
+
+static inline __u32 lb_rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+static inline __u32 lb_hash_mix(__u32 h, __u32 w)
+{
+	w *= 0xcc9e2d51u;
+	w = lb_rotl32(w, 15);
+	w *= 0x1b873593u;
+	h ^= w;
+	h = lb_rotl32(h, 13);
+	return h * 5 + 0xe6546b64u;
+}
+
+static inline __u32 lb_hash_final(__u32 h, __u32 len)
+{
+	h ^= len;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}
+
+/* Hash n 32-bit words. n is a constant at every call site, so the loop unrolls. */
+static inline __u32 lb_hash_words(const __u32 *w, __u32 n, __u32 seed)
+{
+	__u32 h = seed;
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		h = lb_hash_mix(h, w[i]);
+	return lb_hash_final(h, n * 4);
+}
+
+/*
+ * IPv4 keys hash only the words that can be non-zero; IPv6 keys hash both
+ * addresses in full. Ports and protocol go in last.
+ */
+static inline __u32 lb_flow_hash(const struct lb_flow_key *k)
+{
+	__u32 ports = (__u32)k->sport | ((__u32)k->dport << 16);
+	__u32 tail = (__u32)k->proto | ((__u32)k->family << 8);
+	__u32 h = LB_FLOW_HASH_SEED;
+	int i;
+
+	if (k->family == LB_FAMILY_IPV4) {
+		h = lb_hash_mix(h, k->src[0]);
+		h = lb_hash_mix(h, k->dst[0]);
+		h = lb_hash_mix(h, ports);
+		h = lb_hash_mix(h, tail);
+		return lb_hash_final(h, 16);
+	}
+	for (i = 0; i < 4; i++)
+		h = lb_hash_mix(h, k->src[i]);
+	for (i = 0; i < 4; i++)
+		h = lb_hash_mix(h, k->dst[i]);
+	h = lb_hash_mix(h, ports);
+	h = lb_hash_mix(h, tail);
+	return lb_hash_final(h, 40);
+}
+
+#endif /* LB_HASH_H */

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Encapsulation toward a backend: IPv4 or IPv6 outer header, for either
+ * inner family. The inner packet is left byte for byte as received; only
+ * Ethernet padding after it is cut. VLAN tags are kept.
+ */
+#ifndef LB_ENCAP_H
+#define LB_ENCAP_H
+
+#include "lb_csum.h"
+#include "lb_parse.h"
+#include "lb_select.h"
+
+#define LB_OUTER_TTL		64
+#define LB_MTU_DEFAULT		1500
+
+static __always_inline __u32 lb_outer_len(const struct lb_backend *be)
+{
+	return be->family == LB_FAMILY_IPV4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+}
+
+static __always_inline __u32 lb_mtu(const struct lb_config *cfg)
+{
+	return cfg->mtu ? cfg->mtu : LB_MTU_DEFAULT;
+}
+
+/*
+ * After the frame grew by delta bytes at the front, write a fresh Ethernet
+ * header there: next hop and our MAC, the VLAN tags moved from where the old
+ * header now lies, and ethertype as the innermost protocol.
+ */
+static __always_inline int lb_l2_rewrite(struct xdp_md *ctx, __u32 delta, __u16 l2_len,
+					 const struct lb_config *cfg, __be16 ethertype)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__be32 tags[LB_MAX_VLAN_TAGS];
+	__be32 *old_tags = data + delta + ETH_ALEN * 2;
+	__u32 ntags = (l2_len - sizeof(*eth)) / 4;
+
+	/* The old tags sit past every byte written below except when delta
+	 * is small, so read them all before writing anything. */
+	if ((void *)(old_tags + LB_MAX_VLAN_TAGS) > end || (void *)(eth + 1) > end)
+		return -LB_DROP_ADJUST;
+	tags[0] = old_tags[0];
+	tags[1] = old_tags[1];
+	__builtin_memcpy(eth->h_dest, cfg->next_hop_mac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, cfg->src_mac, ETH_ALEN);
+	if (ntags == 0) {
+		eth->h_proto = ethertype;
+		return LB_OK;
+	}
+	if (data + sizeof(*eth) + 2 + ntags * 4 > end)
+		return -LB_DROP_ADJUST;
+	*(__be32 *)(data + 12) = tags[0];
+	if (ntags == 1) {
+		*(__be16 *)(data + 16) = ethertype;
+		return LB_OK;
+	}
+	if (data + 22 > end)
+		return -LB_DROP_ADJUST;
+	*(__be32 *)(data + 16) = tags[1];
+	*(__be16 *)(data + 20) = ethertype;
+	return LB_OK;
+}
+
+/* Cut Ethernet padding past the IP packet, so what we prepend to is exact. */
+static __always_inline int lb_trim(struct xdp_md *ctx, const struct lb_pkt *p)
+{
+	int extra = (int)p->frame_len - p->l2_len - p->l3_len;
+
+	if (extra > 0 && bpf_xdp_adjust_tail(ctx, -extra))
+		return -LB_DROP_ADJUST;
+	return LB_OK;
+}
+
+static __always_inline __be32 lb4_tunnel_src(struct lb_pkt *p, const struct lb_config *cfg)
+{
+	__be32 mask;
+
+	if (cfg->src4_plen >= 32)
+		return cfg->src4;
+	mask = cfg->src4_plen ? bpf_htonl(~0U << (32 - cfg->src4_plen)) : 0;
+	return (cfg->src4 & mask) | (bpf_htonl(lb_pkt_hash(p)) & ~mask);
+}
+
+/* Per-flow IPv6 sources vary at most the low 32 bits. */
+static __always_inline void lb6_tunnel_src(struct lb_pkt *p, const struct lb_config *cfg,
+					   __be32 src[4])
+{
+	__u32 host_bits;
+	__be32 mask;
+
+	__builtin_memcpy(src, cfg->src6, 16);
+	if (cfg->src6_plen >= 128)
+		return;
+	host_bits = 128 - (cfg->src6_plen > 96 ? cfg->src6_plen : 96);
+	mask = host_bits >= 32 ? 0 : bpf_htonl(~0U << host_bits);
+	src[3] = (src[3] & mask) | (bpf_htonl(lb_pkt_hash(p)) & ~mask);
+}
+
+static __always_inline __u16 lb4_hdr_csum(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u64 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*iph) / 2); i++)
+		sum += w[i];
+	return lb_csum_fold(sum);
+}
+
+static __always_inline int lb4_encap(struct xdp_md *ctx, struct lb_pkt *p,
+				     const struct lb_backend *be, const struct lb_config *cfg)
+{
+	void *data, *end;
+	struct iphdr *o;
+	int rc;
+
+	if (!cfg->src4)
+		return -LB_DROP_NO_CONFIG;
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*o)))
+		return -LB_DROP_ADJUST;
+	rc = lb_l2_rewrite(ctx, sizeof(*o), lb_l2_len(p), cfg, bpf_htons(ETH_P_IP));
+	if (rc)
+		return rc;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	o = data + lb_l2_len(p);
+	if ((void *)(o + 1) > end)
+		return -LB_DROP_ADJUST;
+	o->version = 4;
+	o->ihl = sizeof(*o) / 4;
+	o->tos = p->tos;
+	o->tot_len = bpf_htons(p->l3_len + sizeof(*o));
+	o->id = 0;
+	/* DF: we never send more than the MTU, and a backend could not
+	 * reassemble a fragmented tunnel packet in XDP. */
+	o->frag_off = bpf_htons(LB_IP_DF);
+	o->ttl = LB_OUTER_TTL;
+	o->protocol = p->key.family == LB_FAMILY_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	o->check = 0;
+	o->saddr = lb4_tunnel_src(p, cfg);
+	o->daddr = be->addr[0];
+	o->check = lb4_hdr_csum(o);
+	return LB_OK;
+}
+
+static __always_inline int lb6_encap(struct xdp_md *ctx, struct lb_pkt *p,
+				     const struct lb_backend *be, const struct lb_config *cfg)
+{
+	void *data, *end;
+	struct ipv6hdr *o;
+	__be32 src[4];
+	__u32 label;
+	int rc;
+
+	if (!(cfg->src6[0] | cfg->src6[1] | cfg->src6[2] | cfg->src6[3]))
+		return -LB_DROP_NO_CONFIG;
+	lb6_tunnel_src(p, cfg, src);
+	/* The flow label lets routers spread flows over ECMP paths. */
+	label = lb_pkt_hash(p) & 0xfffff;
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*o)))
+		return -LB_DROP_ADJUST;
+	rc = lb_l2_rewrite(ctx, sizeof(*o), lb_l2_len(p), cfg, bpf_htons(ETH_P_IPV6));
+	if (rc)
+		return rc;
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	o = data + lb_l2_len(p);
+	if ((void *)(o + 1) > end)
+		return -LB_DROP_ADJUST;
+	o->version = 6;
+	o->priority = p->tos >> 4;
+	o->flow_lbl[0] = (p->tos & 0xf) << 4 | label >> 16;
+	o->flow_lbl[1] = label >> 8;
+	o->flow_lbl[2] = label;
+	o->payload_len = bpf_htons(p->l3_len);
+	o->nexthdr = p->key.family == LB_FAMILY_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
+	o->hop_limit = LB_OUTER_TTL;
+	__builtin_memcpy(&o->saddr, src, sizeof(src));
+	__builtin_memcpy(&o->daddr, be->addr, sizeof(be->addr));
+	return LB_OK;
+}
+
+static __always_inline int lb_encap(struct xdp_md *ctx, struct lb_pkt *p,
+				    const struct lb_backend *be, const struct lb_config *cfg)
+{
+	int rc = lb_trim(ctx, p);
+
+	if (rc)
+		return rc;
+	if (be->family == LB_FAMILY_IPV4)
+		return lb4_encap(ctx, p, be, cfg);
+	return lb6_encap(ctx, p, be, cfg);
+}
+
+#endif /* LB_ENCAP_H */

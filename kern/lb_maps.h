@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* The balancer's maps. Layouts come from common/lb_abi.h. */
+#ifndef LB_MAPS_H
+#define LB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "lb_abi.h"
+
+/* (address, port, protocol) -> VIP id and flags. Written by the controller. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LB_MAX_VIPS * 4);
+	__type(key, struct lb_vip_key);
+	__type(value, struct lb_vip);
+} vip_map SEC(".maps");
+
+/* The template for each VIP's Maglev table. BPF_F_INNER_MAP keeps the
+ * verifier from inlining lookups with this max_entries, so tables of
+ * other sizes can be put in vip_tables. */
+struct lb_table_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, LB_TABLE_HDR + LB_TABLE_SIZE_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/* VIP id -> its Maglev table. Replacing one slot swaps a whole table: a
+ * packet sees the old table or the new one, never a mix. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, LB_MAX_VIPS);
+	__type(key, __u32);
+	__array(values, struct lb_table_map);
+} vip_tables SEC(".maps");
+
+/* Backend id -> address and state. Id 0 stays zero: no backend. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb_backend);
+} backends SEC(".maps");
+
+/* 5-tuple -> backend, for flows already placed. One hash table with an LRU
+ * list per CPU (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on the
+ * packet path, and one table for user space to read and keep across
+ * restarts. The controller may resize it before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, LB_FLOW_TABLE_DEFAULT);
+	__type(key, struct lb_flow_key);
+	__type(value, struct lb_flow);
+} flow_table SEC(".maps");
+
+/* Runtime settings: MACs, MTU, tunnel sources. One entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_config);
+} lb_cfg SEC(".maps");
+
+/* Counters: verdicts, drop reasons and events. One per-CPU entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_global_stats);
+} lb_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct lb_vip_stats);
+} vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct lb_backend_stats);
+} backend_stats SEC(".maps");
+
+#endif /* LB_MAPS_H */

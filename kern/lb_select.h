@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Finding the VIP and the backend: VIP lookup by (address, port, protocol)
+ * then the all-ports entry; the flow table for flows already placed; the
+ * VIP's Maglev table for new flows and for flows whose backend is gone.
+ */
+#ifndef LB_SELECT_H
+#define LB_SELECT_H
+
+#include "lb_hash.h"
+#include "lb_maps.h"
+#include "lb_parse.h"
+#include "lb_stats.h"
+
+/* How often a flow's last_seen is rewritten: writing it on every packet
+ * would bounce its cache line between CPUs for nothing. */
+const volatile __u64 lb_flow_refresh_ns = 1000000000ULL;
+
+static __always_inline struct lb_vip *lb_vip_find(const __be32 addr[4], __u8 family,
+						  __be16 port, __u8 proto, __u8 flags)
+{
+	struct lb_vip_key vk = {};
+	struct lb_vip *vip;
+
+	__builtin_memcpy(vk.addr, addr, sizeof(vk.addr));
+	vk.family = family;
+	vk.proto = proto;
+	vk.flags = flags;
+	if (port) {
+		vk.port = port;
+		vip = bpf_map_lookup_elem(&vip_map, &vk);
+		if (vip)
+			return vip;
+		vk.port = 0;
+	}
+	return bpf_map_lookup_elem(&vip_map, &vk);
+}
+
+/* The VIP a packet is for. A later fragment has no port: it goes where
+ * the controller's fragment entry for (address, protocol) says, or to an
+ * all-ports VIP. */
+static __always_inline struct lb_vip *lb_vip_lookup(const struct lb_pkt *p)
+{
+	const struct lb_flow_key *k = &p->key;
+	struct lb_vip *vip;
+
+	if (p->frag != LB_FRAG_LATER)
+		return lb_vip_find(k->dst, k->family, k->dport, k->proto, 0);
+	vip = lb_vip_find(k->dst, k->family, 0, k->proto, LB_VIP_KEY_FRAG);
+	if (vip)
+		return vip;
+	return lb_vip_find(k->dst, k->family, 0, k->proto, 0);
+}
+
+static __always_inline __u32 lb_pkt_hash(struct lb_pkt *p)
+{
+	if (!p->has_hash) {
+		p->hash = lb_flow_hash(&p->key);
+		p->has_hash = 1;
+	}
+	return p->hash;
+}
+
+/* Backend id in the VIP's table slot for this flow, or 0. */
+static __always_inline __u32 lb_table_pick(struct lb_pkt *p, __u32 vip_id)
+{
+	__u32 zero = 0, slot, *size, *id;
+	void *table;
+
+	table = bpf_map_lookup_elem(&vip_tables, &vip_id);
+	if (!table)
+		return LB_BACKEND_INVALID;
+	size = bpf_map_lookup_elem(table, &zero);
+	if (!size || !*size)
+		return LB_BACKEND_INVALID;
+	slot = LB_TABLE_HDR + lb_pkt_hash(p) % *size;
+	id = bpf_map_lookup_elem(table, &slot);
+	return id ? *id : LB_BACKEND_INVALID;
+}
+
+static __always_inline struct lb_backend *lb_backend_get(__u32 id)
+{
+	return bpf_map_lookup_elem(&backends, &id);
+}
+
+/* A flow already placed keeps its backend while that backend is up.
+ * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
+ * is gone and the flow must be placed again. */
+static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be,
+					  struct lb_global_stats *gs)
+{
+	struct lb_flow *f;
+	__u64 now;
+
+	f = bpf_map_lookup_elem(&flow_table, &p->key);
+	if (!f)
+		return 0;
+	*be = lb_backend_get(f->backend_id);
+	if (!*be || !((*be)->flags & LB_BACKEND_F_UP)) {
+		lb_count_event(gs, LB_EV_FLOW_REPICK);
+		return -1;
+	}
+	now = bpf_ktime_get_coarse_ns();
+	if (now - f->last_seen_ns > lb_flow_refresh_ns)
+		f->last_seen_ns = now;
+	*id = f->backend_id;
+	return 1;
+}
+
+static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
+					   struct lb_vip_stats *vs,
+					   struct lb_global_stats *gs)
+{
+	struct lb_flow f = {
+		.backend_id = id,
+		.last_seen_ns = bpf_ktime_get_coarse_ns(),
+	};
+
+	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
+		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
+		return;
+	}
+	if (vs)
+		vs->new_flows++;
+}
+
+/*
+ * Pick the backend for a packet to a VIP. A TCP SYN always takes the
+ * table's choice and records it; other packets follow the flow table and
+ * fall back to the table. An RST never creates an entry, and neither does
+ * an ICMP error steered to a flow (record == 0).
+ */
+static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
+				   struct lb_vip_stats *vs, struct lb_global_stats *gs,
+				   __u32 *id, struct lb_backend **be)
+{
+	int syn = p->key.proto == IPPROTO_TCP &&
+		  (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
+
+	int known;
+
+	if (!syn) {
+		known = lb_flow_follow(p, id, be, gs);
+		if (known > 0)
+			return LB_OK;
+		if (!known && vs && record && p->key.proto == IPPROTO_TCP &&
+		    p->frag != LB_FRAG_LATER)
+			vs->nonsyn_miss++;
+	}
+	*id = lb_table_pick(p, vip->id);
+	if (*id == LB_BACKEND_INVALID)
+		return -LB_DROP_NO_BACKEND;
+	*be = lb_backend_get(*id);
+	if (!*be || !(*be)->family)
+		return -LB_DROP_BAD_BACKEND;
+	if (record && !(p->tcp_flags & LB_TCP_RST))
+		lb_flow_record(p, *id, vs, gs);
+	return LB_OK;
+}
+
+#endif /* LB_SELECT_H */

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sluice's balancer: parse, find the VIP, find or place the flow, pick the
+ * backend, encapsulate, count, send back out with XDP_TX. Traffic that is
+ * not for a VIP is passed to the stack untouched.
+ */
+#include "lb_encap.h"
+#include "lb_icmp.h"
+#include "lb_maps.h"
+#include "lb_parse.h"
+#include "lb_select.h"
+#include "lb_stats.h"
+
+static __always_inline const struct lb_config *lb_config(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&lb_cfg, &zero);
+}
+
+/* Send a packet for a VIP on to its backend. steered: an ICMP error
+ * about one of the VIP's flows, which must not create a flow entry nor
+ * draw an ICMP error of its own. */
+static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
+				      const struct lb_vip *vip, const struct lb_config *cfg,
+				      int steered, struct lb_global_stats *gs)
+{
+	struct lb_vip_stats *vs = lb_vip_stats(vip->id);
+	struct lb_backend *be;
+	__u32 id, mtu;
+	int rc;
+
+	if (vs) {
+		vs->packets++;
+		vs->bytes += p->frame_len;
+	}
+	if (vip->flags & LB_VIP_F_HASH_L3) {
+		p->key.sport = 0;
+		p->key.dport = 0;
+	} else if (p->frag != LB_FRAG_NONE) {
+		return -LB_DROP_FRAG;
+	}
+	rc = lb_pick(p, vip, !steered, vs, gs, &id, &be);
+	if (rc)
+		return rc;
+
+	mtu = lb_mtu(cfg) - lb_outer_len(be);
+	if (p->l3_len > mtu) {
+		if (steered || p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6)
+			return -LB_DROP_TOO_BIG;
+		rc = lb_send_too_big(ctx, p, cfg, mtu);
+		if (rc == LB_TX)
+			lb_count_event(gs, LB_EV_TOO_BIG_SENT);
+		return rc;
+	}
+	rc = lb_encap(ctx, p, be, cfg);
+	if (rc)
+		return rc;
+	lb_count_backend(id, p->frame_len);
+	if (steered)
+		lb_count_event(gs, LB_EV_ICMP_STEERED);
+	return LB_TX;
+}
+
+static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
+				      struct lb_global_stats *gs)
+{
+	const struct lb_config *cfg;
+	struct lb_vip *vip;
+	int steered = 0;
+	int rc;
+
+	rc = lb_parse(ctx, p);
+	if (rc != LB_OK)
+		return rc;
+	cfg = lb_config();
+	if (!cfg)
+		return LB_PASS;
+	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
+		rc = lb_icmp_classify(ctx, p, cfg);
+		if (rc == LB_TX)
+			lb_count_event(gs, LB_EV_ICMP_ECHO);
+		if (rc != LB_OK)
+			return rc;
+		steered = 1;
+	} else if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP) {
+		return LB_PASS;
+	}
+	vip = lb_vip_lookup(p);
+	if (!vip)
+		return LB_PASS;
+	return lb_forward(ctx, p, vip, cfg, steered, gs);
+}
+
+SEC("xdp")
+int lb_xdp(struct xdp_md *ctx)
+{
+	struct lb_global_stats *gs = lb_global_stats();
+	struct lb_pkt p = {};
+	int verdict;
+	int rc;
+
+	rc = lb_process(ctx, &p, gs);
+	if (rc == LB_TX)
+		verdict = XDP_TX;
+	else if (rc == LB_PASS)
+		verdict = XDP_PASS;
+	else
+		verdict = XDP_DROP;
+	if (gs) {
+		if (rc < 0 && -rc < LB_DROP_MAX)
+			gs->drop[-rc]++;
+		gs->verdict[verdict]++;
+	}
+	return verdict;
+}
+
+char LICENSE[] SEC("license") = "GPL";

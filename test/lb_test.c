@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "lb_test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <criterion/criterion.h>
+
+void lb_test_require_bpf(void)
+{
+	const char *ci = getenv("CI");
+
+	if (geteuid() == 0)
+		return;
+	if (ci && strcmp(ci, "true") == 0)
+		cr_fatal("this test needs root and BPF, and CI must run it");
+	cr_skip_test("needs root and BPF (run as root)");
+}
+
+int lb_test_run(int prog_fd, const void *in, size_t in_len,
+		void *out, size_t *out_len, uint32_t *verdict)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts,
+		.data_in = in,
+		.data_size_in = in_len,
+		.data_out = out,
+		.data_size_out = *out_len,
+		.repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(prog_fd, &opts);
+	if (err)
+		return -errno;
+	*out_len = opts.data_size_out;
+	*verdict = opts.retval;
+	return 0;
+}
+
+int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+	int cpu;
+	size_t i;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu * nwords, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(map_fd, &key, vals)) {
+		free(vals);
+		return -errno;
+	}
+	memset(sum, 0, nwords * sizeof(*sum));
+	for (cpu = 0; cpu < ncpu; cpu++)
+		for (i = 0; i < nwords; i++)
+			sum[i] += vals[(size_t)cpu * nwords + i];
+	free(vals);
+	return 0;
+}
+
+json_t *lb_test_load_json(const char *path)
+{
+	json_error_t err;
+	json_t *root;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!root)
+		fprintf(stderr, "%s:%d:%d: %s\n", path, err.line, err.column, err.text);
+	return root;
+}
+
+static int unhex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long lb_test_unhex(const char *hex, uint8_t *buf, size_t cap)
+{
+	size_t n = strlen(hex), i;
+
+	if (n % 2 || n / 2 > cap)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		int hi = unhex_digit(hex[2 * i]), lo = unhex_digit(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (long)(n / 2);
+}
+
+const char *lb_test_hex(const uint8_t *buf, size_t len)
+{
+	static char out[8192];
+	size_t i, max = (sizeof(out) - 1) / 2;
+
+	if (len > max)
+		len = max;
+	for (i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", buf[i]);
+	out[2 * len] = '\0';
+	return out;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Helpers shared by the Criterion suites that run BPF programs. */
+#ifndef LB_TEST_H
+#define LB_TEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/*
+ * Skip the calling test when it cannot load BPF (not root); under CI=true
+ * fail instead, since CI must run every test.
+ */
+void lb_test_require_bpf(void);
+
+/* One BPF_PROG_TEST_RUN call with repeat = 1. *out_len is the buffer size
+ * on entry and the output length on return. Returns 0 or -errno. */
+int lb_test_run(int prog_fd, const void *in, size_t in_len,
+		void *out, size_t *out_len, uint32_t *verdict);
+
+/* Sum the per-CPU values of one map entry whose value is an array of
+ * __u64 counters: nwords counters land in sum[]. Returns 0 or -errno. */
+int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords);
+
+/* Parse a JSON file; NULL with a message on stderr on failure. */
+json_t *lb_test_load_json(const char *path);
+
+/* Decode a hex string into buf (at most cap bytes). Returns the length or -1. */
+long lb_test_unhex(const char *hex, uint8_t *buf, size_t cap);
+
+/* Format len bytes as hex for failure messages (static buffer, truncated). */
+const char *lb_test_hex(const uint8_t *buf, size_t len);
+
+#endif /* LB_TEST_H */

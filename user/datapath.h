@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Writing the balancer's maps from user space: the pieces lbd, the tests
+ * and the benchmark share.
+ */
+#ifndef LB_DATAPATH_H
+#define LB_DATAPATH_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "lb_abi.h"
+
+/*
+ * Install a VIP's Maglev table: create a new inner map holding the size and
+ * the size backend ids, then point vip_tables[vip_id] at it in one update.
+ * Packets see the old table or the new one, never a mix. The old inner map
+ * is freed by the kernel once no packet uses it. Returns 0 or -errno; on
+ * error the old table stays in place.
+ */
+int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u32 size);
+
+/*
+ * Read the table installed for vip_id into a new array of *size ids
+ * (freed by the caller). Returns 0, -ENOENT when the VIP has no table, or
+ * -errno.
+ */
+int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size);
+
+/* Which backend a flow gets from a table, as the data path computes it. */
+__u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key);
+
+#endif /* LB_DATAPATH_H */
