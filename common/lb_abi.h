@@ -49,6 +49,18 @@ struct lb_vip_key {
 };
 _Static_assert(sizeof(struct lb_vip_key) == 24, "lb_vip_key layout");
 
+/*
+ * A bitmap over VIP addresses, so traffic for other addresses is passed
+ * without a hash-map lookup: bit lb_addr_hash(address) % LB_VIP_FILTER_BITS
+ * is set for every address with an entry in vip_map. A set bit only means
+ * "maybe": vip_map decides.
+ */
+#define LB_VIP_FILTER_BITS	65536
+
+struct lb_vip_filter {
+	__u64 bits[LB_VIP_FILTER_BITS / 64];
+};
+
 /* Per-VIP flags. */
 #define LB_VIP_F_HASH_L3	0x01	/* hash on addresses only; fragments balanced */
 
@@ -76,7 +88,7 @@ _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 struct lb_flow {
 	__u32 backend_id;
 	__u32 pad;
-	__u64 last_seen_ns;	/* bpf_ktime_get_ns(), refreshed at most every lb_flow_refresh_ns */
+	__u64 last_seen;	/* kernel jiffies (bpf_jiffies64()) of the latest packet */
 };
 _Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
 

@@ -15,6 +15,7 @@
 #include "lb_abi.h"
 
 #define LB_FLOW_HASH_SEED	0x5eed1ce5u
+#define LB_ADDR_HASH_SEED	0x0add4e55u
 
 static inline __u32 lb_rotl32(__u32 x, int r)
 {
@@ -78,6 +79,19 @@ static inline __u32 lb_flow_hash(const struct lb_flow_key *k)
 	h = lb_hash_mix(h, ports);
 	h = lb_hash_mix(h, tail);
 	return lb_hash_final(h, 40);
+}
+
+/* Hash of a VIP address, for the VIP filter bitmap. */
+static inline __u32 lb_addr_hash(const __be32 addr[4], __u8 family)
+{
+	__u32 h = LB_ADDR_HASH_SEED;
+	int i;
+
+	if (family == LB_FAMILY_IPV4)
+		return lb_hash_final(lb_hash_mix(h, addr[0]), 4);
+	for (i = 0; i < 4; i++)
+		h = lb_hash_mix(h, addr[i]);
+	return lb_hash_final(h, 16);
 }
 
 #endif /* LB_HASH_H */

@@ -15,6 +15,14 @@ struct {
 	__type(value, struct lb_vip);
 } vip_map SEC(".maps");
 
+/* Which destination addresses may be VIPs: one bit per address hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_vip_filter);
+} vip_filter SEC(".maps");
+
 /* The template for each VIP's Maglev table. BPF_F_INNER_MAP keeps the
  * verifier from inlining lookups with this max_entries, so tables of
  * other sizes can be put in vip_tables. */

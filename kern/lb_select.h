@@ -12,9 +12,20 @@
 #include "lb_parse.h"
 #include "lb_stats.h"
 
-/* How often a flow's last_seen is rewritten: writing it on every packet
- * would bounce its cache line between CPUs for nothing. */
-const volatile __u64 lb_flow_refresh_ns = 1000000000ULL;
+/* False when the destination is surely not a VIP address. An array lookup
+ * is inlined by the verifier; a hash-map lookup is a call, the dearest
+ * thing on the pass path. */
+static __always_inline int lb_vip_addr_maybe(const struct lb_pkt *p)
+{
+	__u32 zero = 0, bit;
+	struct lb_vip_filter *f;
+
+	f = bpf_map_lookup_elem(&vip_filter, &zero);
+	if (!f)
+		return 0;
+	bit = lb_addr_hash(p->key.dst, p->key.family) % LB_VIP_FILTER_BITS;
+	return (f->bits[bit / 64] >> (bit % 64)) & 1;
+}
 
 static __always_inline struct lb_vip *lb_vip_find(const __be32 addr[4], __u8 family,
 						  __be16 port, __u8 proto, __u8 flags)
@@ -100,9 +111,11 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
 		lb_count_event(gs, LB_EV_FLOW_REPICK);
 		return -1;
 	}
-	now = bpf_ktime_get_coarse_ns();
-	if (now - f->last_seen_ns > lb_flow_refresh_ns)
-		f->last_seen_ns = now;
+	/* bpf_jiffies64() is inlined by the verifier, a clock helper is not.
+	 * Writing only when the tick changed keeps the cache line clean. */
+	now = bpf_jiffies64();
+	if (f->last_seen != now)
+		f->last_seen = now;
 	*id = f->backend_id;
 	return 1;
 }
@@ -113,7 +126,7 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
 {
 	struct lb_flow f = {
 		.backend_id = id,
-		.last_seen_ns = bpf_ktime_get_coarse_ns(),
+		.last_seen = bpf_jiffies64(),
 	};
 
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {

@@ -73,6 +73,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	rc = lb_parse(ctx, p);
 	if (rc != LB_OK)
 		return rc;
+	if (!lb_vip_addr_maybe(p))
+		return LB_PASS;
 	cfg = lb_config();
 	if (!cfg)
 		return LB_PASS;

@@ -18,7 +18,7 @@ void lb_test_require_bpf(void)
 	if (geteuid() == 0)
 		return;
 	if (ci && strcmp(ci, "true") == 0)
-		cr_fatal("this test needs root and BPF, and CI must run it");
+		cr_assert_fail("this test needs root and BPF, and CI must run it");
 	cr_skip_test("needs root and BPF (run as root)");
 }
 

@@ -86,6 +86,29 @@ out_close:
 	return err;
 }
 
+int datapath_filter_sync(int vip_map_fd, int vip_filter_fd)
+{
+	struct lb_vip_filter *filter;
+	struct lb_vip_key key, *prev = NULL;
+	__u32 zero = 0, bit;
+	int err = 0;
+
+	filter = calloc(1, sizeof(*filter));
+	if (!filter)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(vip_map_fd, prev, &key)) {
+		bit = lb_addr_hash(key.addr, key.family) % LB_VIP_FILTER_BITS;
+		filter->bits[bit / 64] |= 1ULL << (bit % 64);
+		prev = &key;
+	}
+	if (errno != ENOENT)
+		err = -errno;
+	else if (bpf_map_update_elem(vip_filter_fd, &zero, filter, BPF_ANY))
+		err = -errno;
+	free(filter);
+	return err;
+}
+
 __u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key)
 {
 	return table[lb_flow_hash(key) % size];

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "testbed.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+
+#include "datapath.h"
+#include "pkt.h"
+
+int testbed_map_fd(struct bpf_object *obj, const char *name)
+{
+	int fd = bpf_object__find_map_fd_by_name(obj, name);
+
+	return fd < 0 ? -ENOENT : fd;
+}
+
+int testbed_config(struct bpf_object *obj)
+{
+	struct lb_config cfg = { .mtu = 1500, .src4_plen = 32, .src6_plen = 128 };
+	int fd = testbed_map_fd(obj, "lb_cfg");
+	__be32 addr[4];
+	__u32 zero = 0;
+
+	if (fd < 0)
+		return fd;
+	memcpy(cfg.src_mac, pkt_lb_mac, 6);
+	memcpy(cfg.next_hop_mac, pkt_router_mac, 6);
+	pkt_addr("198.18.2.2", addr);
+	cfg.src4 = addr[0];
+	pkt_addr("fd00:2::2", cfg.src6);
+	return bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uint8_t proto,
+		    uint32_t id)
+{
+	struct lb_vip_key key = {};
+	struct lb_vip vip = { .id = id };
+	int fd = testbed_map_fd(obj, "vip_map");
+
+	if (fd < 0)
+		return fd;
+	key.family = pkt_addr(addr, key.addr);
+	if (!key.family)
+		return -EINVAL;
+	key.port = htons(port);
+	key.proto = proto;
+	if (bpf_map_update_elem(fd, &key, &vip, BPF_ANY))
+		return -errno;
+	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
+}
+
+int testbed_backend_up(struct bpf_object *obj, const struct maglev_backend *b, int up)
+{
+	struct lb_backend be = { .family = b->family, .flags = up ? LB_BACKEND_F_UP : 0 };
+	int fd = testbed_map_fd(obj, "backends");
+
+	if (fd < 0)
+		return fd;
+	memcpy(be.addr, b->addr, sizeof(be.addr));
+	return bpf_map_update_elem(fd, &b->id, &be, BPF_ANY) ? -errno : 0;
+}
+
+int testbed_table(struct bpf_object *obj, struct testbed_vip *vip)
+{
+	int fd = testbed_map_fd(obj, "vip_tables");
+	char err[128];
+
+	if (fd < 0)
+		return fd;
+	if (maglev_build(vip->backends, vip->n, vip->table_size, vip->table, err, sizeof(err))) {
+		fprintf(stderr, "testbed: %s\n", err);
+		return -EINVAL;
+	}
+	return datapath_table_swap(fd, vip->id, vip->table, vip->table_size);
+}
+
+static void backend_addr(struct maglev_backend *b, uint8_t family, size_t i)
+{
+	char text[64];
+
+	if (family == LB_FAMILY_IPV4)
+		snprintf(text, sizeof(text), "198.18.%zu.%zu", 3 + i / 250, 1 + i % 250);
+	else
+		snprintf(text, sizeof(text), "fd00:3::%zx", i + 1);
+	b->family = pkt_addr(text, b->addr);
+}
+
+int testbed_backends(struct bpf_object *obj, struct testbed_vip *vip, uint8_t family,
+		     size_t n, uint32_t first_id)
+{
+	size_t i;
+	int err;
+
+	if (!vip->table_size)
+		vip->table_size = LB_TABLE_SIZE_DEFAULT;
+	vip->backends = calloc(n, sizeof(*vip->backends));
+	vip->table = calloc(vip->table_size, sizeof(*vip->table));
+	if (!vip->backends || !vip->table)
+		return -ENOMEM;
+	vip->n = n;
+	for (i = 0; i < n; i++) {
+		vip->backends[i].id = first_id + (uint32_t)i;
+		vip->backends[i].weight = 100;
+		backend_addr(&vip->backends[i], family, i);
+		err = testbed_backend_up(obj, &vip->backends[i], 1);
+		if (err)
+			return err;
+	}
+	return testbed_table(obj, vip);
+}
+
+void testbed_vip_free(struct testbed_vip *vip)
+{
+	free(vip->backends);
+	free(vip->table);
+	memset(vip, 0, sizeof(*vip));
+}
