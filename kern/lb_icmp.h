@@ -218,14 +218,17 @@ static __always_inline void lb_key_from_quote(struct lb_pkt *p, __u8 proto,
 
 static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end)
 {
+	__u32 off = p->l4_off + sizeof(struct lb_icmp);
 	struct iphdr *in = data + lb_l4_off(p) + sizeof(struct lb_icmp);
 	__be16 *ports;
 	__u32 hlen;
 
-	if ((void *)(in + 1) > end)
+	if ((void *)(in + 1) > end || !lb_in_packet(p, off, sizeof(*in)))
 		return -LB_DROP_L4_TRUNC;
 	if (in->ihl < 5 || in->version != 4)
 		return -LB_DROP_IP4_BAD_IHL;
+	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
+		return LB_PASS;
 	hlen = in->ihl * 4;
 	ports = (void *)in + hlen;
 	p->key.src[0] = in->daddr;
@@ -235,7 +238,7 @@ static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end
 		lb_key_from_quote(p, in->protocol, NULL);
 		return LB_OK;
 	}
-	if ((void *)(ports + 2) > end)
+	if ((void *)(ports + 2) > end || !lb_in_packet(p, off + hlen, 4))
 		return -LB_DROP_L4_TRUNC;
 	lb_key_from_quote(p, in->protocol, ports);
 	return LB_OK;
@@ -244,10 +247,11 @@ static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end
 /* Quoted IPv6 packets with extension headers are not followed. */
 static __always_inline int lb6_quote_key(struct lb_pkt *p, void *data, void *end)
 {
+	__u32 off = p->l4_off + sizeof(struct lb_icmp);
 	struct ipv6hdr *in = data + lb_l4_off(p) + sizeof(struct lb_icmp);
 	__be16 *ports = (void *)(in + 1);
 
-	if ((void *)(ports + 2) > end)
+	if ((void *)(ports + 2) > end || !lb_in_packet(p, off, sizeof(*in) + 4))
 		return -LB_DROP_L4_TRUNC;
 	if (in->nexthdr != IPPROTO_TCP && in->nexthdr != IPPROTO_UDP)
 		return LB_PASS;
@@ -273,13 +277,14 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 	if (p->frag != LB_FRAG_NONE || (void *)(ich + 1) > end)
 		return LB_PASS;
 	if (p->key.family == LB_FAMILY_IPV4 && proto == IPPROTO_ICMP) {
-		if (ich->type == LB_ICMP_ECHO && lb_echo_enabled(p, proto))
+		if (ich->type == LB_ICMP_ECHO && lb_vip_addr_maybe(p) && lb_echo_enabled(p, proto))
 			return lb4_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP_DEST_UNREACH && ich->code == LB_ICMP_FRAG_NEEDED)
 			return lb4_quote_key(p, data, end);
 	}
 	if (p->key.family == LB_FAMILY_IPV6 && proto == IPPROTO_ICMPV6) {
-		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_echo_enabled(p, proto))
+		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_vip_addr_maybe(p) &&
+		    lb_echo_enabled(p, proto))
 			return lb6_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP6_PKT_TOOBIG)
 			return lb6_quote_key(p, data, end);

@@ -236,6 +236,14 @@ static __always_inline int lb6_parse(struct lb_pkt *p, void *data, void *end)
 }
 
 /* Ports and flags, or the ICMP type. A later fragment has none to read. */
+/* Does a header of size bytes at offset off end inside the IP packet? The
+ * frame may go on past it with Ethernet padding, which is no header. The
+ * verifier still needs its own check against data_end. */
+static __always_inline int lb_in_packet(const struct lb_pkt *p, __u32 off, __u32 size)
+{
+	return off + size <= (__u32)p->l2_len + p->l3_len;
+}
+
 static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 {
 	void *l4 = data + lb_l4_off(p);
@@ -247,21 +255,21 @@ static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 		return LB_OK;
 	switch (p->key.proto) {
 	case IPPROTO_TCP:
-		if ((void *)(th + 1) > end)
+		if ((void *)(th + 1) > end || !lb_in_packet(p, p->l4_off, sizeof(*th)))
 			return -LB_DROP_L4_TRUNC;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
 		return LB_OK;
 	case IPPROTO_UDP:
-		if ((void *)(uh + 1) > end)
+		if ((void *)(uh + 1) > end || !lb_in_packet(p, p->l4_off, sizeof(*uh)))
 			return -LB_DROP_L4_TRUNC;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
 		return LB_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		if ((void *)(ich + 1) > end)
+		if ((void *)(ich + 1) > end || !lb_in_packet(p, p->l4_off, sizeof(*ich)))
 			return -LB_DROP_L4_TRUNC;
 		p->icmp_type = ich->type;
 		return LB_OK;

@@ -73,8 +73,6 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	rc = lb_parse(ctx, p);
 	if (rc != LB_OK)
 		return rc;
-	if (!lb_vip_addr_maybe(p))
-		return LB_PASS;
 	cfg = lb_config();
 	if (!cfg)
 		return LB_PASS;
@@ -88,6 +86,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	} else if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP) {
 		return LB_PASS;
 	}
+	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
+	if (!lb_vip_addr_maybe(p))
+		return LB_PASS;
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;

@@ -65,6 +65,47 @@ int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords)
 	return 0;
 }
 
+int lb_test_percpu_sum_all(int map_fd, uint32_t nkeys, uint64_t *sums, size_t nwords)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int ncpu = libbpf_num_possible_cpus();
+	uint32_t *keys, out_batch, count = nkeys, k;
+	uint64_t *vals;
+	size_t per_key;
+	int cpu, err = 0;
+	size_t i;
+
+	if (ncpu < 0)
+		return ncpu;
+	per_key = (size_t)ncpu * nwords;
+	keys = calloc(nkeys, sizeof(*keys));
+	vals = calloc((size_t)nkeys * per_key, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* An array always has every key, so one call returns them all. */
+	if (bpf_map_lookup_batch(map_fd, NULL, &out_batch, keys, vals, &count, &opts) &&
+	    errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	if (count != nkeys) {
+		err = -EIO;
+		goto out;
+	}
+	memset(sums, 0, (size_t)nkeys * nwords * sizeof(*sums));
+	for (k = 0; k < nkeys; k++)
+		for (cpu = 0; cpu < ncpu; cpu++)
+			for (i = 0; i < nwords; i++)
+				sums[(size_t)keys[k] * nwords + i] +=
+					vals[(size_t)k * per_key + (size_t)cpu * nwords + i];
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 json_t *lb_test_load_json(const char *path)
 {
 	json_error_t err;

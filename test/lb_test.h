@@ -22,6 +22,10 @@ int lb_test_run(int prog_fd, const void *in, size_t in_len,
  * __u64 counters: nwords counters land in sum[]. Returns 0 or -errno. */
 int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords);
 
+/* The same for entries 0 .. nkeys-1 of a per-CPU array in one batch call:
+ * sums[k * nwords + i]. Returns 0 or -errno. */
+int lb_test_percpu_sum_all(int map_fd, uint32_t nkeys, uint64_t *sums, size_t nwords);
+
 /* Parse a JSON file; NULL with a message on stderr on failure. */
 json_t *lb_test_load_json(const char *path);
 

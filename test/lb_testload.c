@@ -23,19 +23,8 @@
 
 #include "lb_test.h"
 #include "lb_xdp.skel.h"
+#include "stats.h"
 #include "testbed.h"
-
-static const char *const drop_names[LB_DROP_MAX] = {
-	"none", "eth_trunc", "ip4_trunc", "ip4_bad_ihl", "ip4_bad_len", "ip6_trunc",
-	"ip6_bad_ver", "ip6_bad_len", "ip6_ext", "l4_trunc", "frag", "no_backend",
-	"bad_backend", "no_config", "too_big", "adjust",
-};
-static const char *const event_names[LB_EV_MAX] = {
-	"icmp_echo", "too_big_sent", "icmp_steered", "flow_repick", "flow_insert_fail",
-};
-static const char *const verdict_names[LB_VERDICT_MAX] = {
-	"aborted", "drop", "pass", "tx", "redirect",
-};
 
 static int setup(struct lb_xdp *skel, unsigned int mtu)
 {
@@ -80,13 +69,13 @@ static int print_stats(struct lb_xdp *skel)
 			       sizeof(gs) / 8))
 		return -1;
 	o = json_object();
-	put_counters(o, verdict_names, gs.verdict, LB_VERDICT_MAX);
+	put_counters(o, stats_verdict_names, gs.verdict, LB_VERDICT_MAX);
 	json_object_set_new(root, "verdict", o);
 	o = json_object();
-	put_counters(o, drop_names, gs.drop, LB_DROP_MAX);
+	put_counters(o, stats_drop_names, gs.drop, LB_DROP_MAX);
 	json_object_set_new(root, "drop", o);
 	o = json_object();
-	put_counters(o, event_names, gs.event, LB_EV_MAX);
+	put_counters(o, stats_event_names, gs.event, LB_EV_MAX);
 	json_object_set_new(root, "event", o);
 	for (id = 1; id <= 2; id++) {
 		char key[16];
