@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lbd's configuration: one JSON file, described in docs/config.md and
+ * docs/lbd.schema.json, parsed and validated into plain structs.
+ *
+ * Validation does not stop at the first problem: every error found is
+ * listed, one line each, naming where it is with a JSON pointer (RFC 6901)
+ * or, for a syntax error, with the file, line and column:
+ *
+ *	/vips/2/backends/0/address: not an IP address
+ *	lbd.json:12:5: duplicate object key near '"port"'
+ *
+ * Canonical order: on success the VIPs are sorted by (family, address,
+ * port, protocol) and each VIP's backends by (family, address), addresses
+ * compared as bytes in network order. Two files that differ only in the
+ * order of their VIPs, backends or keys therefore give identical structs,
+ * so lbd builds byte-identical tables from them and can diff an old config
+ * against a new one entry by entry. Indexes in the error lines are those of
+ * the file, not of the sorted arrays.
+ */
+#ifndef LB_CONFIG_H
+#define LB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define CONFIG_FILE_MAX		(4 * 1024 * 1024)	/* bytes; larger files are refused */
+
+enum config_backend_state {
+	CONFIG_BACKEND_ACTIVE = 0,	/* in the table */
+	CONFIG_BACKEND_DRAIN,		/* out of the table; its flows stay on it */
+	CONFIG_BACKEND_DOWN,		/* out of the table; its flows move too */
+};
+
+struct config_backend {
+	char address[64];	/* canonical text form, for messages */
+	__u8 family;		/* LB_FAMILY_IPV4 or LB_FAMILY_IPV6 */
+	__be32 addr[4];		/* IPv4 in addr[0], the rest zero */
+	__u32 weight;		/* 1 .. MAGLEV_WEIGHT_MAX */
+	enum config_backend_state state;
+};
+
+/* Always filled with the defaults, even when checks are off. */
+struct config_health {
+	bool enabled;		/* a "health_check" block with type "tcp" */
+	__u16 port;		/* host order; defaults to the VIP's port */
+	__u32 interval_ms;
+	__u32 timeout_ms;	/* <= interval_ms */
+	__u32 rise;		/* successes in a row that bring a backend up */
+	__u32 fall;		/* failures in a row that take it down */
+};
+
+struct config_vip {
+	char name[64];		/* unique; [a-zA-Z0-9_.-]{1,63} */
+	char address[64];	/* canonical text form, for messages */
+	__u8 family;		/* LB_FAMILY_IPV4 or LB_FAMILY_IPV6 */
+	__be32 addr[4];		/* IPv4 in addr[0], the rest zero */
+	__u16 port;		/* host order; 0 = all ports */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	bool hash_l3;		/* hash on addresses only (LB_VIP_F_HASH_L3) */
+	__u32 table_size;	/* a prime, 2 .. LB_TABLE_SIZE_MAX */
+	struct config_health health;
+	bool all_down_drop;	/* no backend up: drop rather than keep the last table */
+	struct config_backend *backends;
+	size_t n_backends;
+};
+
+struct config {
+	char interface[16];	/* IFNAMSIZ */
+	bool xdp_generic;	/* "xdp_mode": "generic" */
+	bool next_hop_auto;	/* follow the default gateway's MAC */
+	__u8 next_hop[6];	/* when !next_hop_auto */
+	/* Outer sources, as in struct lb_config: a plen below 32 (128) is a
+	 * per-flow prefix, whose host bits come from the flow hash. */
+	__be32 src4;
+	__u8 src4_plen;		/* 16 .. 32 */
+	__be32 src6[4];
+	__u8 src6_plen;		/* 96 .. 128 */
+	bool has_src4, has_src6;
+	__u32 mtu;		/* 1280 .. 9216; 0: the interface's MTU */
+	__u32 flow_table_size;
+	char control_socket[108];	/* sizeof(sun_path) */
+	char state_dir[4096];		/* PATH_MAX */
+	struct config_vip *vips;
+	size_t n_vips;
+};
+
+/* Each line is "POINTER: message" or "FILE:LINE:COLUMN: message". */
+struct config_errors {
+	char **lines;
+	size_t n;
+};
+
+/*
+ * Read and validate the file at path. Returns 0 and a new config in *out
+ * (freed with config_free()); or -EINVAL, the file being invalid; or -errno
+ * when it cannot be read (also listed in errs, as "PATH: reason"); or
+ * -ENOMEM. *out is NULL on error. errs may be NULL; otherwise it is emptied
+ * first and holds the error lines, in the order of the file.
+ */
+int config_load(const char *path, struct config **out, struct config_errors *errs);
+
+/* The same, from len bytes of memory; name stands for the file in messages. */
+int config_parse(const char *text, size_t len, const char *name, struct config **out,
+		 struct config_errors *errs);
+
+void config_free(struct config *cfg);
+
+void config_errors_clear(struct config_errors *errs);
+
+#endif /* LB_CONFIG_H */
