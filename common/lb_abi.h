@@ -95,11 +95,18 @@ _Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
 /* Backend flags. */
 #define LB_BACKEND_F_UP		0x01	/* flows recorded on it may keep using it */
 
+/*
+ * A backend id belongs to one (VIP, address) pair, so draining or taking
+ * down a backend of one VIP never moves another VIP's flows. The entry of a
+ * removed backend stays, flags cleared, until no flow can point at its id:
+ * the maps alone say which ids are free, so a restarted controller needs no
+ * other record.
+ */
 struct lb_backend {
 	__be32 addr[4];
-	__u8 family;
+	__u8 family;		/* 0: id never used */
 	__u8 flags;		/* LB_BACKEND_F_* */
-	__u8 pad[2];
+	__u16 vip_id;		/* the VIP this backend serves (for the controller) */
 };
 _Static_assert(sizeof(struct lb_backend) == 20, "lb_backend layout");
 

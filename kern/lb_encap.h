@@ -11,7 +11,11 @@
 #include "lb_parse.h"
 #include "lb_select.h"
 
+/* Overridable only so that the upgrade test can build a "newer" program
+ * whose frames tell it apart. */
+#ifndef LB_OUTER_TTL
 #define LB_OUTER_TTL		64
+#endif
 #define LB_MTU_DEFAULT		1500
 
 static __always_inline __u32 lb_outer_len(const struct lb_backend *be)

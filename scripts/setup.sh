@@ -11,7 +11,7 @@ packages=(
 	meson ninja-build pkg-config gcc clang llvm bpftool
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev linux-libc-dev
 	# tests
-	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy socat procps
+	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps
 )
 
 sudo_cmd=()

@@ -12,4 +12,14 @@ if [ ! -f build/build.ninja ]; then
 	exit 1
 fi
 ninja -C build
-meson test -C build --print-errorlogs --num-processes 1 "$@"
+status=0
+meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
+# One closing line in the plain "N passed, N failed" form, from meson's log.
+/usr/bin/python3 - build/meson-logs/testlog.json <<'PY'
+import json, sys
+results = [json.loads(line)["result"] for line in open(sys.argv[1]) if line.strip()]
+ok = sum(r in ("OK", "EXPECTEDFAIL") for r in results)
+skipped = sum(r == "SKIP" for r in results)
+print(f"tests: {ok} passed, {len(results) - ok - skipped} failed, {skipped} skipped")
+PY
+exit $status

@@ -16,74 +16,37 @@ loader=$build/test/lb_testload
 decap=$build/kern/lb_decap.bpf.o
 pass=$build/kern/lb_pass.bpf.o
 
-if [ "$(id -u)" -ne 0 ]; then
-	[ "${CI:-}" = true ] && { echo "e2e_datapath: needs root, and CI must run it" >&2; exit 1; }
-	echo "e2e_datapath: needs root: skipped"
-	exit 77
-fi
+. "$(dirname "$0")/netns_lib.sh"
+netns_require_root e2e_datapath
+netns_init
 
 tag=lbe2e$$
 cl=$tag-cl rt=$tag-rt lb=$tag-lb be1=$tag-b1 be2=$tag-b2
-work=$(mktemp -d)
+work=$NETNS_WORK
 loader_pid=
 
-cleanup() {
-	[ -n "$loader_pid" ] && kill "$loader_pid" 2>/dev/null || true
-	for ns in $cl $rt $lb $be1 $be2; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-		ip netns del "$ns" 2>/dev/null || true
-	done
-	rm -rf "$work"
+test_cleanup() {
+	[ -n "$loader_pid" ] && kill "$loader_pid" 2>/dev/null
 }
-trap cleanup EXIT
 
 fail() {
 	echo "e2e_datapath: FAIL: $*" >&2
 	exit 1
 }
 
-nsx() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
+netns_topology "$cl" "$rt" "$lb" "$pass"
+netns_add "$be1" "$be2"
+# The node's MAC is the one lb_testload writes into lb_cfg.
+nsx "$lb" ip link set l0 address 02:00:00:00:00:01
 
-for ns in $cl $rt $lb $be1 $be2; do
-	ip netns add "$ns"
-	nsx "$ns" ip link set lo up
-done
-
-# Links: client-router, router-node, router-bridge-backends.
-ip link add c0 netns "$cl" type veth peer name r0 netns "$rt"
-ip link add l0 netns "$lb" type veth peer name r1 netns "$rt"
+# Backends on a bridge behind the router.
 ip link add b0 netns "$be1" type veth peer name rb1 netns "$rt"
 ip link add b0 netns "$be2" type veth peer name rb2 netns "$rt"
-
-# The node's MACs are the ones lb_testload writes into lb_cfg.
-nsx "$lb" ip link set l0 address 02:00:00:00:00:01
-nsx "$rt" ip link set r1 address 02:00:00:00:00:fe
-
-nsx "$cl" ip addr add 198.18.0.1/24 dev c0
-nsx "$cl" ip link set c0 up
-nsx "$cl" ip route add default via 198.18.0.254
-# veth leaves TCP/UDP checksums to offload; XDP_TX would send them unfinished.
-nsx "$cl" ethtool -K c0 tx off >/dev/null
-
-nsx "$rt" sysctl -qw net.ipv4.ip_forward=1
-nsx "$rt" ip addr add 198.18.0.254/24 dev r0
-nsx "$rt" ip addr add 198.18.1.254/24 dev r1
 nsx "$rt" ip link add br0 type bridge
 nsx "$rt" ip addr add 198.18.3.254/24 dev br0
-for l in r0 r1 br0 rb1 rb2; do nsx "$rt" ip link set "$l" up; done
+for l in br0 rb1 rb2; do nsx "$rt" ip link set "$l" up; done
 nsx "$rt" ip link set rb1 master br0
 nsx "$rt" ip link set rb2 master br0
-nsx "$rt" ip route add 198.18.100.1/32 via 198.18.1.2
-# A veth drops frames the peer sends with XDP_TX unless it runs XDP itself.
-nsx "$rt" ip link set dev r1 xdp obj "$pass" sec xdp
-
-nsx "$lb" ip addr add 198.18.1.2/24 dev l0
-nsx "$lb" ip link set l0 up
-nsx "$lb" ip route add default via 198.18.1.254
 
 # Each backend answers with its name and the byte count it received.
 cat >"$work/serve" <<'SH'

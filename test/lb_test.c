@@ -106,6 +106,16 @@ out:
 	return err;
 }
 
+uint32_t lb_test_rand(uint32_t *state)
+{
+	uint32_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *state = x;
+}
+
 json_t *lb_test_load_json(const char *path)
 {
 	json_error_t err;

@@ -26,6 +26,10 @@ int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords);
  * sums[k * nwords + i]. Returns 0 or -errno. */
 int lb_test_percpu_sum_all(int map_fd, uint32_t nkeys, uint64_t *sums, size_t nwords);
 
+/* Deterministic pseudo-random numbers (xorshift32) for shuffles and
+ * random flows: the same seed gives the same sequence on every run. */
+uint32_t lb_test_rand(uint32_t *state);
+
 /* Parse a JSON file; NULL with a message on stderr on failure. */
 json_t *lb_test_load_json(const char *path);
 

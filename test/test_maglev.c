@@ -16,6 +16,7 @@
 
 #include "lb_abi.h"
 #include "maglev.h"
+#include "lb_test.h"
 
 #define M_DEFAULT	LB_TABLE_SIZE_DEFAULT
 #define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
@@ -107,24 +108,13 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Deterministic pseudo-random numbers (xorshift32) for shuffles. */
-static __u32 rnd_next(__u32 *state)
-{
-	__u32 x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *state = x;
-}
-
 static void shuffle(struct maglev_backend *b, size_t n, __u32 *state)
 {
 	struct maglev_backend tmp;
 	size_t i, j;
 
 	for (i = n - 1; i > 0; i--) {
-		j = rnd_next(state) % (i + 1);
+		j = lb_test_rand(state) % (i + 1);
 		tmp = b[i];
 		b[i] = b[j];
 		b[j] = tmp;
@@ -202,8 +192,8 @@ Test(maglev, equal_quotas_match_classic)
 		quota = offset + 2 * n;
 		ids = offset + 3 * n;
 		for (i = 0; i < n; i++) {
-			offset[i] = rnd_next(&state) % size;
-			skip[i] = rnd_next(&state) % (size - 1) + 1;
+			offset[i] = lb_test_rand(&state) % size;
+			skip[i] = lb_test_rand(&state) % (size - 1) + 1;
 			quota[i] = size / n + (i < size % n);
 			ids[i] = i + 1;
 		}

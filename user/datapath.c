@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -49,11 +50,37 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 	return err;
 }
 
+/* All entries of an array map in one call (the kernel walks it for us). */
+static int array_read(int fd, __u32 first, __u32 n, __u32 *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 *keys, count = LB_TABLE_HDR + n, batch;
+	__u32 *vals;
+	int err = 0;
+
+	keys = malloc((size_t)count * sizeof(*keys));
+	vals = malloc((size_t)count * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, &opts) && errno != ENOENT)
+		err = -errno;
+	else if (count < first + n)
+		err = -EIO;
+	else
+		memcpy(out, vals + first, (size_t)n * sizeof(*out));
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size)
 {
-	__u32 inner_id, hdr = 0, i, n = 0;
+	__u32 inner_id, hdr = 0, n = 0;
 	__u32 *out;
-	int fd, err = 0;
+	int fd, err;
 
 	if (bpf_map_lookup_elem(vip_tables_fd, &vip_id, &inner_id))
 		return errno == ENOENT ? -ENOENT : -errno;
@@ -69,12 +96,7 @@ int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *s
 		err = -ENOMEM;
 		goto out_close;
 	}
-	for (i = 0; i < n && !err; i++) {
-		__u32 key = LB_TABLE_HDR + i;
-
-		if (bpf_map_lookup_elem(fd, &key, &out[i]))
-			err = -errno;
-	}
+	err = array_read(fd, LB_TABLE_HDR, n, out);
 	if (err) {
 		free(out);
 		goto out_close;

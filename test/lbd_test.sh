@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# lbd in network namespaces: attach, reload, bad reload, SIGKILL and
+# restart, upgrade, an incompatible pinned map, next-hop tracking, SIGTERM
+# and --unload. Checks what an operator would: program and map ids, map
+# contents, flow entries, exit codes and log lines.
+#
+# The test runs in a private mount namespace with its own bpffs instance,
+# so its pins never touch the host's /sys/fs/bpf; lbd runs in the "lb"
+# network namespace through nsenter, which keeps that mount namespace.
+#
+# Usage: lbd_test.sh BUILD_DIR SOURCE_DIR   (root)
+set -euo pipefail
+
+build=${1:?usage: lbd_test.sh BUILD_DIR SOURCE_DIR}
+src=${2:?usage: lbd_test.sh BUILD_DIR SOURCE_DIR}
+build=$(cd "$build" && pwd)
+src=$(cd "$src" && pwd)
+
+. "$src/test/netns_lib.sh"
+netns_require_root lbd_test
+if [ -z "${LBD_TEST_PRIVATE:-}" ]; then
+	exec unshare --mount --propagation private env LBD_TEST_PRIVATE=1 "$0" "$@"
+fi
+mount -t bpf bpf /sys/fs/bpf
+netns_init
+
+lbd=$build/user/lbd
+lbd_next=$build/user/lbd-next
+pass=$build/kern/lb_pass.bpf.o
+pins=/sys/fs/bpf/sluice/l0
+tag=lbdt$$
+cl=$tag-cl rt=$tag-rt lb=$tag-lb
+work=$NETNS_WORK
+lbd_pid=
+
+test_cleanup() {
+	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
+}
+
+step() { echo "== $*"; }
+fail() {
+	echo "lbd_test: FAIL: $*" >&2
+	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
+	exit 1
+}
+# lbd and bpftool run through nsenter: network namespace only.
+innet() { nsenter --net="/run/netns/$lb" "$@"; }
+
+# bpftool -j: raw bytes as hex strings, and a "formatted" copy for maps with BTF.
+json() {
+	/usr/bin/python3 -c "import json,sys
+def u32(b): return int.from_bytes(bytes(int(x, 16) for x in b), 'little')
+d=json.load(sys.stdin)
+$1"
+}
+
+netns_topology "$cl" "$rt" "$lb" "$pass"
+
+# --- configs --------------------------------------------------------------
+write_config() { # FILE WEB_BACKENDS...
+	local file=$1
+	shift
+	local be="" a
+	for a in "$@"; do
+		be="$be${be:+, }{ \"address\": \"$a\", \"weight\": 100 }"
+	done
+	cat >"$file" <<EOF
+{
+  "interface": "l0",
+  "next_hop": "auto",
+  "tunnel_source": { "ipv4": "198.18.1.2" },
+  "state_dir": "$work/state",
+  "control_socket": "$work/lbd.sock",
+  "vips": [
+    { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
+      "backends": [ $be ] },
+    { "name": "dns", "address": "198.18.100.2", "port": 53, "protocol": "udp",
+      "backends": [ { "address": "198.18.5.1" }, { "address": "198.18.5.2" } ] }
+  ]
+}
+EOF
+}
+write_config "$work/a.json" 198.18.3.1 198.18.3.2 198.18.3.3
+write_config "$work/b.json" 198.18.3.1 198.18.3.2 198.18.3.4
+printf '{ "interface": "l0", "vips": [ { "name": "x", "address": "198.18.100.300" } ] }\n' >"$work/bad.json"
+
+start_lbd() { # BINARY CONFIG
+	: >"$work/lbd.log"
+	nsenter --net="/run/netns/$lb" "$1" --config "$2" >>"$work/lbd.log" 2>&1 &
+	lbd_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'start: ' "$work/lbd.log" && return 0
+		kill -0 "$lbd_pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+wait_log() { # PATTERN
+	for _ in $(seq 100); do
+		grep -q "$1" "$work/lbd.log" && return 0
+		sleep 0.05
+	done
+	fail "no log line matching '$1'"
+}
+
+prog_id() { nsx "$lb" ip -j link show l0 | json 'print(d[0].get("xdp", {}).get("prog", {}).get("id", 0))'; }
+map_ids() {
+	for m in vip_map vip_tables backends flow_table lb_cfg lb_stats vip_stats backend_stats vip_filter; do
+		printf '%s=%s ' "$m" "$(bpftool -j map show pinned "$pins/$m" | json 'print(d["id"])')"
+	done
+}
+flows() { bpftool -j map dump pinned "$pins/flow_table" | json 'print("\n".join(sorted(json.dumps(e["formatted"]["key"]) + " " + str(e["formatted"]["value"]["backend_id"]) for e in d)))'; }
+table_ids() { bpftool -j map dump pinned "$pins/vip_tables" | json 'print(" ".join("%d:%d" % (u32(e["key"]), u32(e["value"])) for e in d))'; }
+# Everything the controller writes, inner tables included, as one digest.
+maps_digest() {
+	{
+		for m in vip_map vip_tables backends lb_cfg vip_filter flow_table; do
+			bpftool -j map dump pinned "$pins/$m"
+		done
+		for id in $(bpftool -j map dump pinned "$pins/vip_tables" | json 'print(" ".join(str(u32(e["value"])) for e in d))'); do
+			bpftool -j map dump id "$id"
+		done
+	} | sha256sum | cut -d' ' -f1
+}
+next_hop() { bpftool -j map dump pinned "$pins/lb_cfg" | json 'print(":".join("%02x" % b for b in d[0]["formatted"]["value"]["next_hop_mac"]))'; }
+syns() { # N: SYNs from N source ports to the web VIP (nobody answers)
+	nsx "$cl" /usr/bin/python3 - "$1" <<'PY'
+import socket, sys
+for i in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.setblocking(False)
+    try:
+        s.connect(("198.18.100.1", 80))
+    except BlockingIOError:
+        pass
+    s.close()
+PY
+}
+flow_count() { bpftool -j map dump pinned "$pins/flow_table" | json 'print(len(d))'; }
+wait_flows() { # N: wait for at least N flow entries
+	for _ in $(seq 40); do
+		[ "$(flow_count)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "expected $1 flow entries, have $(flow_count)"
+}
+
+# --- the checks -------------------------------------------------------------
+step "lbd --check: exit 0 for a valid file, 78 with every error for a bad one"
+"$lbd" --check "$work/a.json" >/dev/null || fail "valid config refused"
+rc=0
+"$lbd" --check "$work/bad.json" 2>"$work/check.err" || rc=$?
+[ "$rc" -eq 78 ] || fail "--check of a bad file exited $rc, want 78"
+grep -q '/vips/0/address: ' "$work/check.err" || fail "no address error: $(cat "$work/check.err")"
+grep -q '/tunnel_source' "$work/check.err" || fail "missing tunnel_source not reported: $(cat "$work/check.err")"
+
+step "start: attach, pin, resolve the next hop"
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
+grep -q 'l0: attached' "$work/lbd.log" || fail "no attach line"
+prog=$(prog_id)
+[ "$prog" -gt 0 ] || fail "no XDP program on l0"
+[ -e "$pins/link" ] || fail "link not pinned"
+wait_log 'next hop 198.18.1.254 is 02:00:00:00:00:fe'
+[ "$(next_hop)" = 02:00:00:00:00:fe ] || fail "lb_cfg next hop is $(next_hop)"
+
+step "traffic: SYNs create flow entries"
+syns 20
+wait_flows 20
+
+step "SIGHUP with one backend replaced: only that VIP's table changes"
+before=$(table_ids)
+kill -0 "$lbd_pid"
+# lbd reads the path it was started with: point it at the new content.
+cp "$work/b.json" "$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: 2 VIPs; tables swapped 1'
+after=$(table_ids)
+/usr/bin/python3 - "$before" "$after" <<'PY' || fail "tables: before '$before' after '$after'"
+import sys
+b = dict(x.split(":") for x in sys.argv[1].split())
+a = dict(x.split(":") for x in sys.argv[2].split())
+assert b.keys() == a.keys() and len(a) == 2, (b, a)
+changed = [k for k in a if a[k] != b[k]]
+assert len(changed) == 1, changed
+PY
+
+step "SIGHUP with a bad file: every map stays as it was"
+digest=$(maps_digest)
+cp "$work/a.json" "$work/good.json"
+cp "$work/bad.json" "$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: the config was not applied'
+[ "$(maps_digest)" = "$digest" ] || fail "maps changed after a bad reload"
+kill -0 "$lbd_pid" || fail "lbd died on a bad reload"
+cp "$work/good.json" "$work/a.json"
+
+step "SIGKILL: traffic keeps flowing; a new lbd adopts program, maps and flows"
+ids=$(map_ids)
+flows_before=$(flows)
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+lbd_pid=
+n=$(flow_count)
+syns 5
+wait_flows $((n + 5))
+flows_before=$(flows)
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not restart"
+grep -q 'adopted the running program' "$work/lbd.log" || fail "did not adopt"
+[ "$(prog_id)" = "$prog" ] || fail "program id changed: $prog -> $(prog_id)"
+[ "$(map_ids)" = "$ids" ] || fail "map ids changed: $ids -> $(map_ids)"
+[ "$(flows)" = "$flows_before" ] || fail "flow entries changed on restart"
+grep -q 'start: 2 VIPs; tables swapped 0' "$work/lbd.log" || fail "restart rewrote tables"
+
+step "SIGTERM: lbd exits, the data path stays"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || fail "lbd exited non-zero on SIGTERM"
+lbd_pid=
+[ "$(prog_id)" = "$prog" ] || fail "program gone after SIGTERM"
+n=$(flow_count)
+syns 3
+wait_flows $((n + 3))
+
+step "upgrade: a rebuilt program replaces the old one on the same link, same maps"
+flows_before=$(flows)
+start_lbd "$lbd_next" "$work/a.json" || fail "lbd-next did not start"
+grep -q 'upgraded the running program' "$work/lbd.log" || fail "no upgrade"
+new_prog=$(prog_id)
+[ "$new_prog" != "$prog" ] && [ "$new_prog" -gt 0 ] || fail "program id did not change"
+[ "$(map_ids)" = "$ids" ] || fail "map ids changed on upgrade"
+[ "$(flows)" = "$flows_before" ] || fail "flow entries changed on upgrade"
+n=$(flow_count)
+syns 3
+wait_flows $((n + 3))
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
+step "an incompatible pinned map is refused by name; the running program stays"
+rm "$pins/backend_stats"
+bpftool map create "$pins/backend_stats" type percpu_array key 4 value 8 entries 65536 name backend_stats
+rc=0
+nsenter --net="/run/netns/$lb" "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "lbd exited $rc on an incompatible map, want 1"
+grep -q 'map backend_stats: the pinned map has value size 8, this lbd needs 16' "$work/lbd.log" ||
+	fail "message does not name the map"
+[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+rm "$pins/backend_stats"
+
+step "next hop: a new MAC for the gateway reaches lb_cfg within a second"
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
+nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:aa dev l0 nud permanent
+for _ in $(seq 20); do
+	[ "$(next_hop)" = 02:00:00:00:00:aa ] && break
+	sleep 0.05
+done
+[ "$(next_hop)" = 02:00:00:00:00:aa ] || fail "next hop still $(next_hop)"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
+step "--unload: link detached, pins removed"
+innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
+[ "$(prog_id)" = 0 ] || fail "XDP program still attached"
+[ ! -e "$pins" ] || fail "pins left: $(ls "$pins")"
+
+echo "lbd_test: all passed"

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared by the namespace tests (sourced, not run): namespaces that are
+# always deleted on exit, and the client - router - node topology.
+#
+#   client c0 198.18.0.1 --- r0 198.18.0.254 [router] r1 198.18.1.254 --- l0 198.18.1.2 node
+#
+# The router routes 198.18.100.0/24 (the VIPs) to the node, runs lb_pass on
+# r1 (a veth drops frames its peer sends with XDP_TX unless it runs XDP
+# too) and has MAC 02:00:00:00:00:fe on r1.
+
+NETNS_LIST=()
+NETNS_WORK=
+
+# Call once, before creating anything: a work directory and the exit trap.
+netns_init() {
+	NETNS_WORK=$(mktemp -d)
+	trap netns_cleanup EXIT
+}
+
+netns_cleanup() {
+	local ns
+	if declare -F test_cleanup >/dev/null; then test_cleanup || true; fi
+	for ns in "${NETNS_LIST[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	[ -n "$NETNS_WORK" ] && rm -rf "$NETNS_WORK"
+}
+
+netns_add() {
+	local ns
+	for ns in "$@"; do
+		ip netns add "$ns"
+		NETNS_LIST+=("$ns")
+		ip netns exec "$ns" ip link set lo up
+	done
+}
+
+nsx() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# Skip unprivileged, except under CI, which must run every test.
+netns_require_root() {
+	[ "$(id -u)" -eq 0 ] && return 0
+	if [ "${CI:-}" = true ]; then
+		echo "$1: needs root, and CI must run it" >&2
+		exit 1
+	fi
+	echo "$1: needs root: skipped"
+	exit 77
+}
+
+# netns_topology CLIENT ROUTER NODE LB_PASS_OBJECT
+netns_topology() {
+	local cl=$1 rt=$2 lb=$3 pass=$4
+	netns_add "$cl" "$rt" "$lb"
+	ip link add c0 netns "$cl" type veth peer name r0 netns "$rt"
+	ip link add l0 netns "$lb" type veth peer name r1 netns "$rt"
+	nsx "$rt" ip link set r1 address 02:00:00:00:00:fe
+
+	nsx "$cl" ip addr add 198.18.0.1/24 dev c0
+	nsx "$cl" ip link set c0 up
+	nsx "$cl" ip route add default via 198.18.0.254
+	# veth leaves TCP/UDP checksums to offload; XDP_TX would send them unfinished.
+	nsx "$cl" ethtool -K c0 tx off >/dev/null
+
+	nsx "$rt" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$rt" ip addr add 198.18.0.254/24 dev r0
+	nsx "$rt" ip addr add 198.18.1.254/24 dev r1
+	nsx "$rt" ip link set r0 up
+	nsx "$rt" ip link set r1 up
+	nsx "$rt" ip route add 198.18.100.0/24 via 198.18.1.2
+	nsx "$rt" ip link set dev r1 xdp obj "$pass" sec xdp
+
+	nsx "$lb" ip addr add 198.18.1.2/24 dev l0
+	nsx "$lb" ip link set l0 up
+	nsx "$lb" ip route add default via 198.18.1.254
+}

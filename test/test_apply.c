@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * apply_config() against a loaded (not attached) balancer: what a config
+ * and a change of config leave in the maps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <criterion/criterion.h>
+
+#include "apply.h"
+#include "config.h"
+#include "datapath.h"
+#include "lb_test.h"
+#include "lb_xdp.skel.h"
+#include "pkt.h"
+
+static struct lb_xdp *skel;
+static struct apply_maps maps;
+static const struct apply_env env = {
+	.src_mac = { 2, 0, 0, 0, 0, 1 },
+	.next_hop = { 2, 0, 0, 0, 0, 0xfe },
+	.mtu = 1500,
+};
+
+static void setup(void)
+{
+	lb_test_require_bpf();
+	skel = lb_xdp__open_and_load();
+	cr_assert_not_null(skel);
+	maps = (struct apply_maps){
+		.vip_map = bpf_map__fd(skel->maps.vip_map),
+		.vip_tables = bpf_map__fd(skel->maps.vip_tables),
+		.backends = bpf_map__fd(skel->maps.backends),
+		.flow_table = bpf_map__fd(skel->maps.flow_table),
+		.lb_cfg = bpf_map__fd(skel->maps.lb_cfg),
+		.vip_filter = bpf_map__fd(skel->maps.vip_filter),
+		.vip_stats = bpf_map__fd(skel->maps.vip_stats),
+		.backend_stats = bpf_map__fd(skel->maps.backend_stats),
+	};
+}
+
+static void teardown(void)
+{
+	lb_xdp__destroy(skel);
+}
+
+TestSuite(apply, .init = setup, .fini = teardown);
+
+#define WEB(backends) \
+	"{ \"name\": \"web\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"table_size\": 251, \"backends\": [" backends "] }"
+#define DNS(backends) \
+	"{ \"name\": \"dns\", \"address\": \"fd00:100::53\", \"port\": 53, \"protocol\": \"udp\", " \
+	"\"hash\": \"l3\", \"table_size\": 101, \"backends\": [" backends "] }"
+#define CONFIG(vips) \
+	"{ \"interface\": \"eth0\", \"tunnel_source\": { \"ipv4\": \"198.18.2.2\", " \
+	"\"ipv6\": \"fd00:2::2\" }, \"vips\": [" vips "] }"
+#define BE(a) "{ \"address\": \"" a "\" }"
+#define BE_STATE(a, s) "{ \"address\": \"" a "\", \"state\": \"" s "\" }"
+
+static struct apply_stats apply_text(const char *text)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	struct apply_stats st;
+	char err[256];
+	int rc;
+
+	rc = config_parse(text, strlen(text), "test.json", &cfg, &errs);
+	cr_assert_eq(rc, 0, "config: %s", errs.n ? errs.lines[0] : "?");
+	rc = apply_config(&maps, cfg, &env, &st, err, sizeof(err));
+	cr_assert_eq(rc, 0, "apply: %s", err);
+	config_free(cfg);
+	return st;
+}
+
+static __u32 inner_id(__u32 vip)
+{
+	__u32 id = 0;
+
+	bpf_map_lookup_elem(maps.vip_tables, &vip, &id);
+	return id;
+}
+
+static struct lb_vip vip_get(const char *addr, uint16_t port, uint8_t proto, uint8_t flags)
+{
+	struct lb_vip_key k = { .port = htons(port), .proto = proto, .flags = flags };
+	struct lb_vip v = { .id = ~0U };
+
+	k.family = pkt_addr(addr, k.addr);
+	if (bpf_map_lookup_elem(maps.vip_map, &k, &v))
+		v.id = ~0U;
+	return v;
+}
+
+static struct lb_backend backend_get(__u32 id)
+{
+	struct lb_backend b;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.backends, &id, &b), 0);
+	return b;
+}
+
+/* Backend id serving addr for vip_id, or 0. */
+static __u32 backend_find(__u32 vip_id, const char *addr)
+{
+	__be32 a[4];
+	__u32 id;
+
+	pkt_addr(addr, a);
+	for (id = 1; id < 64; id++) {
+		struct lb_backend b = backend_get(id);
+
+		if (b.family && b.vip_id == vip_id && !memcmp(b.addr, a, sizeof(a)))
+			return id;
+	}
+	return 0;
+}
+
+static bool table_has(__u32 vip, __u32 backend_id)
+{
+	__u32 *t, n, i;
+	bool found = false;
+
+	if (datapath_table_read(maps.vip_tables, vip, &t, &n))
+		return false;
+	for (i = 0; i < n; i++)
+		found |= t[i] == backend_id;
+	free(t);
+	return found;
+}
+
+Test(apply, entries_for_services_echo_and_fragments)
+{
+	struct lb_vip web, dns, frag, echo;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2")) ","
+			  DNS(BE("fd00:3::1"))));
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0);
+	dns = vip_get("fd00:100::53", 53, IPPROTO_UDP, 0);
+	cr_assert_neq(web.id, ~0U);
+	cr_assert_neq(dns.id, ~0U);
+	cr_assert_neq(web.id, dns.id);
+	cr_assert_eq(dns.flags, LB_VIP_F_HASH_L3);
+	/* Later fragments of the l3 VIP's protocol reach it; pings are answered. */
+	frag = vip_get("fd00:100::53", 0, IPPROTO_UDP, LB_VIP_KEY_FRAG);
+	cr_assert_eq(frag.id, dns.id);
+	cr_assert_eq(frag.flags, LB_VIP_F_HASH_L3);
+	echo = vip_get("198.18.100.1", 0, IPPROTO_ICMP, 0);
+	cr_assert_neq(echo.id, ~0U);
+	cr_assert(table_has(web.id, backend_find(web.id, "198.18.3.1")));
+	cr_assert(table_has(web.id, backend_find(web.id, "198.18.3.2")));
+}
+
+Test(apply, same_config_twice_writes_no_table)
+{
+	const char *text = CONFIG(WEB(BE("198.18.3.1")) "," DNS(BE("fd00:3::1")));
+	struct apply_stats st;
+
+	st = apply_text(text);
+	cr_assert_eq(st.tables_swapped, 2);
+	st = apply_text(text);
+	cr_assert_eq(st.tables_swapped, 0);
+	cr_assert_eq(st.backends_added + st.backends_changed + st.backends_retired, 0);
+}
+
+Test(apply, change_swaps_only_the_affected_table)
+{
+	struct lb_vip web, dns;
+	__u32 web_table, dns_table;
+	struct apply_stats st;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2")) "," DNS(BE("fd00:3::1"))));
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0);
+	dns = vip_get("fd00:100::53", 53, IPPROTO_UDP, 0);
+	web_table = inner_id(web.id);
+	dns_table = inner_id(dns.id);
+	st = apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.3")) "," DNS(BE("fd00:3::1"))));
+	cr_assert_eq(st.tables_swapped, 1);
+	cr_assert_neq(inner_id(web.id), web_table);
+	cr_assert_eq(inner_id(dns.id), dns_table, "an unchanged table was rewritten");
+	cr_assert_eq(st.backends_added, 1);
+	cr_assert_eq(st.backends_retired, 1);
+}
+
+Test(apply, order_does_not_change_the_maps)
+{
+	const char *a = CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2") "," BE("198.18.3.3")) ","
+			       DNS(BE("fd00:3::1") "," BE("fd00:3::2")));
+	const char *b = CONFIG(DNS(BE("fd00:3::2") "," BE("fd00:3::1")) ","
+			       WEB(BE("198.18.3.3") "," BE("198.18.3.1") "," BE("198.18.3.2")));
+	__u32 *ta, *tb, na, nb, vip;
+	struct lb_xdp *first;
+
+	apply_text(a);
+	/* Keep the first balancer's tables; build the second set in a fresh one. */
+	first = skel;
+	cr_assert_eq(datapath_table_read(maps.vip_tables, 0, &ta, &na), 0);
+	skel = NULL;
+	setup();
+	apply_text(b);
+	for (vip = 0; vip < 2; vip++) {
+		int fd_a = bpf_map__fd(first->maps.vip_tables);
+
+		free(ta);
+		cr_assert_eq(datapath_table_read(fd_a, vip, &ta, &na), 0);
+		cr_assert_eq(datapath_table_read(maps.vip_tables, vip, &tb, &nb), 0);
+		cr_assert_eq(na, nb);
+		cr_assert_arr_eq(ta, tb, na * sizeof(*ta), "VIP %u: tables differ", vip);
+		free(tb);
+	}
+	free(ta);
+	lb_xdp__destroy(first);
+}
+
+Test(apply, drain_keeps_flows_down_moves_them)
+{
+	struct lb_vip web;
+	__u32 drained, down;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2") "," BE("198.18.3.3"))));
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE_STATE("198.18.3.2", "drain") ","
+			      BE_STATE("198.18.3.3", "down"))));
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0);
+	drained = backend_find(web.id, "198.18.3.2");
+	down = backend_find(web.id, "198.18.3.3");
+	cr_assert(!table_has(web.id, drained));
+	cr_assert(!table_has(web.id, down));
+	cr_assert_eq(backend_get(drained).flags, LB_BACKEND_F_UP, "a drained backend keeps its flows");
+	cr_assert_eq(backend_get(down).flags, 0, "a down backend's flows must move");
+}
+
+Test(apply, removed_backend_keeps_its_id_reserved)
+{
+	struct lb_vip web;
+	__u32 gone, added;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2"))));
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0);
+	gone = backend_find(web.id, "198.18.3.2");
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.9"))));
+	added = backend_find(web.id, "198.18.3.9");
+	cr_assert_neq(added, gone, "a retired id went to another backend");
+	cr_assert_eq(backend_get(gone).flags, 0);
+	cr_assert_neq(backend_get(gone).family, 0, "the retired entry must stay");
+	/* The same backend coming back gets its old id. */
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.2"))));
+	cr_assert_eq(backend_find(web.id, "198.18.3.2"), gone);
+	cr_assert_eq(backend_get(gone).flags, LB_BACKEND_F_UP);
+}
+
+Test(apply, removed_vip_leaves_no_entry_or_table)
+{
+	struct lb_vip dns;
+	struct apply_stats st;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1")) "," DNS(BE("fd00:3::1"))));
+	dns = vip_get("fd00:100::53", 53, IPPROTO_UDP, 0);
+	st = apply_text(CONFIG(WEB(BE("198.18.3.1"))));
+	cr_assert_eq(st.vips_removed, 1);
+	cr_assert_eq(vip_get("fd00:100::53", 53, IPPROTO_UDP, 0).id, ~0U);
+	cr_assert_eq(vip_get("fd00:100::53", 0, IPPROTO_UDP, LB_VIP_KEY_FRAG).id, ~0U);
+	cr_assert_eq(vip_get("fd00:100::53", 0, IPPROTO_ICMPV6, 0).id, ~0U);
+	cr_assert_eq(inner_id(dns.id), 0);
+}
+
+Test(apply, vip_without_active_backends_has_no_table)
+{
+	struct lb_vip web;
+
+	apply_text(CONFIG(WEB(BE_STATE("198.18.3.1", "drain"))));
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0);
+	cr_assert_neq(web.id, ~0U);
+	cr_assert_eq(inner_id(web.id), 0, "traffic must meet no_backend, not a stale table");
+}
+
+Test(apply, settings_reach_lb_cfg)
+{
+	struct lb_config c;
+	__u32 zero = 0;
+	__be32 a[4];
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1"))));
+	cr_assert_eq(bpf_map_lookup_elem(maps.lb_cfg, &zero, &c), 0);
+	cr_assert_arr_eq(c.src_mac, env.src_mac, 6);
+	cr_assert_arr_eq(c.next_hop_mac, env.next_hop, 6);
+	cr_assert_eq(c.mtu, 1500);
+	pkt_addr("198.18.2.2", a);
+	cr_assert_eq(c.src4, a[0]);
+	cr_assert_eq(c.src4_plen, 32);
+	pkt_addr("fd00:2::2", a);
+	cr_assert_arr_eq(c.src6, a, 16);
+}

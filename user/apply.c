@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "apply.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "lb_abi.h"
+#include "maglev.h"
+
+/* A backend entry already in the map, indexed for lookup by identity. */
+struct be_known {
+	__u16 vip_id;
+	__u8 family;
+	__be32 addr[4];
+	__u32 id;
+};
+
+struct vip_entry {
+	struct lb_vip_key key;
+	struct lb_vip val;
+};
+
+struct vip_list {
+	struct vip_entry *v;
+	size_t n, cap;
+};
+
+/* Everything one apply works out before it writes. */
+struct plan {
+	const struct apply_maps *m;
+	const struct config *cfg;
+	struct lb_backend *cur;		/* LB_MAX_BACKENDS entries as read */
+	struct be_known *known;		/* used entries, sorted */
+	size_t n_known;
+	struct vip_list cur_vips;	/* vip_map as read */
+	__u32 *vip_ids;			/* per config VIP */
+	__u32 **be_ids;			/* per config VIP, per backend */
+	bool vip_taken[LB_MAX_VIPS];
+	bool *be_taken;			/* LB_MAX_BACKENDS: assigned by this config */
+	bool *flow_refs;		/* ids some flow entry points at, when read */
+	struct apply_stats *st;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct plan *p, int rc, const char *what)
+{
+	snprintf(p->err, p->errlen, "%s: %s", what, strerror(-rc));
+	return rc;
+}
+
+static int known_cmp(const void *a, const void *b)
+{
+	const struct be_known *x = a, *y = b;
+
+	if (x->vip_id != y->vip_id)
+		return x->vip_id < y->vip_id ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+static int backends_read(struct plan *p)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = LB_MAX_BACKENDS, batch, *keys, i;
+	int rc = 0;
+
+	keys = calloc(LB_MAX_BACKENDS, sizeof(*keys));
+	p->cur = calloc(LB_MAX_BACKENDS, sizeof(*p->cur));
+	p->known = calloc(LB_MAX_BACKENDS, sizeof(*p->known));
+	if (!keys || !p->cur || !p->known) {
+		free(keys);
+		return -ENOMEM;
+	}
+	if (bpf_map_lookup_batch(p->m->backends, NULL, &batch, keys, p->cur, &count, &opts) &&
+	    errno != ENOENT)
+		rc = -errno;
+	else if (count != LB_MAX_BACKENDS)
+		rc = -EIO;
+	free(keys);
+	for (i = 1; !rc && i < LB_MAX_BACKENDS; i++) {
+		struct be_known *k = &p->known[p->n_known];
+
+		if (!p->cur[i].family)
+			continue;
+		k->vip_id = p->cur[i].vip_id;
+		k->family = p->cur[i].family;
+		memcpy(k->addr, p->cur[i].addr, sizeof(k->addr));
+		k->id = i;
+		p->n_known++;
+	}
+	qsort(p->known, p->n_known, sizeof(*p->known), known_cmp);
+	return rc;
+}
+
+static int vip_list_add(struct vip_list *l, const struct lb_vip_key *k, const struct lb_vip *v)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct vip_entry *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n].key = *k;
+	l->v[l->n].val = *v;
+	l->n++;
+	return 0;
+}
+
+static struct vip_entry *vip_list_find(const struct vip_list *l, const struct lb_vip_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!memcmp(&l->v[i].key, k, sizeof(*k)))
+			return &l->v[i];
+	return NULL;
+}
+
+static int vips_read(struct plan *p)
+{
+	struct lb_vip_key key, next;
+	struct lb_vip val;
+	void *prev = NULL;
+	int rc;
+
+	while (!bpf_map_get_next_key(p->m->vip_map, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(p->m->vip_map, &key, &val))
+			continue;	/* deleted meanwhile: nobody else writes, but be safe */
+		rc = vip_list_add(&p->cur_vips, &key, &val);
+		if (rc)
+			return rc;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static struct lb_vip_key service_key(const struct config_vip *v)
+{
+	struct lb_vip_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, v->addr, sizeof(k.addr));
+	k.family = v->family;
+	k.port = htons(v->port);
+	k.proto = v->proto;
+	return k;
+}
+
+static bool is_service(const struct lb_vip_key *k)
+{
+	return !k->flags && (k->proto == IPPROTO_TCP || k->proto == IPPROTO_UDP);
+}
+
+/* Zero a per-CPU counter entry, so a reused id starts from nothing. */
+static int stats_reset(int fd, __u32 id, size_t value_size)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+	int rc = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	zero = calloc((size_t)ncpu, (value_size + 7) & ~(size_t)7);
+	if (!zero)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &id, zero, BPF_ANY))
+		rc = -errno;
+	free(zero);
+	return rc;
+}
+
+/* Existing VIPs keep their ids; new ones get the lowest id no VIP in the
+ * maps holds, so a VIP being removed never lends its id to a new one in the
+ * same apply. */
+static int vip_ids_assign(struct plan *p)
+{
+	const struct config *cfg = p->cfg;
+	struct vip_entry *e;
+	size_t i;
+	__u32 id = 0;
+	int rc;
+
+	for (i = 0; i < p->cur_vips.n; i++)
+		if (is_service(&p->cur_vips.v[i].key) && p->cur_vips.v[i].val.id < LB_MAX_VIPS)
+			p->vip_taken[p->cur_vips.v[i].val.id] = true;
+	for (i = 0; i < cfg->n_vips; i++) {
+		struct lb_vip_key k = service_key(&cfg->vips[i]);
+
+		e = vip_list_find(&p->cur_vips, &k);
+		if (e) {
+			p->vip_ids[i] = e->val.id;
+			continue;
+		}
+		while (id < LB_MAX_VIPS && p->vip_taken[id])
+			id++;
+		if (id == LB_MAX_VIPS)
+			return fail(p, -ENOSPC, "no free VIP id");
+		p->vip_taken[id] = true;
+		p->vip_ids[i] = id;
+		rc = stats_reset(p->m->vip_stats, id, sizeof(struct lb_vip_stats));
+		if (rc)
+			return fail(p, rc, "resetting VIP counters");
+		p->st->vips_added++;
+	}
+	return 0;
+}
+
+/* Which backend ids some flow entry points at. Read once, when needed. */
+static int flow_refs_read(struct plan *p)
+{
+	struct lb_flow_key key, next;
+	struct lb_flow val;
+	void *prev = NULL;
+
+	p->flow_refs = calloc(LB_MAX_BACKENDS, sizeof(bool));
+	if (!p->flow_refs)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(p->m->flow_table, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(p->m->flow_table, &key, &val) &&
+		    val.backend_id < LB_MAX_BACKENDS)
+			p->flow_refs[val.backend_id] = true;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* A never-used id, else a retired one that no flow points at. */
+static int backend_id_new(struct plan *p, __u32 *next_free, __u32 *id)
+{
+	__u32 i;
+	int rc;
+
+	while (*next_free < LB_MAX_BACKENDS &&
+	       (p->cur[*next_free].family || p->be_taken[*next_free]))
+		(*next_free)++;
+	if (*next_free < LB_MAX_BACKENDS) {
+		*id = (*next_free)++;
+		return 0;
+	}
+	if (!p->flow_refs) {
+		rc = flow_refs_read(p);
+		if (rc)
+			return rc;
+	}
+	for (i = 1; i < LB_MAX_BACKENDS; i++) {
+		if (!p->be_taken[i] && !(p->cur[i].flags & LB_BACKEND_F_UP) &&
+		    !p->flow_refs[i]) {
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int backend_ids_assign(struct plan *p)
+{
+	const struct config *cfg = p->cfg;
+	__u32 next_free = 1;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		for (j = 0; j < v->n_backends; j++) {
+			struct be_known want = { .vip_id = (__u16)p->vip_ids[i] }, *k;
+
+			want.family = v->backends[j].family;
+			memcpy(want.addr, v->backends[j].addr, sizeof(want.addr));
+			k = bsearch(&want, p->known, p->n_known, sizeof(*k), known_cmp);
+			if (k) {
+				p->be_ids[i][j] = k->id;
+			} else {
+				rc = backend_id_new(p, &next_free, &p->be_ids[i][j]);
+				if (rc)
+					return fail(p, rc, "no free backend id");
+				rc = stats_reset(p->m->backend_stats, p->be_ids[i][j],
+						 sizeof(struct lb_backend_stats));
+				if (rc)
+					return fail(p, rc, "resetting backend counters");
+				p->st->backends_added++;
+			}
+			p->be_taken[p->be_ids[i][j]] = true;
+		}
+	}
+	return 0;
+}
+
+static int backends_write(struct plan *p)
+{
+	const struct config *cfg = p->cfg;
+	size_t i, j;
+
+	for (i = 0; i < cfg->n_vips; i++) {
+		for (j = 0; j < cfg->vips[i].n_backends; j++) {
+			const struct config_backend *b = &cfg->vips[i].backends[j];
+			__u32 id = p->be_ids[i][j];
+			struct lb_backend want = {
+				.family = b->family,
+				.flags = b->state == CONFIG_BACKEND_DOWN ? 0 : LB_BACKEND_F_UP,
+				.vip_id = (__u16)p->vip_ids[i],
+			};
+
+			memcpy(want.addr, b->addr, sizeof(want.addr));
+			if (!memcmp(&want, &p->cur[id], sizeof(want)))
+				continue;
+			if (p->cur[id].family)
+				p->st->backends_changed++;
+			if (bpf_map_update_elem(p->m->backends, &id, &want, BPF_ANY))
+				return fail(p, -errno, "writing a backend");
+		}
+	}
+	return 0;
+}
+
+/* Backends no longer configured: flows leave them, their ids stay reserved
+ * until no flow entry names them. */
+static int backends_retire(struct plan *p)
+{
+	__u32 id;
+
+	for (id = 1; id < LB_MAX_BACKENDS; id++) {
+		struct lb_backend b = p->cur[id];
+
+		if (!b.family || p->be_taken[id] || !(b.flags & LB_BACKEND_F_UP))
+			continue;
+		b.flags = 0;
+		if (bpf_map_update_elem(p->m->backends, &id, &b, BPF_ANY))
+			return fail(p, -errno, "retiring a backend");
+		p->st->backends_retired++;
+	}
+	return 0;
+}
+
+static bool tables_equal(int fd, __u32 vip_id, const __u32 *want, __u32 size)
+{
+	__u32 *have, have_size;
+	bool same;
+
+	if (datapath_table_read(fd, vip_id, &have, &have_size))
+		return false;
+	same = have_size == size && !memcmp(have, want, size * sizeof(*want));
+	free(have);
+	return same;
+}
+
+static int table_update(struct plan *p, size_t i, struct maglev_backend *mb, __u32 *table)
+{
+	const struct config_vip *v = &p->cfg->vips[i];
+	__u32 vip_id = p->vip_ids[i];
+	char why[160];
+	size_t j, n = 0;
+	int rc;
+
+	for (j = 0; j < v->n_backends; j++) {
+		if (v->backends[j].state != CONFIG_BACKEND_ACTIVE)
+			continue;
+		mb[n].id = p->be_ids[i][j];
+		mb[n].weight = v->backends[j].weight;
+		mb[n].family = v->backends[j].family;
+		memcpy(mb[n].addr, v->backends[j].addr, sizeof(mb[n].addr));
+		n++;
+	}
+	if (!n) {
+		/* Nothing active: the VIP's traffic is dropped (no_backend). */
+		if (!bpf_map_delete_elem(p->m->vip_tables, &vip_id))
+			p->st->tables_removed++;
+		return 0;
+	}
+	rc = maglev_build(mb, n, v->table_size, table, why, sizeof(why));
+	if (rc) {
+		snprintf(p->err, p->errlen, "VIP %s: %s", v->name, why);
+		return rc;
+	}
+	if (tables_equal(p->m->vip_tables, vip_id, table, v->table_size))
+		return 0;
+	rc = datapath_table_swap(p->m->vip_tables, vip_id, table, v->table_size);
+	if (rc)
+		return fail(p, rc, "installing a table");
+	p->st->tables_swapped++;
+	return 0;
+}
+
+static int tables_write(struct plan *p)
+{
+	struct maglev_backend *mb = calloc(LB_MAX_BACKENDS, sizeof(*mb));
+	__u32 *table = calloc(LB_TABLE_SIZE_MAX, sizeof(*table));
+	size_t i;
+	int rc = 0;
+
+	if (!mb || !table)
+		rc = fail(p, -ENOMEM, "building tables");
+	for (i = 0; !rc && i < p->cfg->n_vips; i++)
+		rc = table_update(p, i, mb, table);
+	free(mb);
+	free(table);
+	return rc;
+}
+
+/* Which VIP later fragments of (address, protocol) go to: the l3 VIP if
+ * there is one, else the first 5tuple VIP, whose packet path drops them. */
+static size_t frag_target(const struct config *cfg, size_t i)
+{
+	const struct config_vip *v = &cfg->vips[i];
+	size_t j, first = i;
+
+	for (j = 0; j < cfg->n_vips; j++) {
+		const struct config_vip *o = &cfg->vips[j];
+
+		if (o->family != v->family || o->proto != v->proto ||
+		    memcmp(o->addr, v->addr, sizeof(o->addr)))
+			continue;
+		if (o->hash_l3)
+			return j;
+		if (j < first)
+			first = j;
+	}
+	return first;
+}
+
+static int want_add(struct vip_list *want, const struct lb_vip_key *k, const struct lb_vip *v)
+{
+	return vip_list_find(want, k) ? 0 : vip_list_add(want, k, v);
+}
+
+/* Every vip_map entry the config asks for: services, echo, fragments. */
+static int vips_wanted(struct plan *p, struct vip_list *want)
+{
+	const struct config *cfg = p->cfg;
+	size_t i, t;
+	int rc = 0;
+
+	for (i = 0; !rc && i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		struct lb_vip_key k = service_key(v);
+		struct lb_vip val = { .id = p->vip_ids[i], .flags = v->hash_l3 ? LB_VIP_F_HASH_L3 : 0 };
+
+		rc = want_add(want, &k, &val);
+		t = frag_target(cfg, i);
+		k.port = 0;
+		k.flags = LB_VIP_KEY_FRAG;
+		val.id = p->vip_ids[t];
+		val.flags = cfg->vips[t].hash_l3 ? LB_VIP_F_HASH_L3 : 0;
+		if (!rc)
+			rc = want_add(want, &k, &val);
+		/* Pings to a VIP address are answered by the node. */
+		k.flags = 0;
+		k.proto = v->family == LB_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		val.id = p->vip_ids[i];
+		val.flags = 0;
+		if (!rc)
+			rc = want_add(want, &k, &val);
+	}
+	return rc;
+}
+
+static int vips_write(struct plan *p, const struct vip_list *want)
+{
+	struct vip_entry *e;
+	size_t i;
+
+	for (i = 0; i < want->n; i++) {
+		e = vip_list_find(&p->cur_vips, &want->v[i].key);
+		if (e && !memcmp(&e->val, &want->v[i].val, sizeof(e->val)))
+			continue;
+		if (bpf_map_update_elem(p->m->vip_map, &want->v[i].key, &want->v[i].val, BPF_ANY))
+			return fail(p, -errno, "writing a VIP");
+	}
+	return 0;
+}
+
+/* Entries and tables of VIPs the config no longer has. */
+static int vips_remove(struct plan *p, const struct vip_list *want)
+{
+	size_t i;
+
+	for (i = 0; i < p->cur_vips.n; i++) {
+		const struct vip_entry *e = &p->cur_vips.v[i];
+		bool id_kept = false;
+		size_t j;
+
+		if (vip_list_find(want, &e->key))
+			continue;
+		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
+			return fail(p, -errno, "removing a VIP");
+		if (!is_service(&e->key))
+			continue;
+		p->st->vips_removed++;
+		for (j = 0; j < p->cfg->n_vips; j++)
+			id_kept |= p->vip_ids[j] == e->val.id;
+		if (!id_kept && !bpf_map_delete_elem(p->m->vip_tables, &e->val.id))
+			p->st->tables_removed++;
+	}
+	return 0;
+}
+
+static int config_write(struct plan *p, const struct apply_env *env)
+{
+	const struct config *cfg = p->cfg;
+	struct lb_config have, want;
+	static const __u8 zero_mac[6];
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->m->lb_cfg, &zero, &have))
+		return fail(p, -errno, "reading lb_cfg");
+	memset(&want, 0, sizeof(want));
+	memcpy(want.src_mac, env->src_mac, 6);
+	if (!cfg->next_hop_auto)
+		memcpy(want.next_hop_mac, cfg->next_hop, 6);
+	else if (memcmp(env->next_hop, zero_mac, 6))
+		memcpy(want.next_hop_mac, env->next_hop, 6);
+	else
+		memcpy(want.next_hop_mac, have.next_hop_mac, 6);	/* until resolved */
+	want.mtu = (__u16)(cfg->mtu ? cfg->mtu : env->mtu);
+	want.src4 = cfg->has_src4 ? cfg->src4 : 0;
+	want.src4_plen = cfg->has_src4 ? cfg->src4_plen : 32;
+	if (cfg->has_src6)
+		memcpy(want.src6, cfg->src6, sizeof(want.src6));
+	want.src6_plen = cfg->has_src6 ? cfg->src6_plen : 128;
+	if (!memcmp(&have, &want, sizeof(want)))
+		return 0;
+	if (bpf_map_update_elem(p->m->lb_cfg, &zero, &want, BPF_ANY))
+		return fail(p, -errno, "writing lb_cfg");
+	return 0;
+}
+
+static int plan_alloc(struct plan *p)
+{
+	size_t i;
+
+	p->vip_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->vip_ids));
+	p->be_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->be_ids));
+	p->be_taken = calloc(LB_MAX_BACKENDS, sizeof(*p->be_taken));
+	if (!p->vip_ids || !p->be_ids || !p->be_taken)
+		return -ENOMEM;
+	for (i = 0; i < p->cfg->n_vips; i++) {
+		p->be_ids[i] = calloc(p->cfg->vips[i].n_backends + 1, sizeof(**p->be_ids));
+		if (!p->be_ids[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void plan_free(struct plan *p)
+{
+	size_t i;
+
+	for (i = 0; p->be_ids && i < p->cfg->n_vips; i++)
+		free(p->be_ids[i]);
+	free(p->be_ids);
+	free(p->vip_ids);
+	free(p->be_taken);
+	free(p->flow_refs);
+	free(p->cur);
+	free(p->known);
+	free(p->cur_vips.v);
+}
+
+/*
+ * The order keeps every packet's view whole: settings first, then backend
+ * entries before any table names them, tables before any VIP entry leads
+ * to them, and removals last.
+ */
+int apply_config(const struct apply_maps *m, const struct config *cfg,
+		 const struct apply_env *env, struct apply_stats *st, char *err, size_t errlen)
+{
+	struct plan p = { .m = m, .cfg = cfg, .st = st, .err = err, .errlen = errlen };
+	struct vip_list want = { 0 };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	err[0] = '\0';
+	rc = plan_alloc(&p);
+	if (rc)
+		rc = fail(&p, rc, "planning");
+	if (!rc)
+		rc = config_write(&p, env);
+	if (!rc && (rc = backends_read(&p)))
+		fail(&p, rc, "reading backends");
+	if (!rc && (rc = vips_read(&p)))
+		fail(&p, rc, "reading VIPs");
+	if (!rc)
+		rc = vip_ids_assign(&p);
+	if (!rc)
+		rc = backend_ids_assign(&p);
+	if (!rc)
+		rc = backends_write(&p);
+	if (!rc)
+		rc = tables_write(&p);
+	if (!rc && (rc = vips_wanted(&p, &want)))
+		fail(&p, rc, "planning VIPs");
+	if (!rc)
+		rc = vips_write(&p, &want);
+	/* New addresses into the filter now, old ones out after removal. */
+	if (!rc && (rc = datapath_filter_sync(m->vip_map, m->vip_filter)))
+		fail(&p, rc, "writing the VIP filter");
+	if (!rc)
+		rc = vips_remove(&p, &want);
+	if (!rc)
+		rc = backends_retire(&p);
+	if (!rc && (rc = datapath_filter_sync(m->vip_map, m->vip_filter)))
+		fail(&p, rc, "writing the VIP filter");
+	free(want.v);
+	plan_free(&p);
+	return rc;
+}
+
+int apply_next_hop(const struct apply_maps *m, const __u8 mac[6])
+{
+	struct lb_config cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->lb_cfg, &zero, &cfg))
+		return -errno;
+	if (!memcmp(cfg.next_hop_mac, mac, 6))
+		return 0;
+	memcpy(cfg.next_hop_mac, mac, 6);
+	return bpf_map_update_elem(m->lb_cfg, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "loader.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include "lb_xdp.skel.h"
+
+#define BPFFS "/sys/fs/bpf"
+
+static int bpffs_ensure(char *err, size_t errlen)
+{
+	struct statfs st;
+
+	if (!statfs(BPFFS, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
+		snprintf(err, errlen, "cannot mount bpffs on %s: %s", BPFFS, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	if (mkdir(LOADER_PIN_ROOT, 0700) && errno != EEXIST)
+		return -errno;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void pin_path(const struct loader *ld, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", ld->pin_dir, name);
+}
+
+/* Does a pinned map have the layout this program needs? */
+static int map_check(struct bpf_map *map, const struct bpf_map_info *info, char *err,
+		     size_t errlen)
+{
+	const char *name = bpf_map__name(map);
+	const char *what = NULL;
+	__u32 have = 0, want = 0;
+
+	if (info->type != bpf_map__type(map))
+		what = "type", have = info->type, want = bpf_map__type(map);
+	else if (info->key_size != bpf_map__key_size(map))
+		what = "key size", have = info->key_size, want = bpf_map__key_size(map);
+	else if (info->value_size != bpf_map__value_size(map))
+		what = "value size", have = info->value_size, want = bpf_map__value_size(map);
+	else if (info->map_flags != bpf_map__map_flags(map))
+		what = "flags", have = info->map_flags, want = bpf_map__map_flags(map);
+	/* The flow table keeps the size it was created with. */
+	else if (strcmp(name, "flow_table") && info->max_entries != bpf_map__max_entries(map))
+		what = "max entries", have = info->max_entries, want = bpf_map__max_entries(map);
+	if (!what)
+		return 0;
+	snprintf(err, errlen,
+		 "map %s: the pinned map has %s %u, this lbd needs %u; refusing to replace it "
+		 "(the running data path is left as it is; 'lbd --unload' removes it)",
+		 name, what, have, want);
+	return -EINVAL;
+}
+
+/* Reuse every pinned map that fits; fail on the first that does not. */
+static int maps_reuse(struct loader *ld, char *err, size_t errlen)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	char path[320];
+	__u32 len;
+	int fd, rc;
+
+	bpf_object__for_each_map(map, ld->skel->obj) {
+		if (!strcmp(bpf_map__name(map), ".rodata") || !strcmp(bpf_map__name(map), ".bss"))
+			continue;
+		pin_path(ld, bpf_map__name(map), path, sizeof(path));
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+			return -errno;
+		}
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		rc = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : map_check(map, &info, err, errlen);
+		if (!rc && bpf_map__reuse_fd(map, fd))
+			rc = -errno;
+		close(fd);
+		if (rc) {
+			if (!err[0])
+				snprintf(err, errlen, "cannot reuse %s: %s", path, strerror(-rc));
+			return rc;
+		}
+		ld->maps_reused++;
+	}
+	return 0;
+}
+
+static int maps_pin(struct loader *ld, char *err, size_t errlen)
+{
+	struct bpf_map *map;
+	char path[320];
+
+	bpf_object__for_each_map(map, ld->skel->obj) {
+		if (!strcmp(bpf_map__name(map), ".rodata") || !strcmp(bpf_map__name(map), ".bss"))
+			continue;
+		pin_path(ld, bpf_map__name(map), path, sizeof(path));
+		if (!access(path, F_OK))
+			continue;
+		if (bpf_obj_pin(bpf_map__fd(map), path)) {
+			snprintf(err, errlen, "cannot pin %s: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int prog_info(int prog_fd, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(prog_fd, info, &len) ? -errno : 0;
+}
+
+/* Keep the pinned link: same program, or swap in ours atomically. */
+static int link_adopt(struct loader *ld, int link_fd, char *err, size_t errlen)
+{
+	int new_fd = bpf_program__fd(ld->skel->progs.lb_xdp);
+	struct bpf_prog_info old_info, new_info;
+	struct bpf_link_info li;
+	__u32 len = sizeof(li);
+	int old_fd;
+
+	memset(&li, 0, sizeof(li));
+	if (bpf_obj_get_info_by_fd(link_fd, &li, &len)) {
+		snprintf(err, errlen, "cannot read the pinned link: %s", strerror(errno));
+		return -errno;
+	}
+	if (li.type != BPF_LINK_TYPE_XDP || (int)li.xdp.ifindex != ld->ifindex) {
+		snprintf(err, errlen, "%s/link is not an XDP link on this interface", ld->pin_dir);
+		return -EINVAL;
+	}
+	old_fd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (old_fd < 0 || prog_info(old_fd, &old_info) || prog_info(new_fd, &new_info)) {
+		snprintf(err, errlen, "cannot read the attached program: %s", strerror(errno));
+		if (old_fd >= 0)
+			close(old_fd);
+		return -errno;
+	}
+	close(old_fd);
+	ld->link_fd = link_fd;
+	if (!memcmp(old_info.tag, new_info.tag, sizeof(old_info.tag))) {
+		ld->prog_id = old_info.id;
+		ld->action = LOADER_ADOPTED;
+		return 0;
+	}
+	if (bpf_link_update(link_fd, new_fd, NULL)) {
+		snprintf(err, errlen, "cannot replace the program on the link: %s", strerror(errno));
+		ld->link_fd = -1;
+		return -errno;
+	}
+	ld->prog_id = new_info.id;
+	ld->action = LOADER_UPGRADED;
+	return 0;
+}
+
+static int link_attach(struct loader *ld, bool generic, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts,
+		    .flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+	int prog_fd = bpf_program__fd(ld->skel->progs.lb_xdp);
+	struct bpf_prog_info info;
+	char path[320];
+	int fd;
+
+	fd = bpf_link_create(prog_fd, ld->ifindex, BPF_XDP, &opts);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot attach XDP (%s mode): %s%s",
+			 generic ? "generic" : "native", strerror(errno),
+			 errno == EBUSY ? " (another XDP program is attached)" : "");
+		return -errno;
+	}
+	pin_path(ld, "link", path, sizeof(path));
+	if (bpf_obj_pin(fd, path)) {
+		snprintf(err, errlen, "cannot pin %s: %s", path, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	ld->link_fd = fd;
+	ld->prog_id = prog_info(prog_fd, &info) ? 0 : info.id;
+	ld->action = LOADER_ATTACHED;
+	return 0;
+}
+
+static int link_setup(struct loader *ld, bool generic, char *err, size_t errlen)
+{
+	char path[320];
+	int fd;
+
+	pin_path(ld, "link", path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		int rc = link_adopt(ld, fd, err, errlen);
+
+		if (rc)
+			close(fd);
+		return rc;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return link_attach(ld, generic, err, errlen);
+}
+
+int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(ld, 0, sizeof(*ld));
+	ld->link_fd = -1;
+	err[0] = '\0';
+	ld->ifindex = (int)if_nametoindex(opts->ifname);
+	if (!ld->ifindex) {
+		snprintf(err, errlen, "no interface %s", opts->ifname);
+		return -ENODEV;
+	}
+	snprintf(ld->pin_dir, sizeof(ld->pin_dir), "%s/%s", LOADER_PIN_ROOT, opts->ifname);
+	rc = bpffs_ensure(err, errlen);
+	if (rc)
+		return rc;
+	rc = mkdir_p(ld->pin_dir);
+	if (rc) {
+		snprintf(err, errlen, "cannot create %s: %s", ld->pin_dir, strerror(-rc));
+		return rc;
+	}
+	ld->skel = lb_xdp__open();
+	if (!ld->skel) {
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	bpf_map__set_max_entries(ld->skel->maps.flow_table, opts->flow_table_size);
+	rc = maps_reuse(ld, err, errlen);
+	if (rc)
+		goto fail;
+	if (lb_xdp__load(ld->skel)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot load the BPF program: %s", strerror(errno));
+		goto fail;
+	}
+	rc = maps_pin(ld, err, errlen);
+	if (!rc)
+		rc = link_setup(ld, opts->generic, err, errlen);
+	if (!rc)
+		return 0;
+fail:
+	lb_xdp__destroy(ld->skel);
+	ld->skel = NULL;
+	return rc;
+}
+
+int loader_map_fd(const struct loader *ld, const char *name)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(ld->skel->obj, name);
+
+	return map ? bpf_map__fd(map) : -ENOENT;
+}
+
+void loader_close(struct loader *ld)
+{
+	if (ld->link_fd >= 0)
+		close(ld->link_fd);
+	lb_xdp__destroy(ld->skel);
+	ld->skel = NULL;
+	ld->link_fd = -1;
+}
+
+/* Detach first: once the link is gone, the maps are only data. */
+int loader_unload(const char *ifname, char *err, size_t errlen)
+{
+	char dir[256], path[512];
+	struct dirent *de;
+	int fd, rc = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", LOADER_PIN_ROOT, ifname);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_link_detach(fd)) {
+			snprintf(err, errlen, "cannot detach %s: %s", path, strerror(errno));
+			rc = -errno;
+		}
+		close(fd);
+		if (rc)
+			return rc;
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	d = opendir(dir);
+	if (!d) {
+		snprintf(err, errlen, "nothing to unload for %s (%s: %s)", ifname, dir,
+			 strerror(errno));
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && !rc) {
+			snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+			rc = -errno;
+		}
+	}
+	closedir(d);
+	if (!rc && rmdir(dir)) {
+		snprintf(err, errlen, "cannot remove %s: %s", dir, strerror(errno));
+		rc = -errno;
+	}
+	rmdir(LOADER_PIN_ROOT);
+	return rc;
+}

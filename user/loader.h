@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Loading the balancer and keeping it across lbd's restarts and upgrades.
+ *
+ * Everything lives under /sys/fs/bpf/sluice/<interface>/: one pin per map
+ * (by map name) and "link", the XDP link. The pins keep the program
+ * attached and the maps alive when lbd exits or dies. A new lbd:
+ *  - reuses every pinned map whose layout matches its own (same map ids,
+ *    the flow table untouched), and refuses to start, naming the map, when
+ *    one does not: the old program stays attached;
+ *  - adopts the pinned link when it runs the same program (same program
+ *    id), or replaces the program on that link in one step (an upgrade);
+ *  - attaches a new link only when there is none.
+ */
+#ifndef LB_LOADER_H
+#define LB_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#define LOADER_PIN_ROOT "/sys/fs/bpf/sluice"
+
+enum loader_link_action {
+	LOADER_ATTACHED,	/* no link before: attached a new one */
+	LOADER_ADOPTED,		/* same program already attached: kept it */
+	LOADER_UPGRADED,	/* other program attached: replaced it on the link */
+};
+
+struct loader {
+	struct lb_xdp *skel;
+	char pin_dir[256];
+	int ifindex;
+	int link_fd;
+	__u32 prog_id;		/* the program attached now */
+	enum loader_link_action action;
+	size_t maps_reused;	/* maps found pinned and reused */
+};
+
+struct loader_opts {
+	const char *ifname;
+	bool generic;		/* generic (skb) XDP instead of native */
+	__u32 flow_table_size;	/* used when the flow table is created */
+};
+
+/*
+ * Load, pin and attach (or adopt, or upgrade). Returns 0, or -errno with a
+ * one-line reason in err; on error nothing that was pinned or attached
+ * before is changed.
+ */
+int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen);
+
+/* The fd of one of the balancer's maps, by name; -ENOENT if unknown. */
+int loader_map_fd(const struct loader *ld, const char *name);
+
+/* Close everything lbd holds; pins, link and maps stay. */
+void loader_close(struct loader *ld);
+
+/* Detach the XDP link of ifname and remove every pin of its data path. */
+int loader_unload(const char *ifname, char *err, size_t errlen);
+
+#endif /* LB_LOADER_H */
