@@ -7,7 +7,8 @@
 # contents, flow entries, exit codes and log lines.
 #
 # The test runs in a private mount namespace with its own bpffs instance,
-# so its pins never touch the host's /sys/fs/bpf; lbd runs in the "lb"
+# so its pins never touch the host's /sys/fs/bpf (lbd mounts that instance
+# itself, which is tested too); lbd runs in the "lb"
 # network namespace through nsenter, which keeps that mount namespace.
 #
 # Usage: lbd_test.sh BUILD_DIR SOURCE_DIR   (root)
@@ -23,7 +24,9 @@ netns_require_root lbd_test
 if [ -z "${LBD_TEST_PRIVATE:-}" ]; then
 	exec unshare --mount --propagation private env LBD_TEST_PRIVATE=1 "$0" "$@"
 fi
-mount -t bpf bpf /sys/fs/bpf
+# Take away the host's bpffs in this mount namespace: lbd must mount its own.
+umount /sys/fs/bpf 2>/dev/null || true
+[ "$(stat -f -c %T /sys/fs/bpf)" != bpf_fs ] || { echo "lbd_test: cannot hide the host bpffs" >&2; exit 1; }
 netns_init
 
 lbd=$build/user/lbd
@@ -159,6 +162,7 @@ grep -q '/tunnel_source' "$work/check.err" || fail "missing tunnel_source not re
 step "start: attach, pin, resolve the next hop"
 start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
 grep -q 'l0: attached' "$work/lbd.log" || fail "no attach line"
+[ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || fail "lbd did not mount bpffs"
 prog=$(prog_id)
 [ "$prog" -gt 0 ] || fail "no XDP program on l0"
 [ -e "$pins/link" ] || fail "link not pinned"
