@@ -1,44 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# End to end through real namespaces: client -> router -> sluice node (lb_xdp,
-# native XDP on a veth) -> router -> two backends (lb_decap, VIP on lo), with
-# the backends answering the client directly. Checks what a user would see:
-# ping answered by the node, TCP connections spread over both backends, an
-# upload too big for the tunnel MTU completing through path MTU discovery,
-# and the node's own address still reachable (passed traffic).
+# End to end through real namespaces: client -> router -> sluice node (lbd,
+# native XDP on a veth) -> router -> two backends (lb_decap loaded with ip
+# link, VIP on lo), with the backends answering the client directly. Checks
+# what a user would see: ping answered by the node, TCP connections spread
+# over both backends, an upload too big for the tunnel MTU completing through
+# path MTU discovery, the node's own address still reachable (passed
+# traffic), and traffic still flowing after lbd has exited.
+#
+# Runs in a private mount namespace with its own bpffs, like lbd_test.sh.
 #
 # Usage: e2e_datapath.sh BUILD_DIR   (root)
 set -euo pipefail
 
 build=${1:?usage: e2e_datapath.sh BUILD_DIR}
-loader=$build/test/lb_testload
+build=$(cd "$build" && pwd)
+lbd=$build/user/lbd
 decap=$build/kern/lb_decap.bpf.o
 pass=$build/kern/lb_pass.bpf.o
 
 . "$(dirname "$0")/netns_lib.sh"
 netns_require_root e2e_datapath
+if [ -z "${E2E_PRIVATE:-}" ]; then
+	exec unshare --mount --propagation private env E2E_PRIVATE=1 "$0" "$@"
+fi
+umount /sys/fs/bpf 2>/dev/null || true
 netns_init
 
 tag=lbe2e$$
 cl=$tag-cl rt=$tag-rt lb=$tag-lb be1=$tag-b1 be2=$tag-b2
 work=$NETNS_WORK
-loader_pid=
+lbd_pid=
+pins=/sys/fs/bpf/sluice/l0
 
 test_cleanup() {
-	[ -n "$loader_pid" ] && kill "$loader_pid" 2>/dev/null
+	[ -n "$lbd_pid" ] && kill "$lbd_pid" 2>/dev/null
 }
 
 fail() {
 	echo "e2e_datapath: FAIL: $*" >&2
+	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
 	exit 1
 }
 
 netns_topology "$cl" "$rt" "$lb" "$pass"
 netns_add "$be1" "$be2"
-# The node's MAC is the one lb_testload writes into lb_cfg.
-nsx "$lb" ip link set l0 address 02:00:00:00:00:01
-
 # Backends on a bridge behind the router.
 ip link add b0 netns "$be1" type veth peer name rb1 netns "$rt"
 ip link add b0 netns "$be2" type veth peer name rb2 netns "$rt"
@@ -69,14 +76,27 @@ for ns in $be1 $be2; do
 	i=$((i + 1))
 done
 
-ip netns exec "$lb" "$loader" l0 1500 >"$work/stats.json" 2>"$work/loader.err" &
-loader_pid=$!
-for _ in $(seq 50); do
-	grep -q attached "$work/loader.err" && break
-	kill -0 "$loader_pid" 2>/dev/null || fail "loader died: $(cat "$work/loader.err")"
-	sleep 0.1
+cat >"$work/lbd.json" <<EOF
+{
+  "interface": "l0",
+  "tunnel_source": { "ipv4": "198.18.1.2" },
+  "mtu": 1500,
+  "state_dir": "$work/state",
+  "control_socket": "$work/lbd.sock",
+  "vips": [
+    { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
+      "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] }
+  ]
+}
+EOF
+nsenter --net="/run/netns/$lb" "$lbd" --config "$work/lbd.json" >"$work/lbd.log" 2>&1 &
+lbd_pid=$!
+for _ in $(seq 100); do
+	grep -q 'next hop .* is ' "$work/lbd.log" && break
+	kill -0 "$lbd_pid" 2>/dev/null || fail "lbd died"
+	sleep 0.05
 done
-grep -q attached "$work/loader.err" || fail "loader did not attach"
+grep -q 'next hop .* is ' "$work/lbd.log" || fail "lbd did not resolve the next hop"
 # Wait for the socat listeners.
 for ns in $be1 $be2; do
 	for _ in $(seq 50); do
@@ -91,15 +111,19 @@ nsx "$cl" ping -c 2 -W 2 -q 198.18.100.1 >/dev/null || fail "no echo reply from 
 echo "2. passed traffic: the node's own address answers"
 nsx "$cl" ping -c 1 -W 2 -q 198.18.1.2 >/dev/null || fail "node address unreachable"
 
+connections() { # N: N connections, each answered by a backend, both seen
+	: >"$work/answers"
+	for n in $(seq "$1"); do
+		nsx "$cl" socat -T 5 - TCP:198.18.100.1:80,connect-timeout=5 </dev/null >>"$work/answers" ||
+			fail "connection $n failed"
+	done
+	grep -q '^be1 0$' "$work/answers" || fail "be1 never answered: $(sort "$work/answers" | uniq -c)"
+	grep -q '^be2 0$' "$work/answers" || fail "be2 never answered: $(sort "$work/answers" | uniq -c)"
+	[ "$(grep -c '^be[12] 0$' "$work/answers")" -eq "$1" ] || fail "answers: $(cat "$work/answers")"
+}
+
 echo "3. 40 TCP connections reach both backends"
-: >"$work/answers"
-for n in $(seq 40); do
-	nsx "$cl" socat -T 5 - TCP:198.18.100.1:80,connect-timeout=5 </dev/null >>"$work/answers" ||
-		fail "connection $n failed"
-done
-grep -c '^be1 0$' "$work/answers" >/dev/null || fail "be1 never answered: $(sort "$work/answers" | uniq -c)"
-grep -c '^be2 0$' "$work/answers" >/dev/null || fail "be2 never answered: $(sort "$work/answers" | uniq -c)"
-[ "$(grep -c '^be[12] 0$' "$work/answers")" -eq 40 ] || fail "answers: $(cat "$work/answers")"
+connections 40
 
 echo "4. a 200 kB upload completes through path MTU discovery"
 head -c 200000 /dev/urandom >"$work/upload"
@@ -112,17 +136,43 @@ esac
 nsx "$cl" ip route get 198.18.100.1 | grep -q 'mtu 1480' ||
 	fail "client learned no path MTU: $(nsx "$cl" ip route get 198.18.100.1)"
 
-kill -TERM "$loader_pid"
-wait "$loader_pid" || fail "loader exited with status $?: $(cat "$work/loader.err")"
-loader_pid=
-stats=$(cat "$work/stats.json")
+echo "5. lbd exits; the data path keeps forwarding"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || fail "lbd exited non-zero"
+lbd_pid=
+connections 20
+
+# Counters summed over CPUs, from the pinned per-CPU maps.
+stats=$(
+	{
+		bpftool -j map dump pinned "$pins/lb_stats"
+		echo
+		bpftool -j map dump pinned "$pins/backend_stats"
+	} | /usr/bin/python3 -c '
+import json, sys
+g_dump, be_dump = (json.loads(line) for line in sys.stdin.read().split("\n") if line.strip())
+def total(entry):
+    out = {}
+    for per_cpu in entry["formatted"]["values"]:
+        for k, v in per_cpu["value"].items():
+            if isinstance(v, list):
+                out[k] = [a + b for a, b in zip(out.get(k, [0] * len(v)), v)]
+            else:
+                out[k] = out.get(k, 0) + v
+    return out
+g = total(g_dump[0])
+be = {e["formatted"]["key"]: total(e)["packets"] for e in be_dump}
+print(json.dumps({"verdict": g["verdict"], "drop": g["drop"], "event": g["event"],
+                  "backend_packets": {k: v for k, v in be.items() if v}}))
+')
 echo "node counters: $stats"
 /usr/bin/python3 - "$stats" <<'PY' || fail "counters"
 import json, sys
 s = json.loads(sys.argv[1])
-assert s["event"]["icmp_echo"] >= 2, "echo replies not counted"
-assert s["event"]["too_big_sent"] >= 1, "no frag-needed sent"
-assert s["backend_packets"]["1"] > 0 and s["backend_packets"]["2"] > 0, "a backend got nothing"
-assert sum(v for k, v in s["drop"].items()) == 0, "drops: %r" % s["drop"]
+LB_EV_ICMP_ECHO, LB_EV_TOO_BIG_SENT = 0, 1
+assert s["event"][LB_EV_ICMP_ECHO] >= 2, "echo replies not counted"
+assert s["event"][LB_EV_TOO_BIG_SENT] >= 1, "no frag-needed sent"
+assert len(s["backend_packets"]) == 2, "a backend got nothing: %r" % s["backend_packets"]
+assert sum(s["drop"]) == 0, "drops: %r" % s["drop"]
 PY
 echo "e2e_datapath: all passed"
