@@ -141,7 +141,9 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
  * Pick the backend for a packet to a VIP. A TCP SYN always takes the
  * table's choice and records it; other packets follow the flow table and
  * fall back to the table. An RST never creates an entry, and neither does
- * an ICMP error steered to a flow (record == 0).
+ * an ICMP error steered to a flow (record == 0). For an l3 VIP one entry
+ * holds every connection of the address pair, so a SYN follows it too:
+ * taking the table's choice would move the client's other connections.
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
 				   struct lb_vip_stats *vs, struct lb_global_stats *gs,
@@ -149,14 +151,13 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 {
 	int syn = p->key.proto == IPPROTO_TCP &&
 		  (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
-
 	int known;
 
-	if (!syn) {
+	if (!syn || (vip->flags & LB_VIP_F_HASH_L3)) {
 		known = lb_flow_follow(p, id, be, gs);
 		if (known > 0)
 			return LB_OK;
-		if (!known && vs && record && p->key.proto == IPPROTO_TCP &&
+		if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
 		    p->frag != LB_FRAG_LATER)
 			vs->nonsyn_miss++;
 	}

@@ -449,14 +449,16 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
         return o
     h = flow_hash(key)
     be_id = None
-    if not syn:
+    # A SYN to an l3 VIP follows the address pair's flow like any packet:
+    # the entry carries the client's other connections too.
+    if not syn or l3:
         if key in o.flows:
             fb = e.backends.get(o.flows[key])
             if fb is not None and fb[2] & BACKEND_F_UP:
                 be_id = o.flows[key]
             else:
                 o.count("event.flow_repick")
-        elif tcp and not later and not steered:
+        elif tcp and not later and not steered and not syn:
             o.count("vip.%d.nonsyn_miss" % vip_id)
     if be_id is None:
         table = e.tables.get(vip_id)
@@ -814,9 +816,12 @@ def build_cases():
                  IP(src=CLIENT4, dst=VIP4_L3, proto=PROTO_TCP, frag=10, ttl=57, id=100) / Raw(b"g" * 40),
                  15, key4(VIP4_L3, 0, 0, PROTO_TCP), l3=True, frag=True, later=True, tcp=True)
     k = key4(VIP4_L3, 0, 0, PROTO_TCP)
-    emit_forward("l3_tcp_syn_flow_hit", "SYN to an l3 VIP whose address pair has a flow on backend 9: the table wins",
+    emit_forward("l3_tcp_syn_flow_hit", "SYN to an l3 VIP whose address pair has a flow on backend 9: it joins the pair's backend",
                  tcp4(VIP4_L3, 443, sport=40044), 15, key4(VIP4_L3, 40044, 443, PROTO_TCP), l3=True, syn=True,
                  tcp=True, env=over(flows={k: 9}))
+    emit_forward("l3_tcp_syn_new_pair", "SYN to an l3 VIP from a new address pair: table, recorded, not a non-SYN miss",
+                 tcp4(VIP4_L3, 443, sport=40046), 15, key4(VIP4_L3, 40046, 443, PROTO_TCP), l3=True, syn=True,
+                 tcp=True)
     emit_forward("l3_tcp_ack_flow_hit", "ACK to an l3 VIP: follows the address pair's flow on backend 9",
                  tcp4(VIP4_L3, 443, flags="A", sport=40045), 15, key4(VIP4_L3, 40045, 443, PROTO_TCP), l3=True,
                  tcp=True, env=over(flows={k: 9}))
