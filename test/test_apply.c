@@ -295,3 +295,74 @@ Test(apply, settings_reach_lb_cfg)
 	pkt_addr("fd00:2::2", a);
 	cr_assert_arr_eq(c.src6, a, 16);
 }
+
+/* With every id used once, new backends get retired ids, never one a flow
+ * still names and never one already given out in the same apply. */
+Test(apply, exhausted_ids_reuse_only_free_retired_ones)
+{
+	static __u32 keys[LB_MAX_BACKENDS - 1];
+	static struct lb_backend vals[LB_MAX_BACKENDS - 1];
+	struct lb_flow_key fk = { .family = LB_FAMILY_IPV4, .proto = IPPROTO_TCP };
+	struct lb_flow fv = { .backend_id = 2 };
+	__u32 i, count = LB_MAX_BACKENDS - 1, a, b;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	/* History: id 1 was web's 198.18.3.9 (web gets VIP id 0), the rest
+	 * belonged to VIPs long gone; a flow still points at id 2. */
+	for (i = 0; i < count; i++) {
+		keys[i] = i + 1;
+		vals[i].family = LB_FAMILY_IPV4;
+		vals[i].vip_id = 300;
+		vals[i].addr[0] = htonl(0xc6130000 + i);
+	}
+	pkt_addr("198.18.3.9", vals[0].addr);
+	vals[0].vip_id = 0;
+	cr_assert_eq(bpf_map_update_batch(maps.backends, keys, vals, &count, &opts), 0);
+	cr_assert_eq(bpf_map_update_elem(maps.flow_table, &fk, &fv, BPF_ANY), 0);
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.9"))));
+	a = backend_find(0, "198.18.3.1");
+	b = backend_find(0, "198.18.3.9");
+	cr_assert_eq(b, 1, "a known backend must keep its id");
+	cr_assert_neq(a, 0);
+	cr_assert_neq(a, b, "two backends share id %u", a);
+	cr_assert_neq(a, 2, "id 2 still has a flow");
+	cr_assert(table_has(0, a) && table_has(0, b));
+}
+
+static char *many_vips(uint16_t port0, size_t n)
+{
+	size_t cap = 128 + n * 256, len;
+	char *text = malloc(cap);
+	size_t i;
+
+	cr_assert_not_null(text);
+	len = (size_t)snprintf(text, cap, "{ \"interface\": \"eth0\", \"tunnel_source\": "
+			       "{ \"ipv4\": \"198.18.2.2\" }, \"vips\": [");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"%s{ \"name\": \"v%zu\", \"address\": \"198.18.100.%zu\", "
+					"\"port\": %zu, \"protocol\": \"tcp\", \"table_size\": 13, \"backends\": "
+					"[ { \"address\": \"198.18.3.1\" } ] }",
+					i ? ", " : "", i, 1 + i % 200, port0 + i / 200);
+	snprintf(text + len, cap - len, "] }");
+	return text;
+}
+
+/* Replacing 300 VIPs by 300 others needs more ids than there are unless the
+ * removed VIPs' ids are given out again. */
+Test(apply, replacing_every_vip_reuses_released_ids)
+{
+	char *a = many_vips(1000, 300), *b = many_vips(2000, 300);
+	struct apply_stats st;
+
+	apply_text(a);
+	st = apply_text(b);
+	cr_assert_eq(st.vips_added, 300);
+	cr_assert_eq(st.vips_removed, 300);
+	cr_assert_neq(vip_get("198.18.100.1", 2000, IPPROTO_TCP, 0).id, ~0U);
+	cr_assert_eq(vip_get("198.18.100.1", 1000, IPPROTO_TCP, 0).id, ~0U);
+	cr_assert_neq(inner_id(vip_get("198.18.100.100", 2001, IPPROTO_TCP, 0).id), 0);
+	free(a);
+	free(b);
+}

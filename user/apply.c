@@ -42,7 +42,9 @@ struct plan {
 	struct vip_list cur_vips;	/* vip_map as read */
 	__u32 *vip_ids;			/* per config VIP */
 	__u32 **be_ids;			/* per config VIP, per backend */
-	bool vip_taken[LB_MAX_VIPS];
+	bool vip_taken[LB_MAX_VIPS];	/* held by a VIP in the maps or given out now */
+	bool vip_kept[LB_MAX_VIPS];	/* held by a VIP the config keeps */
+	bool vip_released[LB_MAX_VIPS];	/* a removed VIP's id given to a new VIP */
 	bool *be_taken;			/* LB_MAX_BACKENDS: assigned by this config */
 	bool *flow_refs;		/* ids some flow entry points at, when read */
 	struct apply_stats *st;
@@ -182,15 +184,35 @@ static int stats_reset(int fd, __u32 id, size_t value_size)
 	return rc;
 }
 
-/* Existing VIPs keep their ids; new ones get the lowest id no VIP in the
- * maps holds, so a VIP being removed never lends its id to a new one in the
- * same apply. */
+/* A new VIP's id: the lowest one no VIP in the maps holds, so a VIP being
+ * removed does not lend its id to a new one while packets may still find
+ * it; only when none is left, the id of a VIP this config removes (its
+ * entries are deleted before the new VIP's table goes in: vips_release()). */
+static int vip_id_new(struct plan *p, __u32 *id)
+{
+	__u32 i;
+
+	for (i = 0; i < LB_MAX_VIPS; i++) {
+		if (!p->vip_taken[i]) {
+			*id = i;
+			return 0;
+		}
+	}
+	for (i = 0; i < LB_MAX_VIPS; i++) {
+		if (!p->vip_kept[i] && !p->vip_released[i]) {
+			p->vip_released[i] = true;
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
 static int vip_ids_assign(struct plan *p)
 {
 	const struct config *cfg = p->cfg;
 	struct vip_entry *e;
 	size_t i;
-	__u32 id = 0;
 	int rc;
 
 	for (i = 0; i < p->cur_vips.n; i++)
@@ -200,17 +222,18 @@ static int vip_ids_assign(struct plan *p)
 		struct lb_vip_key k = service_key(&cfg->vips[i]);
 
 		e = vip_list_find(&p->cur_vips, &k);
-		if (e) {
-			p->vip_ids[i] = e->val.id;
+		p->vip_ids[i] = e ? e->val.id : LB_MAX_VIPS;
+		if (e && e->val.id < LB_MAX_VIPS)
+			p->vip_kept[e->val.id] = true;
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		if (p->vip_ids[i] < LB_MAX_VIPS)
 			continue;
-		}
-		while (id < LB_MAX_VIPS && p->vip_taken[id])
-			id++;
-		if (id == LB_MAX_VIPS)
-			return fail(p, -ENOSPC, "no free VIP id");
-		p->vip_taken[id] = true;
-		p->vip_ids[i] = id;
-		rc = stats_reset(p->m->vip_stats, id, sizeof(struct lb_vip_stats));
+		rc = vip_id_new(p, &p->vip_ids[i]);
+		if (rc)
+			return fail(p, rc, "no free VIP id");
+		p->vip_taken[p->vip_ids[i]] = true;
+		rc = stats_reset(p->m->vip_stats, p->vip_ids[i], sizeof(struct lb_vip_stats));
 		if (rc)
 			return fail(p, rc, "resetting VIP counters");
 		p->st->vips_added++;
@@ -218,27 +241,64 @@ static int vip_ids_assign(struct plan *p)
 	return 0;
 }
 
-/* Which backend ids some flow entry points at. Read once, when needed. */
-static int flow_refs_read(struct plan *p)
+/* Delete every entry that leads to an id vip_id_new() gave to a new VIP,
+ * before that VIP's table takes the slot. */
+static int vips_release(struct plan *p)
 {
-	struct lb_flow_key key, next;
-	struct lb_flow val;
-	void *prev = NULL;
+	size_t i;
 
-	p->flow_refs = calloc(LB_MAX_BACKENDS, sizeof(bool));
-	if (!p->flow_refs)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(p->m->flow_table, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(p->m->flow_table, &key, &val) &&
-		    val.backend_id < LB_MAX_BACKENDS)
-			p->flow_refs[val.backend_id] = true;
+	for (i = 0; i < p->cur_vips.n; i++) {
+		const struct vip_entry *e = &p->cur_vips.v[i];
+
+		if (e->val.id >= LB_MAX_VIPS || !p->vip_released[e->val.id])
+			continue;
+		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
+			return fail(p, -errno, "removing a VIP");
+		if (is_service(&e->key))
+			p->st->vips_removed++;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	return 0;
 }
 
-/* A never-used id, else a retired one that no flow points at. */
+/* Which backend ids some flow entry points at. Read once, when needed, in
+ * batches: the flow table may hold millions of entries. */
+static int flow_refs_read(struct plan *p)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	enum { CHUNK = 8192 };
+	struct lb_flow_key *keys = calloc(CHUNK, sizeof(*keys));
+	struct lb_flow *vals = calloc(CHUNK, sizeof(*vals));
+	__u32 batch, count, i;
+	void *in = NULL;
+	int rc = 0, done = 0;
+
+	p->flow_refs = calloc(LB_MAX_BACKENDS, sizeof(bool));
+	if (!p->flow_refs || !keys || !vals) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (!done) {
+		count = CHUNK;
+		if (bpf_map_lookup_batch(p->m->flow_table, in, &batch, keys, vals, &count, &opts)) {
+			if (errno != ENOENT) {
+				rc = -errno;
+				break;
+			}
+			done = 1;
+		}
+		for (i = 0; i < count; i++)
+			if (vals[i].backend_id < LB_MAX_BACKENDS)
+				p->flow_refs[vals[i].backend_id] = true;
+		in = &batch;
+	}
+out:
+	free(keys);
+	free(vals);
+	return rc;
+}
+
+/* A never-used id, else one retired by an earlier apply (so in no table)
+ * that no flow entry points at. */
 static int backend_id_new(struct plan *p, __u32 *next_free, __u32 *id)
 {
 	__u32 i;
@@ -266,6 +326,8 @@ static int backend_id_new(struct plan *p, __u32 *next_free, __u32 *id)
 	return -ENOSPC;
 }
 
+/* Two passes: every backend the maps already know keeps its id, and only
+ * then do new ones get ids, so no id can be handed out twice. */
 static int backend_ids_assign(struct plan *p)
 {
 	const struct config *cfg = p->cfg;
@@ -282,19 +344,26 @@ static int backend_ids_assign(struct plan *p)
 			want.family = v->backends[j].family;
 			memcpy(want.addr, v->backends[j].addr, sizeof(want.addr));
 			k = bsearch(&want, p->known, p->n_known, sizeof(*k), known_cmp);
-			if (k) {
-				p->be_ids[i][j] = k->id;
-			} else {
-				rc = backend_id_new(p, &next_free, &p->be_ids[i][j]);
-				if (rc)
-					return fail(p, rc, "no free backend id");
-				rc = stats_reset(p->m->backend_stats, p->be_ids[i][j],
-						 sizeof(struct lb_backend_stats));
-				if (rc)
-					return fail(p, rc, "resetting backend counters");
-				p->st->backends_added++;
-			}
+			/* A released VIP id's backends belong to the removed VIP. */
+			if (!k || p->vip_released[p->vip_ids[i]])
+				continue;
+			p->be_ids[i][j] = k->id;
+			p->be_taken[k->id] = true;
+		}
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		for (j = 0; j < cfg->vips[i].n_backends; j++) {
+			if (p->be_ids[i][j])
+				continue;
+			rc = backend_id_new(p, &next_free, &p->be_ids[i][j]);
+			if (rc)
+				return fail(p, rc, "no free backend id");
 			p->be_taken[p->be_ids[i][j]] = true;
+			rc = stats_reset(p->m->backend_stats, p->be_ids[i][j],
+					 sizeof(struct lb_backend_stats));
+			if (rc)
+				return fail(p, rc, "resetting backend counters");
+			p->st->backends_added++;
 		}
 	}
 	return 0;
@@ -495,6 +564,8 @@ static int vips_remove(struct plan *p, const struct vip_list *want)
 
 		if (vip_list_find(want, &e->key))
 			continue;
+		if (e->val.id < LB_MAX_VIPS && p->vip_released[e->val.id])
+			continue;	/* gone already, and its id is in use again */
 		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
 			return fail(p, -errno, "removing a VIP");
 		if (!is_service(&e->key))
@@ -599,6 +670,8 @@ int apply_config(const struct apply_maps *m, const struct config *cfg,
 		rc = backend_ids_assign(&p);
 	if (!rc)
 		rc = backends_write(&p);
+	if (!rc)
+		rc = vips_release(&p);
 	if (!rc)
 		rc = tables_write(&p);
 	if (!rc && (rc = vips_wanted(&p, &want)))
