@@ -264,6 +264,35 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+step "a pinned link that lost its interface is replaced; maps and flows stay"
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+ids=$(map_ids)
+flows_before=$(flows)
+bpftool link detach pinned "$pins/link"
+[ "$(prog_id)" = 0 ] || fail "bpftool link detach left a program"
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start after the link was detached"
+grep -q 'had lost its interface' "$work/lbd.log" || fail "no warning about the detached link"
+[ "$(prog_id)" -gt 0 ] || fail "no program attached"
+[ "$(map_ids)" = "$ids" ] || fail "map ids changed: $ids -> $(map_ids)"
+[ "$(flows)" = "$flows_before" ] || fail "flow entries changed"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
+step "a lost pin: the same program is reloaded onto the new map, not adopted"
+prog=$(prog_id)
+rm "$pins/vip_stats"
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start without the vip_stats pin"
+grep -q 'upgraded the running program' "$work/lbd.log" || fail "adopted a program that uses another map"
+[ "$(prog_id)" != "$prog" ] || fail "program id unchanged"
+[ -e "$pins/vip_stats" ] || fail "vip_stats not pinned again"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
 step "--unload: link detached, pins removed"
 innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
 [ "$(prog_id)" = 0 ] || fail "XDP program still attached"

@@ -334,6 +334,9 @@ static int start(struct lbd *d)
 		log_err("cannot start on %s: %s", d->cfg->interface, err);
 		return EXIT_FAILURE;
 	}
+	if (d->ld.relinked)
+		log_warn("%s: the pinned XDP link had lost its interface (was it re-created?); "
+			 "attaching a new link, maps kept", d->cfg->interface);
 	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", d->cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
 	maps_find(d);

@@ -86,7 +86,8 @@ static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 	int fd, rc;
 
 	bpf_object__for_each_map(map, ld->skel->obj) {
-		if (!strcmp(bpf_map__name(map), ".rodata") || !strcmp(bpf_map__name(map), ".bss"))
+		/* .rodata holds load-time knobs: always this build's own. */
+		if (bpf_map__is_internal(map))
 			continue;
 		pin_path(ld, bpf_map__name(map), path, sizeof(path));
 		fd = bpf_obj_get(path);
@@ -118,7 +119,7 @@ static int maps_pin(struct loader *ld, char *err, size_t errlen)
 	char path[320];
 
 	bpf_object__for_each_map(map, ld->skel->obj) {
-		if (!strcmp(bpf_map__name(map), ".rodata") || !strcmp(bpf_map__name(map), ".bss"))
+		if (bpf_map__is_internal(map))
 			continue;
 		pin_path(ld, bpf_map__name(map), path, sizeof(path));
 		if (!access(path, F_OK))
@@ -131,34 +132,55 @@ static int maps_pin(struct loader *ld, char *err, size_t errlen)
 	return 0;
 }
 
-static int prog_info(int prog_fd, struct bpf_prog_info *info)
+static int prog_info(int prog_fd, struct bpf_prog_info *info, __u32 *map_ids, __u32 nr)
 {
 	__u32 len = sizeof(*info);
 
 	memset(info, 0, sizeof(*info));
+	info->nr_map_ids = nr;
+	info->map_ids = (__u64)(unsigned long)map_ids;
 	return bpf_obj_get_info_by_fd(prog_fd, info, &len) ? -errno : 0;
 }
 
-/* Keep the pinned link: same program, or swap in ours atomically. */
-static int link_adopt(struct loader *ld, int link_fd, char *err, size_t errlen)
+/* Does the attached program use every map this lbd works on? The tag
+ * covers the instructions, not which maps they name: a pin that was
+ * missing means a new map, which the old program does not see. */
+static bool prog_uses_our_maps(struct loader *ld, const __u32 *ids, __u32 n)
+{
+	struct bpf_map_info info;
+	struct bpf_map *map;
+	__u32 len, i;
+
+	bpf_object__for_each_map(map, ld->skel->obj) {
+		bool found = false;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len))
+			return false;
+		for (i = 0; i < n; i++)
+			found |= ids[i] == info.id;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Keep the pinned link: same program on the same maps, or swap in ours in
+ * one step. */
+static int link_adopt(struct loader *ld, int link_fd, const struct bpf_link_info *li,
+		      char *err, size_t errlen)
 {
 	int new_fd = bpf_program__fd(ld->skel->progs.lb_xdp);
 	struct bpf_prog_info old_info, new_info;
-	struct bpf_link_info li;
-	__u32 len = sizeof(li);
+	__u32 ids[64];
 	int old_fd;
 
-	memset(&li, 0, sizeof(li));
-	if (bpf_obj_get_info_by_fd(link_fd, &li, &len)) {
-		snprintf(err, errlen, "cannot read the pinned link: %s", strerror(errno));
-		return -errno;
-	}
-	if (li.type != BPF_LINK_TYPE_XDP || (int)li.xdp.ifindex != ld->ifindex) {
-		snprintf(err, errlen, "%s/link is not an XDP link on this interface", ld->pin_dir);
-		return -EINVAL;
-	}
-	old_fd = bpf_prog_get_fd_by_id(li.prog_id);
-	if (old_fd < 0 || prog_info(old_fd, &old_info) || prog_info(new_fd, &new_info)) {
+	old_fd = bpf_prog_get_fd_by_id(li->prog_id);
+	if (old_fd < 0 || prog_info(old_fd, &old_info, ids, 64) ||
+	    prog_info(new_fd, &new_info, NULL, 0)) {
 		snprintf(err, errlen, "cannot read the attached program: %s", strerror(errno));
 		if (old_fd >= 0)
 			close(old_fd);
@@ -166,7 +188,8 @@ static int link_adopt(struct loader *ld, int link_fd, char *err, size_t errlen)
 	}
 	close(old_fd);
 	ld->link_fd = link_fd;
-	if (!memcmp(old_info.tag, new_info.tag, sizeof(old_info.tag))) {
+	if (!memcmp(old_info.tag, new_info.tag, sizeof(old_info.tag)) &&
+	    prog_uses_our_maps(ld, ids, old_info.nr_map_ids < 64 ? old_info.nr_map_ids : 64)) {
 		ld->prog_id = old_info.id;
 		ld->action = LOADER_ADOPTED;
 		return 0;
@@ -204,30 +227,56 @@ static int link_attach(struct loader *ld, bool generic, char *err, size_t errlen
 		return -errno;
 	}
 	ld->link_fd = fd;
-	ld->prog_id = prog_info(prog_fd, &info) ? 0 : info.id;
+	ld->prog_id = prog_info(prog_fd, &info, NULL, 0) ? 0 : info.id;
 	ld->action = LOADER_ATTACHED;
 	return 0;
 }
 
+/*
+ * A pinned link whose interface went away (deleted and created again, a VF
+ * reset) reports ifindex 0 and attaches nothing: unpin it and attach anew,
+ * keeping the maps. A link on another interface is someone else's.
+ */
 static int link_setup(struct loader *ld, bool generic, char *err, size_t errlen)
 {
+	struct bpf_link_info li;
+	__u32 len = sizeof(li);
 	char path[320];
-	int fd;
+	int fd, rc;
 
 	pin_path(ld, "link", path, sizeof(path));
 	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		int rc = link_adopt(ld, fd, err, errlen);
-
-		if (rc)
-			close(fd);
-		return rc;
-	}
-	if (errno != ENOENT) {
+	if (fd < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	return link_attach(ld, generic, err, errlen);
+	if (fd < 0)
+		return link_attach(ld, generic, err, errlen);
+	memset(&li, 0, sizeof(li));
+	if (bpf_obj_get_info_by_fd(fd, &li, &len)) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	if (li.type == BPF_LINK_TYPE_XDP && li.xdp.ifindex == 0) {
+		close(fd);
+		if (unlink(path)) {
+			snprintf(err, errlen, "cannot remove the detached link %s: %s", path,
+				 strerror(errno));
+			return -errno;
+		}
+		ld->relinked = true;
+		return link_attach(ld, generic, err, errlen);
+	}
+	if (li.type != BPF_LINK_TYPE_XDP || (int)li.xdp.ifindex != ld->ifindex) {
+		snprintf(err, errlen, "%s is not an XDP link on this interface", path);
+		close(fd);
+		return -EINVAL;
+	}
+	rc = link_adopt(ld, fd, &li, err, errlen);
+	if (rc)
+		close(fd);
+	return rc;
 }
 
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen)

@@ -10,7 +10,8 @@
  *    one does not: the old program stays attached;
  *  - adopts the pinned link when it runs the same program (same program
  *    id), or replaces the program on that link in one step (an upgrade);
- *  - attaches a new link only when there is none.
+ *  - attaches a new link only when there is none, or when the pinned one
+ *    lost its interface (deleted and created again): the maps stay.
  */
 #ifndef LB_LOADER_H
 #define LB_LOADER_H
@@ -35,6 +36,7 @@ struct loader {
 	__u32 prog_id;		/* the program attached now */
 	enum loader_link_action action;
 	size_t maps_reused;	/* maps found pinned and reused */
+	bool relinked;		/* the pinned link had lost its interface */
 };
 
 struct loader_opts {
