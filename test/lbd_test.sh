@@ -260,6 +260,17 @@ for _ in $(seq 20); do
 	sleep 0.05
 done
 [ "$(next_hop)" = 02:00:00:00:00:aa ] || fail "next hop still $(next_hop)"
+
+step "reload to a fixed next hop: it is written, and gateway changes no longer move it"
+cp "$work/a.json" "$work/auto.json"
+sed -i 's/"next_hop": "auto"/"next_hop": "02:00:00:00:00:bb"/' "$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: 2 VIPs'
+[ "$(next_hop)" = 02:00:00:00:00:bb ] || fail "fixed next hop not written: $(next_hop)"
+nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:cc dev l0 nud permanent
+sleep 0.3
+[ "$(next_hop)" = 02:00:00:00:00:bb ] || fail "a neighbour event overwrote the fixed next hop"
+cp "$work/auto.json" "$work/a.json"
 kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=

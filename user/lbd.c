@@ -187,14 +187,25 @@ static void next_hop_event(struct lbd *d)
 		next_hop_update(d);
 }
 
-static int next_hop_start(struct lbd *d)
+static void next_hop_stop(struct lbd *d)
 {
-	int family = d->cfg->has_src4 ? AF_INET : AF_INET6;
+	if (!d->nh)
+		return;
+	epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, nexthop_fd(d->nh), NULL);
+	nexthop_free(d->nh);
+	d->nh = NULL;
+	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
+}
+
+/* Follow the default gateway. What is known now goes into env before the
+ * next apply, so the data path never starts with an empty next hop when the
+ * kernel already knows the gateway. */
+static int next_hop_start(struct lbd *d, const struct config *cfg)
+{
+	int family = cfg->has_src4 ? AF_INET : AF_INET6;
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = -1 };
 	__u8 mac[6];
 
-	if (!d->cfg->next_hop_auto)
-		return 0;
 	d->nh = nexthop_new(d->ld.ifindex, family);
 	if (!d->nh) {
 		log_err("cannot watch routes and neighbours: %s", strerror(errno));
@@ -203,10 +214,16 @@ static int next_hop_start(struct lbd *d)
 	ev.data.fd = nexthop_fd(d->nh);
 	if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
 		log_err("epoll: %s", strerror(errno));
+		next_hop_stop(d);
 		return -1;
 	}
-	/* The result is taken by next_hop_update(), after the first apply. */
-	nexthop_resolve(d->nh, mac);
+	if (!nexthop_resolve(d->nh, mac)) {
+		memcpy(d->env.next_hop, mac, 6);
+		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
+	} else {
+		log_warn("next hop %s: not resolved yet; the data path keeps its last MAC",
+			 nexthop_gateway(d->nh));
+	}
 	return 0;
 }
 
@@ -231,6 +248,7 @@ static int reload_allowed(const struct config *old, const struct config *cfg)
 static void reload(struct lbd *d)
 {
 	struct config *cfg = NULL;
+	int rc;
 
 	log_info("SIGHUP: reading %s", d->config_path);
 	if (config_read(d->config_path, &cfg) || !reload_allowed(d->cfg, cfg)) {
@@ -238,9 +256,17 @@ static void reload(struct lbd *d)
 		config_free(cfg);
 		return;
 	}
-	if (d->cfg->next_hop_auto != cfg->next_hop_auto && d->nh)
-		log_warn("reload: next_hop mode changes take effect after a restart");
+	rc = iface_read(cfg->interface, &d->env);
+	if (rc)
+		log_warn("reload: cannot read %s again (%s); keeping its MAC and MTU",
+			 cfg->interface, strerror(-rc));
+	if (!cfg->next_hop_auto)
+		next_hop_stop(d);
+	else if (!d->nh && next_hop_start(d, cfg))
+		log_err("reload: cannot follow the next hop; the data path keeps its last MAC");
 	if (apply(d, cfg, "reload")) {
+		/* Writes before the failure stay: say so rather than pretend. */
+		log_err("reload: the config was applied only in part; fix the cause and reload");
 		config_free(cfg);
 		return;
 	}
@@ -340,10 +366,10 @@ static int start(struct lbd *d)
 	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", d->cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
 	maps_find(d);
-	if (next_hop_start(d) || apply(d, d->cfg, "start"))
+	if (d->cfg->next_hop_auto && next_hop_start(d, d->cfg))
 		return EXIT_FAILURE;
-	if (d->nh)
-		next_hop_update(d);
+	if (apply(d, d->cfg, "start"))
+		return EXIT_FAILURE;
 	return loop_run(d);
 }
 
