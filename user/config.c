@@ -1134,6 +1134,36 @@ static void tunnel_check(struct config_ctx *c, const struct config *cfg)
 	path_pop(c, mark);
 }
 
+/*
+ * IPv6 never fragments in the network: a client learns the path MTU from
+ * packet-too-big, and the kernel will not go below 1280. A tunnel MTU that
+ * leaves less than 1280 bytes for an IPv6 client's packet would lose every
+ * packet between what fits and 1280, for good.
+ */
+static void mtu_check(struct config_ctx *c, const struct config *cfg)
+{
+	size_t i, j, mark;
+	__u32 need;
+
+	if (!cfg->mtu)
+		return;
+	for (i = 0; i < cfg->n_vips; i++) {
+		if (cfg->vips[i].family != LB_FAMILY_IPV6)
+			continue;
+		for (j = 0; j < cfg->vips[i].n_backends; j++) {
+			need = 1280 + (cfg->vips[i].backends[j].family == LB_FAMILY_IPV6 ? 40 : 20);
+			if (cfg->mtu >= need)
+				continue;
+			mark = path_push(c, "mtu");
+			ctx_err(c, "%u leaves IPv6 clients of /vips/%zu less than 1280 bytes inside "
+				"the tunnel to /vips/%zu/backends/%zu; at least %u is needed",
+				cfg->mtu, i, i, j, need);
+			path_pop(c, mark);
+			return;
+		}
+	}
+}
+
 static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "interface", "xdp_mode", "next_hop",
@@ -1162,6 +1192,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 		      CONFIG_STATE_DEFAULT);
 	vips_parse(c, root, cfg);
 	tunnel_check(c, cfg);
+	mtu_check(c, cfg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -217,7 +217,9 @@ static int link_attach(struct loader *ld, bool generic, char *err, size_t errlen
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot attach XDP (%s mode): %s%s",
 			 generic ? "generic" : "native", strerror(errno),
-			 errno == EBUSY ? " (another XDP program is attached)" : "");
+			 errno == EBUSY ? " (another XDP program is attached)" :
+			 errno == ERANGE ? " (the interface MTU is too large for single-buffer "
+					   "XDP: lower it, or use xdp_mode generic)" : "");
 		return -errno;
 	}
 	pin_path(ld, "link", path, sizeof(path));
