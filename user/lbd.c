@@ -147,6 +147,9 @@ static int apply(struct lbd *d, const struct config *cfg, const char *why)
 	struct apply_stats st;
 	char err[256];
 
+	if (cfg->mtu > d->env.mtu)
+		log_warn("%s: mtu %u is above %s's MTU %u: frames in between will be lost",
+			 why, cfg->mtu, cfg->interface, d->env.mtu);
 	if (apply_config(&d->maps, cfg, &d->env, &st, err, sizeof(err))) {
 		log_err("%s: cannot apply the config: %s", why, err);
 		return -1;
@@ -171,8 +174,9 @@ static void next_hop_update(struct lbd *d)
 	if (!memcmp(mac, d->env.next_hop, 6))
 		return;
 	memcpy(d->env.next_hop, mac, 6);
-	if (apply_next_hop(&d->maps, mac))
-		log_err("cannot write the next hop: %s", strerror(errno));
+	rc = apply_next_hop(&d->maps, mac);
+	if (rc)
+		log_err("cannot write the next hop: %s", strerror(-rc));
 	else
 		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
 }
