@@ -132,7 +132,7 @@ static __always_inline int lb4_encap(struct xdp_md *ctx, struct lb_pkt *p,
 		return rc;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	o = data + lb_l2_len(p);
+	o = lb_l3_ptr(data, p);
 	if ((void *)(o + 1) > end)
 		return -LB_DROP_ADJUST;
 	o->version = 4;
@@ -173,7 +173,7 @@ static __always_inline int lb6_encap(struct xdp_md *ctx, struct lb_pkt *p,
 		return rc;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	o = data + lb_l2_len(p);
+	o = lb_l3_ptr(data, p);
 	if ((void *)(o + 1) > end)
 		return -LB_DROP_ADJUST;
 	o->version = 6;

@@ -37,8 +37,8 @@ static __always_inline int lb4_echo_reply(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct iphdr *iph = data + lb_l2_len(p);
-	struct lb_icmp *ich = data + lb_l4_off(p);
+	struct iphdr *iph = lb_l3_ptr(data, p);
+	struct lb_icmp *ich = lb_l4_ptr(data, p);
 	__u16 old;
 
 	if ((void *)(iph + 1) > end || (void *)(ich + 1) > end || (void *)(data + ETH_HLEN) > end)
@@ -60,8 +60,8 @@ static __always_inline int lb6_echo_reply(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct ipv6hdr *ip6h = data + lb_l2_len(p);
-	struct lb_icmp *ich = data + lb_l4_off(p);
+	struct ipv6hdr *ip6h = lb_l3_ptr(data, p);
+	struct lb_icmp *ich = lb_l4_ptr(data, p);
 	__u16 old;
 
 	if ((void *)(ip6h + 1) > end || (void *)(ich + 1) > end || (void *)(data + ETH_HLEN) > end)
@@ -120,7 +120,7 @@ static __always_inline int lb4_send_frag_needed(struct xdp_md *ctx, struct lb_pk
 		return rc;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	iph = data + lb_l2_len(p);
+	iph = lb_l3_ptr(data, p);
 	ich = (void *)(iph + 1);
 	if ((void *)(ich + 1) > end)
 		return -LB_DROP_ADJUST;
@@ -162,7 +162,7 @@ static __always_inline int lb6_send_too_big(struct xdp_md *ctx, struct lb_pkt *p
 		return rc;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
-	ip6h = data + lb_l2_len(p);
+	ip6h = lb_l3_ptr(data, p);
 	ich = (void *)(ip6h + 1);
 	if ((void *)(ich + 1) > end)
 		return -LB_DROP_ADJUST;
@@ -219,7 +219,7 @@ static __always_inline void lb_key_from_quote(struct lb_pkt *p, __u8 proto,
 static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end)
 {
 	__u32 off = p->l4_off + sizeof(struct lb_icmp);
-	struct iphdr *in = data + lb_l4_off(p) + sizeof(struct lb_icmp);
+	struct iphdr *in = lb_l4_ptr(data, p) + sizeof(struct lb_icmp);
 	__be16 *ports;
 	__u32 hlen;
 
@@ -248,7 +248,7 @@ static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end
 static __always_inline int lb6_quote_key(struct lb_pkt *p, void *data, void *end)
 {
 	__u32 off = p->l4_off + sizeof(struct lb_icmp);
-	struct ipv6hdr *in = data + lb_l4_off(p) + sizeof(struct lb_icmp);
+	struct ipv6hdr *in = lb_l4_ptr(data, p) + sizeof(struct lb_icmp);
 	__be16 *ports = (void *)(in + 1);
 
 	if ((void *)(ports + 2) > end || !lb_in_packet(p, off, sizeof(*in) + 4))
@@ -271,7 +271,7 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct lb_icmp *ich = data + lb_l4_off(p);
+	struct lb_icmp *ich = lb_l4_ptr(data, p);
 	__u8 proto = p->key.proto;
 
 	if (p->frag != LB_FRAG_NONE || (void *)(ich + 1) > end)

@@ -94,6 +94,27 @@ static __always_inline __u32 lb_l4_off(const struct lb_pkt *p)
 	return p->l4_off & LB_L4_MASK;
 }
 
+/*
+ * Pointers to the L3 and L4 headers. barrier_var() keeps clang from
+ * computing data + offset again at a later use: a recomputed pointer is a
+ * new one to the verifier, without the bounds check the first one passed.
+ */
+static __always_inline void *lb_l3_ptr(void *data, const struct lb_pkt *p)
+{
+	void *ptr = data + lb_l2_len(p);
+
+	barrier_var(ptr);
+	return ptr;
+}
+
+static __always_inline void *lb_l4_ptr(void *data, const struct lb_pkt *p)
+{
+	void *ptr = data + lb_l4_off(p);
+
+	barrier_var(ptr);
+	return ptr;
+}
+
 static __always_inline int lb_parse_eth(struct lb_pkt *p, void *data, void *end,
 					__be16 *proto)
 {
@@ -128,7 +149,7 @@ static __always_inline int lb_parse_eth(struct lb_pkt *p, void *data, void *end,
 
 static __always_inline int lb4_parse(struct lb_pkt *p, void *data, void *end)
 {
-	struct iphdr *iph = data + lb_l2_len(p);
+	struct iphdr *iph = lb_l3_ptr(data, p);
 	__u32 hlen, tot;
 	__u16 frag;
 
@@ -173,14 +194,14 @@ static __always_inline int lb6_walk_ext(struct lb_pkt *p, void *data, void *end,
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
-			oh = data + off;
+			oh = data + (off & LB_L4_MASK);
 			if ((void *)(oh + 1) > end)
 				return -LB_DROP_IP6_EXT;
 			nh = oh->nexthdr;
 			off += (oh->hdrlen + 1) * 8;
 			break;
 		case IPPROTO_FRAGMENT:
-			fh = data + off;
+			fh = data + (off & LB_L4_MASK);
 			if ((void *)(fh + 1) > end)
 				return -LB_DROP_IP6_EXT;
 			nh = fh->nexthdr;
@@ -215,7 +236,7 @@ done:
 
 static __always_inline int lb6_parse(struct lb_pkt *p, void *data, void *end)
 {
-	struct ipv6hdr *ip6h = data + lb_l2_len(p);
+	struct ipv6hdr *ip6h = lb_l3_ptr(data, p);
 	__u32 len;
 
 	if ((void *)(ip6h + 1) > end)
@@ -246,7 +267,7 @@ static __always_inline int lb_in_packet(const struct lb_pkt *p, __u32 off, __u32
 
 static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 {
-	void *l4 = data + lb_l4_off(p);
+	void *l4 = lb_l4_ptr(data, p);
 	struct tcphdr *th = l4;
 	struct udphdr *uh = l4;
 	struct lb_icmp *ich = l4;
