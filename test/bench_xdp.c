@@ -72,15 +72,10 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median_ns(int prog_fd, const struct frames *f)
+static double median(double *v, int n)
 {
-	double v[16];
-	int r;
-
-	for (r = 0; r < runs; r++)
-		v[r] = time_calls(prog_fd, f);
-	qsort(v, runs, sizeof(v[0]), cmp_double);
-	return v[runs / 2];
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
 }
 
 static struct frames frames_new(size_t n)
@@ -159,58 +154,83 @@ static struct lb_xdp *balancer(size_t nbackends)
 	return skel;
 }
 
-static void row(const char *name, double ns, double base)
-{
-	printf("| %-40s | %7.1f | %7.1f | %5.2f |\n", name, ns, ns - base, ns / base);
-}
+/* One row of the table: a program and the frames it is timed on. */
+struct row {
+	const char *name;
+	int prog_fd;
+	struct frames frames;
+	double ns[16];		/* one per round */
+};
 
-/* An established-flow row: create the flows with a SYN, time the ACKs. */
-static void established_row(const char *name, int prog_fd, const char *vip, size_t nflows,
-			    double base)
+enum { ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6, ROW_SYN, ROW_SYN_1000, ROW_PASS, ROWS };
+
+/* An established-flow row: the flows are created with SYNs first. */
+static struct row established(const char *name, int prog_fd, const char *vip, size_t nflows)
 {
 	struct frames syn = tcp_frames(vip, 80, nflows, PKT_TCP_SYN);
-	struct frames ack = tcp_frames(vip, 80, nflows, PKT_TCP_ACK);
+	struct row r = {
+		.name = name,
+		.prog_fd = prog_fd,
+		.frames = tcp_frames(vip, 80, nflows, PKT_TCP_ACK),
+	};
 
 	warm(prog_fd, &syn);
-	row(name, median_ns(prog_fd, &ack), base);
 	frames_free(&syn);
-	frames_free(&ack);
+	return r;
 }
 
+/*
+ * Rows are timed in rounds, each round running every row once, and each
+ * row reports its median over the rounds: a burst of noise from the
+ * machine lands on one round of every row, not on all rounds of one row.
+ */
 static void run_rows(void)
 {
 	struct lb_pass *pass = lb_pass__open_and_load();
 	struct lb_xdp *lb16 = balancer(16), *lb1000 = balancer(1000);
 	int fd16 = bpf_program__fd(lb16->progs.lb_xdp);
 	int fd1000 = bpf_program__fd(lb1000->progs.lb_xdp);
-	struct frames one, syn, other;
+	struct row rows[ROWS];
 	double base;
+	int i, r;
 
 	if (!pass) {
 		fprintf(stderr, "bench_xdp: cannot load lb_pass\n");
 		exit(EXIT_FAILURE);
 	}
-	one = tcp_frames("198.18.100.1", 80, 1, PKT_TCP_ACK);
-	base = median_ns(bpf_program__fd(pass->progs.lb_pass), &one);
+	rows[ROW_BASE] = (struct row){ .name = "empty XDP_PASS program (baseline)",
+				       .prog_fd = bpf_program__fd(pass->progs.lb_pass),
+				       .frames = tcp_frames("198.18.100.1", 80, 1, PKT_TCP_ACK) };
+	rows[ROW_EST] = established("established flow (IPv4, 16 backends)", fd16, "198.18.100.1", 1);
+	rows[ROW_1024] = established("1024 established flows cycled", fd16, "198.18.100.1", 1024);
+	rows[ROW_EST_1000] = established("established flow, 1000 backends", fd1000, "198.18.100.1", 1);
+	rows[ROW_V6] = established("established flow, IPv6 VIP (6-in-6)", fd16, "fd00:100::1", 1);
+	rows[ROW_SYN] = (struct row){ .name = "SYN: hash, table, flow insert (16)",
+				      .prog_fd = fd16,
+				      .frames = tcp_frames("198.18.100.1", 80, MAX_FRAMES,
+							   PKT_TCP_SYN) };
+	rows[ROW_SYN_1000] = (struct row){ .name = "SYN: hash, table, flow insert (1000)",
+					   .prog_fd = fd1000,
+					   .frames = tcp_frames("198.18.100.1", 80, MAX_FRAMES,
+								PKT_TCP_SYN) };
+	rows[ROW_PASS] = (struct row){ .name = "non-VIP destination, passed",
+				       .prog_fd = fd16,
+				       .frames = tcp_frames("198.18.200.1", 80, 1, PKT_TCP_ACK) };
+	for (r = 0; r < runs; r++)
+		for (i = 0; i < ROWS; i++)
+			rows[i].ns[r] = time_calls(rows[i].prog_fd, &rows[i].frames);
+
 	printf("| %-40s | %7s | %7s | %5s |\n", "packet", "ns/pkt", "net ns", "x base");
 	printf("|%.42s|%.9s|%.9s|%.7s|\n", "------------------------------------------",
 	       "---------", "---------", "-------");
-	row("empty XDP_PASS program (baseline)", base, base);
+	base = median(rows[ROW_BASE].ns, runs);
+	for (i = 0; i < ROWS; i++) {
+		double ns = median(rows[i].ns, runs);
 
-	established_row("established flow (IPv4, 16 backends)", fd16, "198.18.100.1", 1, base);
-	established_row("1024 established flows cycled", fd16, "198.18.100.1", 1024, base);
-	established_row("established flow, 1000 backends", fd1000, "198.18.100.1", 1, base);
-	established_row("established flow, IPv6 VIP (6-in-6)", fd16, "fd00:100::1", 1, base);
-
-	syn = tcp_frames("198.18.100.1", 80, MAX_FRAMES, PKT_TCP_SYN);
-	row("SYN: hash, table, flow insert (16)", median_ns(fd16, &syn), base);
-	row("SYN: hash, table, flow insert (1000)", median_ns(fd1000, &syn), base);
-	frames_free(&syn);
-
-	other = tcp_frames("198.18.200.1", 80, 1, PKT_TCP_ACK);
-	row("non-VIP destination, passed", median_ns(fd16, &other), base);
-	frames_free(&other);
-	frames_free(&one);
+		printf("| %-40s | %7.1f | %7.1f | %5.2f |\n", rows[i].name, ns, ns - base,
+		       ns / base);
+		frames_free(&rows[i].frames);
+	}
 	lb_xdp__destroy(lb16);
 	lb_xdp__destroy(lb1000);
 	lb_pass__destroy(pass);
@@ -243,7 +263,7 @@ int main(int argc, char **argv)
 	CPU_SET(0, &cpus);
 	if (sched_setaffinity(0, sizeof(cpus), &cpus))
 		perror("bench_xdp: cannot pin to CPU 0");
-	printf("calls per run: %ld, runs: %d (median)\n\n", calls, runs);
+	printf("calls per row and round: %ld, rounds: %d (median)\n\n", calls, runs);
 	run_rows();
 	return 0;
 }
