@@ -162,7 +162,10 @@ struct row {
 	double ns[16];		/* one per round */
 };
 
-enum { ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6, ROW_SYN, ROW_SYN_1000, ROW_PASS, ROWS };
+enum {
+	ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6,
+	ROW_SYN_ONE, ROW_SYN, ROW_SYN_1000, ROW_PASS, ROWS
+};
 
 /* An established-flow row: the flows are created with SYNs first. */
 static struct row established(const char *name, int prog_fd, const char *vip, size_t nflows)
@@ -205,11 +208,17 @@ static void run_rows(void)
 	rows[ROW_1024] = established("1024 established flows cycled", fd16, "198.18.100.1", 1024);
 	rows[ROW_EST_1000] = established("established flow, 1000 backends", fd1000, "198.18.100.1", 1);
 	rows[ROW_V6] = established("established flow, IPv6 VIP (6-in-6)", fd16, "fd00:100::1", 1);
-	rows[ROW_SYN] = (struct row){ .name = "SYN: hash, table, flow insert (16)",
+	/* One flow, like the established row: the flow's entry is written
+	 * again on every SYN. The cycled rows add the cache misses of 65,536
+	 * flows spread over the table and the flow table. */
+	rows[ROW_SYN_ONE] = (struct row){ .name = "SYN, one flow: table, flow write (16)",
+					  .prog_fd = fd16,
+					  .frames = tcp_frames("198.18.100.1", 80, 1, PKT_TCP_SYN) };
+	rows[ROW_SYN] = (struct row){ .name = "SYN, 65536 flows cycled (16)",
 				      .prog_fd = fd16,
 				      .frames = tcp_frames("198.18.100.1", 80, MAX_FRAMES,
 							   PKT_TCP_SYN) };
-	rows[ROW_SYN_1000] = (struct row){ .name = "SYN: hash, table, flow insert (1000)",
+	rows[ROW_SYN_1000] = (struct row){ .name = "SYN, 65536 flows cycled (1000)",
 					   .prog_fd = fd1000,
 					   .frames = tcp_frames("198.18.100.1", 80, MAX_FRAMES,
 								PKT_TCP_SYN) };
