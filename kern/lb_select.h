@@ -137,6 +137,25 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
 		vs->new_flows++;
 }
 
+static __always_inline int lb_is_syn(const struct lb_pkt *p)
+{
+	return p->key.proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
+}
+
+/*
+ * Whether a packet may follow the flow table before its VIP is looked up:
+ * a flow entry exists only for VIP traffic, and a backend entry names its
+ * VIP, so a hit whose backend is up needs no VIP lookup. A removed VIP's
+ * backends are retired (not up), so its flows fall through to the VIP
+ * lookup and are passed. SYNs and fragments wait for the VIP: a SYN to a
+ * 5tuple VIP always takes the table, a fragment to one is dropped.
+ */
+static __always_inline int lb_flow_first(const struct lb_pkt *p)
+{
+	return p->frag == LB_FRAG_NONE && !lb_is_syn(p);
+}
+
 /*
  * Pick the backend for a packet to a VIP. A TCP SYN always takes the
  * table's choice and records it; other packets follow the flow table and
@@ -144,23 +163,25 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
  * an ICMP error steered to a flow (record == 0). For an l3 VIP one entry
  * holds every connection of the address pair, so a SYN follows it too:
  * taking the table's choice would move the client's other connections.
+ *
+ * known: what lb_flow_follow() said for this key before the VIP lookup
+ * (0 or -1), which every non-SYN packet to a 5tuple VIP went through. An
+ * l3 VIP's key lost its ports since, so it is looked up again.
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
-				   struct lb_vip_stats *vs, struct lb_global_stats *gs,
-				   __u32 *id, struct lb_backend **be)
+				   int known, struct lb_vip_stats *vs,
+				   struct lb_global_stats *gs, __u32 *id, struct lb_backend **be)
 {
-	int syn = p->key.proto == IPPROTO_TCP &&
-		  (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
-	int known;
+	int syn = lb_is_syn(p);
 
-	if (!syn || (vip->flags & LB_VIP_F_HASH_L3)) {
+	if (vip->flags & LB_VIP_F_HASH_L3) {
 		known = lb_flow_follow(p, id, be, gs);
 		if (known > 0)
 			return LB_OK;
-		if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
-		    p->frag != LB_FRAG_LATER)
-			vs->nonsyn_miss++;
 	}
+	if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
+	    p->frag != LB_FRAG_LATER)
+		vs->nonsyn_miss++;
 	*id = lb_table_pick(p, vip->id);
 	if (*id == LB_BACKEND_INVALID)
 		return -LB_DROP_NO_BACKEND;

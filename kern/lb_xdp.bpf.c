@@ -18,33 +18,18 @@ static __always_inline const struct lb_config *lb_config(void)
 	return bpf_map_lookup_elem(&lb_cfg, &zero);
 }
 
-/* Send a packet for a VIP on to its backend. steered: an ICMP error
- * about one of the VIP's flows, which must not create a flow entry nor
- * draw an ICMP error of its own. */
-static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
-				      const struct lb_vip *vip, const struct lb_config *cfg,
-				      int steered, struct lb_global_stats *gs)
+/* Encapsulate a packet for its backend and send it, or answer a client
+ * whose packet would be too big in the tunnel. steered: an ICMP error
+ * about one of the VIP's flows, which must not draw an ICMP error of its
+ * own. */
+static __always_inline int lb_deliver(struct xdp_md *ctx, struct lb_pkt *p,
+				      const struct lb_config *cfg, __u32 id,
+				      const struct lb_backend *be, int steered,
+				      struct lb_global_stats *gs)
 {
-	struct lb_vip_stats *vs = lb_vip_stats(vip->id);
-	struct lb_backend *be;
-	__u32 id, mtu;
+	__u32 mtu = lb_mtu(cfg) - lb_outer_len(be);
 	int rc;
 
-	if (vs) {
-		vs->packets++;
-		vs->bytes += p->frame_len;
-	}
-	if (vip->flags & LB_VIP_F_HASH_L3) {
-		p->key.sport = 0;
-		p->key.dport = 0;
-	} else if (p->frag != LB_FRAG_NONE) {
-		return -LB_DROP_FRAG;
-	}
-	rc = lb_pick(p, vip, !steered, vs, gs, &id, &be);
-	if (rc)
-		return rc;
-
-	mtu = lb_mtu(cfg) - lb_outer_len(be);
 	if (p->l3_len > mtu) {
 		if (steered || p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6)
 			return -LB_DROP_TOO_BIG;
@@ -62,12 +47,49 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	return LB_TX;
 }
 
+static __always_inline struct lb_vip_stats *lb_count_vip(__u32 vip_id, const struct lb_pkt *p)
+{
+	struct lb_vip_stats *vs = lb_vip_stats(vip_id);
+
+	if (vs) {
+		vs->packets++;
+		vs->bytes += p->frame_len;
+	}
+	return vs;
+}
+
+/* A packet for a VIP that no flow entry placed: pick its backend. A
+ * steered ICMP error never creates a flow entry. known: as for lb_pick(). */
+static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
+				      const struct lb_vip *vip, const struct lb_config *cfg,
+				      int steered, int known, struct lb_global_stats *gs)
+{
+	struct lb_vip_stats *vs = lb_count_vip(vip->id, p);
+	struct lb_backend *be;
+	__u32 id;
+	int rc;
+
+	if (vip->flags & LB_VIP_F_HASH_L3) {
+		p->key.sport = 0;
+		p->key.dport = 0;
+	} else if (p->frag != LB_FRAG_NONE) {
+		return -LB_DROP_FRAG;
+	}
+	rc = lb_pick(p, vip, !steered, known, vs, gs, &id, &be);
+	if (rc)
+		return rc;
+	return lb_deliver(ctx, p, cfg, id, be, steered, gs);
+}
+
 static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 				      struct lb_global_stats *gs)
 {
 	const struct lb_config *cfg;
+	struct lb_backend *be;
 	struct lb_vip *vip;
 	int steered = 0;
+	int known = 0;
+	__u32 id;
 	int rc;
 
 	rc = lb_parse(ctx, p);
@@ -89,10 +111,18 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
 	if (!lb_vip_addr_maybe(p))
 		return LB_PASS;
+	/* Established flows skip the VIP lookup: see lb_flow_first(). */
+	if (lb_flow_first(p)) {
+		known = lb_flow_follow(p, &id, &be, gs);
+		if (known > 0) {
+			lb_count_vip(be->vip_id, p);
+			return lb_deliver(ctx, p, cfg, id, be, steered, gs);
+		}
+	}
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;
-	return lb_forward(ctx, p, vip, cfg, steered, gs);
+	return lb_forward(ctx, p, vip, cfg, steered, known, gs);
 }
 
 SEC("xdp")

@@ -133,8 +133,8 @@ def pack_vip(vip_id, flags):
     return struct.pack("<II", vip_id, flags)
 
 
-def pack_backend(addr, family, flags):
-    return addr16(addr) + struct.pack("<BB2x", family, flags)
+def pack_backend(addr, family, flags, vip_id):
+    return addr16(addr) + struct.pack("<BBH", family, flags, vip_id)
 
 
 def pack_cfg(c):
@@ -263,8 +263,9 @@ class Env:
             out["vips"] = vips
         if self.backends:
             out["backends"] = [
-                {"id": i, "addr": a, "family": f, "flags": fl, "value": pack_backend(a, f, fl).hex()}
-                for i, (a, f, fl) in sorted(self.backends.items())
+                {"id": i, "addr": a, "family": f, "flags": fl, "vip": v,
+                 "value": pack_backend(a, f, fl, v).hex()}
+                for i, (a, f, fl, v) in sorted(self.backends.items())
             ]
         if self.tables:
             tabs = []
@@ -280,8 +281,9 @@ class Env:
         return out
 
 
-def backend(addr, flags=BACKEND_F_UP):
-    return (addr, family_of(addr), flags)
+def backend(addr, flags=BACKEND_F_UP, vip=0):
+    """A backend entry: as lbd writes it, it names the one VIP it serves."""
+    return (addr, family_of(addr), flags, vip)
 
 
 def base_env():
@@ -439,27 +441,43 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     o = Outcome()
     o.flows = dict(e.flows)
     flen = len(l2(LB_MAC, ROUTER_MAC, tags, 0)) + len(inner) + len(pad)
+    be_id = None
+    known = None
+    # Established packets follow the flow table before the VIP lookup, and
+    # count for the VIP their backend entry names; SYNs and fragments wait
+    # for the VIP. A flow whose backend is not up goes on to the VIP.
+    if not syn and not frag and not later:
+        known = 0
+        if key in o.flows:
+            fb = e.backends.get(o.flows[key])
+            if fb is not None and fb[2] & BACKEND_F_UP:
+                be_id = o.flows[key]
+                vip_id = fb[3]
+            else:
+                known = -1
+                o.count("event.flow_repick")
     o.count("vip.%d.packets" % vip_id)
     o.count("vip.%d.bytes" % vip_id, flen)
-    if l3:
+    if be_id is None and l3:
         key = key_zero_ports(key)
-    elif frag:
+    elif be_id is None and frag:
         o.verdict = XDP_DROP
         o.count("drop.frag")
         return o
     h = flow_hash(key)
-    be_id = None
     # A SYN to an l3 VIP follows the address pair's flow like any packet:
     # the entry carries the client's other connections too.
-    if not syn or l3:
+    if be_id is None and l3:
+        known = 0
         if key in o.flows:
             fb = e.backends.get(o.flows[key])
             if fb is not None and fb[2] & BACKEND_F_UP:
                 be_id = o.flows[key]
             else:
+                known = -1
                 o.count("event.flow_repick")
-        elif tcp and not later and not steered and not syn:
-            o.count("vip.%d.nonsyn_miss" % vip_id)
+    if be_id is None and known == 0 and tcp and not later and not steered and not syn:
+        o.count("vip.%d.nonsyn_miss" % vip_id)
     if be_id is None:
         table = e.tables.get(vip_id)
         be_id = table[h % len(table)] if table else 0
@@ -474,7 +492,7 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
         if not steered and not rst:
             o.flows[key] = be_id
             o.count("vip.%d.new_flows" % vip_id)
-    be_addr, be_fam, _ = e.backends[be_id]
+    be_addr, be_fam, _, _ = e.backends[be_id]
     outer_len = IPV4_HDR if be_fam == FAMILY_IPV4 else IPV6_HDR
     mtu = e.cfg["mtu"] or MTU_DEFAULT
     fam = key[37]
@@ -860,9 +878,17 @@ def build_cases():
     emit_forward("flow_backend_down_repick", "ACK of a flow whose backend 9 is down: picked again, entry replaced",
                  tcp4(VIP4_A, 80, flags="A", sport=40066), 0, k, tcp=True,
                  env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], 0)}))
+    k = key4(VIP4_A, 40068, 80, PROTO_TCP)
+    emit("flow_of_removed_vip_passed",
+         "ACK of a flow whose VIP was removed (its backend retired): passed, not forwarded",
+         frame(bytes(tcp4(VIP4_A, 80, flags="A", sport=40068))), XDP_PASS,
+         counters={"event.flow_repick": 1},
+         env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], 0)},
+                  vips={(VIP4_A, 80, PROTO_TCP, 0): None}))
     k = key6(VIP6_A, 5356, 53, PROTO_UDP)
     emit_forward("flow_hit_udp_v6", "IPv6 UDP of a flow recorded on backend 10",
-                 udp6(VIP6_A, 53, sport=5356), 4, k, env=over(flows={k: 10}))
+                 udp6(VIP6_A, 53, sport=5356), 4, k,
+                 env=over(flows={k: 10}, backends={10: backend(BACKENDS[10], vip=4)}))
     emit_forward("all_backends_down_table_serves", "every backend marked down: a SYN still gets the table's choice",
                  tcp4(VIP4_A, 80, sport=40067), 0, key4(VIP4_A, 40067, 80, PROTO_TCP), syn=True, tcp=True,
                  env=over(backends={i: backend(BACKENDS[i], 0) for i in (1, 2, 3)}))
@@ -972,7 +998,8 @@ def build_cases():
                  steered=True, tcp=True, tos=0xC0, env=over(cfg={"mtu": 120}))
     k = key6(VIP6_A, 40095, 80, PROTO_TCP)
     emit_forward("ptb_steered_flow", "packet-too-big about a flow recorded on backend 10",
-                 ptb(VIP6_A, 80, 40095), 3, k, steered=True, tcp=True, env=over(flows={k: 10}))
+                 ptb(VIP6_A, 80, 40095), 3, k, steered=True, tcp=True,
+                 env=over(flows={k: 10}, backends={10: backend(BACKENDS[10], vip=3)}))
     emit_forward("ptb_steered_table", "packet-too-big about an unknown flow: table's choice, no entry",
                  ptb(VIP6_A, 80, 40096), 3, key6(VIP6_A, 40096, 80, PROTO_TCP), steered=True, tcp=True)
     emit_forward("ptb_steered_v6in4", "packet-too-big about a TCP flow of a VIP with IPv4 backends",
@@ -995,7 +1022,8 @@ def build_cases():
                  IP(src=ROUTER4, dst=VIP4_C, tos=0xc0, ttl=60, options=[IPOption_NOP()] * 4) /
                  ICMP(type=3, code=4, nexthopmtu=1400) /
                  Raw(bytes(IP(src=VIP4_C, dst=CLIENT4) / TCP(sport=8080, dport=40098, flags="A"))[:28]),
-                 6, k, steered=True, tcp=True, tos=0xC0, env=over(flows={k: 9}))
+                 6, k, steered=True, tcp=True, tos=0xC0,
+                 env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], vip=6)}))
     emit_forward("frag_needed_quote_options", "frag-needed quoting an IPv4 header with options",
                  IP(src=ROUTER4, dst=VIP4_C, tos=0xc0, ttl=60) / ICMP(type=3, code=4, nexthopmtu=1400) /
                  Raw(bytes(IP(src=VIP4_C, dst=CLIENT4, options=[IPOption_NOP()] * 8) /
