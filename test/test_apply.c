@@ -4,6 +4,7 @@
  * and a change of config leave in the maps.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -62,19 +63,26 @@ TestSuite(apply, .init = setup, .fini = teardown);
 #define BE(a) "{ \"address\": \"" a "\" }"
 #define BE_STATE(a, s) "{ \"address\": \"" a "\", \"state\": \"" s "\" }"
 
-static struct apply_stats apply_text(const char *text)
+/* Apply a valid config; apply_config()'s return value. */
+static int apply_try(const char *text, struct apply_stats *st, char *err, size_t errlen)
 {
 	struct config_errors errs = { 0 };
 	struct config *cfg = NULL;
-	struct apply_stats st;
-	char err[256];
 	int rc;
 
 	rc = config_parse(text, strlen(text), "test.json", &cfg, &errs);
 	cr_assert_eq(rc, 0, "config: %s", errs.n ? errs.lines[0] : "?");
-	rc = apply_config(&maps, cfg, &env, &st, err, sizeof(err));
-	cr_assert_eq(rc, 0, "apply: %s", err);
+	rc = apply_config(&maps, cfg, &env, st, err, errlen);
 	config_free(cfg);
+	return rc;
+}
+
+static struct apply_stats apply_text(const char *text)
+{
+	struct apply_stats st;
+	char err[256];
+
+	cr_assert_eq(apply_try(text, &st, err, sizeof(err)), 0, "apply: %s", err);
 	return st;
 }
 
@@ -365,4 +373,209 @@ Test(apply, replacing_every_vip_reuses_released_ids)
 	cr_assert_neq(inner_id(vip_get("198.18.100.100", 2001, IPPROTO_TCP, 0).id), 0);
 	free(a);
 	free(b);
+}
+
+/* LB_MAX_VIPS VIPs, each on an address of its own with one backend. Every
+ * MOVED_EVERY-th one, from the first, is on port moved; the rest on 80. */
+#define MOVED_EVERY 37
+
+static void full_vip_addr(size_t i, char *buf, size_t len)
+{
+	snprintf(buf, len, "198.18.%zu.%zu", 100 + i / 250, 1 + i % 250);
+}
+
+static char *full_vips(uint16_t moved)
+{
+	size_t cap = 128 + LB_MAX_VIPS * 256, len, i;
+	char *text = malloc(cap), addr[16];
+
+	cr_assert_not_null(text);
+	len = (size_t)snprintf(text, cap, "{ \"interface\": \"eth0\", \"tunnel_source\": "
+			       "{ \"ipv4\": \"198.18.2.2\" }, \"vips\": [");
+	for (i = 0; i < LB_MAX_VIPS; i++) {
+		full_vip_addr(i, addr, sizeof(addr));
+		len += (size_t)snprintf(text + len, cap - len,
+					"%s{ \"name\": \"v%zu\", \"address\": \"%s\", "
+					"\"port\": %u, \"protocol\": \"tcp\", \"table_size\": 13, "
+					"\"backends\": [ { \"address\": \"198.18.3.1\" } ] }",
+					i ? ", " : "", i, addr,
+					(unsigned int)(i % MOVED_EVERY ? 80 : moved));
+	}
+	snprintf(text + len, cap - len, "] }");
+	return text;
+}
+
+/* With every VIP id in use, a VIP that changes port gets a removed VIP's id
+ * (its own old one): every entry leading to that id is deleted first, and
+ * the fragment and echo entries, same key and same value as before, must
+ * be written again. */
+Test(apply, moving_vips_at_the_id_limit_keeps_fragment_and_echo_entries)
+{
+	char *a = full_vips(80), *b = full_vips(8080), addr[16];
+	struct lb_vip svc, frag, echo;
+	struct apply_stats st;
+	size_t i;
+
+	apply_text(a);
+	st = apply_text(b);
+	cr_assert_eq(st.vips_added, (LB_MAX_VIPS + MOVED_EVERY - 1) / MOVED_EVERY);
+	cr_assert_eq(st.vips_removed, st.vips_added);
+	for (i = 0; i < LB_MAX_VIPS; i += MOVED_EVERY) {
+		full_vip_addr(i, addr, sizeof(addr));
+		svc = vip_get(addr, 8080, IPPROTO_TCP, 0);
+		frag = vip_get(addr, 0, IPPROTO_TCP, LB_VIP_KEY_FRAG);
+		echo = vip_get(addr, 0, IPPROTO_ICMP, 0);
+		cr_assert_neq(svc.id, ~0U, "%s: no service entry", addr);
+		cr_assert_eq(vip_get(addr, 80, IPPROTO_TCP, 0).id, ~0U, "%s: old port left", addr);
+		cr_assert_eq(frag.id, svc.id, "%s: fragment entry lost", addr);
+		cr_assert_eq(echo.id, svc.id, "%s: echo entry lost", addr);
+		cr_assert_neq(inner_id(svc.id), 0, "%s: no table", addr);
+	}
+	free(a);
+	free(b);
+}
+
+/* A buffer of map contents, to compare before and after. */
+struct dump {
+	char *buf;
+	size_t len, cap;
+};
+
+static void dump_add(struct dump *d, const void *data, size_t len)
+{
+	while (d->len + len > d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 4096;
+		d->buf = realloc(d->buf, d->cap);
+		cr_assert_not_null(d->buf);
+	}
+	memcpy(d->buf + d->len, data, len);
+	d->len += len;
+}
+
+/* Every key and value, in the map's own order. For vip_tables the values
+ * are the inner maps' ids. */
+static struct dump map_dump(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 info_len = sizeof(info);
+	struct dump d = { 0 };
+	char *key, *next, *val;
+	void *prev = NULL;
+
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &info_len), 0);
+	key = malloc(info.key_size);
+	next = malloc(info.key_size);
+	val = malloc(info.value_size);
+	cr_assert(key && next && val);
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, info.key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue;
+		dump_add(&d, key, info.key_size);
+		dump_add(&d, val, info.value_size);
+	}
+	free(key);
+	free(next);
+	free(val);
+	return d;
+}
+
+/* Each installed table: VIP id, inner map id, size and slots. */
+static struct dump tables_dump(void)
+{
+	struct dump d = { 0 };
+	__u32 vip, id, *t, n;
+
+	for (vip = 0; vip < LB_MAX_VIPS; vip++) {
+		if (datapath_table_read(maps.vip_tables, vip, &t, &n))
+			continue;
+		id = inner_id(vip);
+		dump_add(&d, &vip, sizeof(vip));
+		dump_add(&d, &id, sizeof(id));
+		dump_add(&d, &n, sizeof(n));
+		dump_add(&d, t, n * sizeof(*t));
+		free(t);
+	}
+	return d;
+}
+
+static void dump_assert_eq(struct dump *before, struct dump *after, const char *what)
+{
+	cr_assert_eq(before->len, after->len, "%s changed size", what);
+	cr_assert_arr_eq(before->buf, after->buf, before->len, "%s changed", what);
+	free(before->buf);
+	free(after->buf);
+}
+
+/* Once a VIP has taken a removed VIP's id, the backends map holds two
+ * entries for (that id, 198.18.3.1): the removed VIP's, retired, and the
+ * new one's, live. Applying the same config again must find the live one,
+ * and so write nothing. */
+Test(apply, same_config_after_vip_id_reuse_changes_nothing)
+{
+	char *a = full_vips(80), *b = full_vips(8080);
+	struct dump tables, backends, tables_again, backends_again;
+	struct apply_stats st;
+
+	apply_text(a);
+	apply_text(b);
+	tables = tables_dump();
+	backends = map_dump(maps.backends);
+	st = apply_text(b);
+	cr_assert_eq(st.tables_swapped, 0, "%zu tables rewritten", st.tables_swapped);
+	cr_assert_eq(st.backends_retired, 0, "%zu live backends retired", st.backends_retired);
+	cr_assert_eq(st.backends_added + st.backends_changed + st.tables_removed, 0);
+	tables_again = tables_dump();
+	backends_again = map_dump(maps.backends);
+	dump_assert_eq(&tables, &tables_again, "vip_tables");
+	dump_assert_eq(&backends, &backends_again, "backends");
+	free(a);
+	free(b);
+}
+
+/* A config refused for want of a backend id must change nothing the data
+ * path reads, not even the settings that come first in the write order. */
+Test(apply, refused_config_leaves_every_map_as_it_was)
+{
+	static __u32 keys[LB_MAX_BACKENDS - 1];
+	static struct lb_backend vals[LB_MAX_BACKENDS - 1];
+	const char *text = "{ \"interface\": \"eth0\", \"mtu\": 1400, \"tunnel_source\": "
+			   "{ \"ipv4\": \"198.18.9.9\", \"ipv6\": \"fd00:9::9\" }, \"vips\": ["
+			   WEB(BE("198.18.3.1") "," BE("198.18.3.77")) ","
+			   DNS(BE("fd00:3::1")) "] }";
+	struct dump cfg, vips, backends, tables, after[4];
+	__u32 i, count = LB_MAX_BACKENDS - 1, web;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct apply_stats st;
+	char err[256];
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1"))));
+	/* Every id is a live backend of web's (its table names one of them):
+	 * nothing is free until an apply retires some. */
+	web = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0).id;
+	for (i = 0; i < count; i++) {
+		keys[i] = i + 1;
+		vals[i].family = LB_FAMILY_IPV4;
+		vals[i].flags = LB_BACKEND_F_UP;
+		vals[i].vip_id = (__u16)web;
+		vals[i].addr[0] = htonl(0xc6130000 + i);
+	}
+	pkt_addr("198.18.3.1", vals[0].addr);
+	cr_assert_eq(bpf_map_update_batch(maps.backends, keys, vals, &count, &opts), 0);
+	cfg = map_dump(maps.lb_cfg);
+	vips = map_dump(maps.vip_map);
+	backends = map_dump(maps.backends);
+	tables = tables_dump();
+
+	cr_assert_eq(apply_try(text, &st, err, sizeof(err)), -ENOSPC);
+	cr_assert(strstr(err, "backend id"), "error: %s", err);
+	after[0] = map_dump(maps.lb_cfg);
+	after[1] = map_dump(maps.vip_map);
+	after[2] = map_dump(maps.backends);
+	after[3] = tables_dump();
+	dump_assert_eq(&cfg, &after[0], "lb_cfg");
+	dump_assert_eq(&vips, &after[1], "vip_map");
+	dump_assert_eq(&backends, &after[2], "backends");
+	dump_assert_eq(&tables, &after[3], "vip_tables");
 }

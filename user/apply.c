@@ -18,6 +18,7 @@
 struct be_known {
 	__u16 vip_id;
 	__u8 family;
+	bool up;
 	__be32 addr[4];
 	__u32 id;
 };
@@ -36,16 +37,20 @@ struct vip_list {
 struct plan {
 	const struct apply_maps *m;
 	const struct config *cfg;
+	const struct apply_env *env;
 	struct lb_backend *cur;		/* LB_MAX_BACKENDS entries as read */
-	struct be_known *known;		/* used entries, sorted */
+	struct be_known *known;		/* used entries, one per identity, sorted */
 	size_t n_known;
-	struct vip_list cur_vips;	/* vip_map as read */
+	struct vip_list cur_vips;	/* vip_map as read, less what vips_release() deleted */
+	struct vip_list want;		/* every vip_map entry the config asks for */
 	__u32 *vip_ids;			/* per config VIP */
 	__u32 **be_ids;			/* per config VIP, per backend */
 	bool vip_taken[LB_MAX_VIPS];	/* held by a VIP in the maps or given out now */
 	bool vip_kept[LB_MAX_VIPS];	/* held by a VIP the config keeps */
 	bool vip_released[LB_MAX_VIPS];	/* a removed VIP's id given to a new VIP */
+	bool vip_new[LB_MAX_VIPS];	/* given out by this apply */
 	bool *be_taken;			/* LB_MAX_BACKENDS: assigned by this config */
+	bool *be_new;			/* LB_MAX_BACKENDS: given out by this apply */
 	bool *flow_refs;		/* ids some flow entry points at, when read */
 	struct apply_stats *st;
 	char *err;
@@ -58,6 +63,7 @@ static int fail(struct plan *p, int rc, const char *what)
 	return rc;
 }
 
+/* By identity: (VIP id, address). */
 static int known_cmp(const void *a, const void *b)
 {
 	const struct be_known *x = a, *y = b;
@@ -67,6 +73,37 @@ static int known_cmp(const void *a, const void *b)
 	if (x->family != y->family)
 		return x->family < y->family ? -1 : 1;
 	return memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* By identity, then live before retired, then by id. */
+static int known_order(const void *a, const void *b)
+{
+	const struct be_known *x = a, *y = b;
+	int c = known_cmp(a, b);
+
+	if (c)
+		return c;
+	if (x->up != y->up)
+		return x->up ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Keep one entry per identity. There can be two once a released VIP id has
+ * been reused: the removed VIP's backend, retired, and the new VIP's one at
+ * the same address. The live one is the backend's id; were the retired one
+ * found instead, every apply would move the backend between the two ids and
+ * rebuild the table.
+ */
+static void known_dedup(struct plan *p)
+{
+	size_t i, n = 0;
+
+	qsort(p->known, p->n_known, sizeof(*p->known), known_order);
+	for (i = 0; i < p->n_known; i++)
+		if (!n || known_cmp(&p->known[n - 1], &p->known[i]))
+			p->known[n++] = p->known[i];
+	p->n_known = n;
 }
 
 static int backends_read(struct plan *p)
@@ -95,11 +132,12 @@ static int backends_read(struct plan *p)
 			continue;
 		k->vip_id = p->cur[i].vip_id;
 		k->family = p->cur[i].family;
+		k->up = p->cur[i].flags & LB_BACKEND_F_UP;
 		memcpy(k->addr, p->cur[i].addr, sizeof(k->addr));
 		k->id = i;
 		p->n_known++;
 	}
-	qsort(p->known, p->n_known, sizeof(*p->known), known_cmp);
+	known_dedup(p);
 	return rc;
 }
 
@@ -233,29 +271,34 @@ static int vip_ids_assign(struct plan *p)
 		if (rc)
 			return fail(p, rc, "no free VIP id");
 		p->vip_taken[p->vip_ids[i]] = true;
-		rc = stats_reset(p->m->vip_stats, p->vip_ids[i], sizeof(struct lb_vip_stats));
-		if (rc)
-			return fail(p, rc, "resetting VIP counters");
+		p->vip_new[p->vip_ids[i]] = true;
 		p->st->vips_added++;
 	}
 	return 0;
 }
 
 /* Delete every entry that leads to an id vip_id_new() gave to a new VIP,
- * before that VIP's table takes the slot. */
+ * before that VIP's table takes the slot. The entries leave cur_vips too:
+ * vips_write() must write them again where the new VIP wants the same key
+ * with the same value (its fragment and echo entries, for a VIP that only
+ * changed port). */
 static int vips_release(struct plan *p)
 {
-	size_t i;
+	struct vip_list *l = &p->cur_vips;
+	size_t i = 0;
 
-	for (i = 0; i < p->cur_vips.n; i++) {
-		const struct vip_entry *e = &p->cur_vips.v[i];
+	while (i < l->n) {
+		const struct vip_entry *e = &l->v[i];
 
-		if (e->val.id >= LB_MAX_VIPS || !p->vip_released[e->val.id])
+		if (e->val.id >= LB_MAX_VIPS || !p->vip_released[e->val.id]) {
+			i++;
 			continue;
+		}
 		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
 			return fail(p, -errno, "removing a VIP");
 		if (is_service(&e->key))
 			p->st->vips_removed++;
+		l->v[i] = l->v[--l->n];
 	}
 	return 0;
 }
@@ -359,12 +402,35 @@ static int backend_ids_assign(struct plan *p)
 			if (rc)
 				return fail(p, rc, "no free backend id");
 			p->be_taken[p->be_ids[i][j]] = true;
-			rc = stats_reset(p->m->backend_stats, p->be_ids[i][j],
-					 sizeof(struct lb_backend_stats));
-			if (rc)
-				return fail(p, rc, "resetting backend counters");
+			p->be_new[p->be_ids[i][j]] = true;
 			p->st->backends_added++;
 		}
+	}
+	return 0;
+}
+
+/* Zero the counters of the ids this apply gives out, so a reused id starts
+ * from nothing. Not while planning: a released VIP id counts for the removed
+ * VIP until vips_release(). Before tables_write() and vips_write(), which
+ * let packets reach the ids. */
+static int counters_reset(struct plan *p)
+{
+	__u32 id;
+	int rc;
+
+	for (id = 0; id < LB_MAX_VIPS; id++) {
+		if (!p->vip_new[id])
+			continue;
+		rc = stats_reset(p->m->vip_stats, id, sizeof(struct lb_vip_stats));
+		if (rc)
+			return fail(p, rc, "resetting VIP counters");
+	}
+	for (id = 1; id < LB_MAX_BACKENDS; id++) {
+		if (!p->be_new[id])
+			continue;
+		rc = stats_reset(p->m->backend_stats, id, sizeof(struct lb_backend_stats));
+		if (rc)
+			return fail(p, rc, "resetting backend counters");
 	}
 	return 0;
 }
@@ -507,9 +573,10 @@ static int want_add(struct vip_list *want, const struct lb_vip_key *k, const str
 }
 
 /* Every vip_map entry the config asks for: services, echo, fragments. */
-static int vips_wanted(struct plan *p, struct vip_list *want)
+static int vips_wanted(struct plan *p)
 {
 	const struct config *cfg = p->cfg;
+	struct vip_list *want = &p->want;
 	size_t i, t;
 	int rc = 0;
 
@@ -537,8 +604,9 @@ static int vips_wanted(struct plan *p, struct vip_list *want)
 	return rc;
 }
 
-static int vips_write(struct plan *p, const struct vip_list *want)
+static int vips_write(struct plan *p)
 {
+	const struct vip_list *want = &p->want;
 	struct vip_entry *e;
 	size_t i;
 
@@ -552,8 +620,9 @@ static int vips_write(struct plan *p, const struct vip_list *want)
 	return 0;
 }
 
-/* Entries and tables of VIPs the config no longer has. */
-static int vips_remove(struct plan *p, const struct vip_list *want)
+/* Entries and tables of VIPs the config no longer has (those of released
+ * ids are gone already). */
+static int vips_remove(struct plan *p)
 {
 	size_t i;
 
@@ -562,10 +631,8 @@ static int vips_remove(struct plan *p, const struct vip_list *want)
 		bool id_kept = false;
 		size_t j;
 
-		if (vip_list_find(want, &e->key))
+		if (vip_list_find(&p->want, &e->key))
 			continue;
-		if (e->val.id < LB_MAX_VIPS && p->vip_released[e->val.id])
-			continue;	/* gone already, and its id is in use again */
 		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
 			return fail(p, -errno, "removing a VIP");
 		if (!is_service(&e->key))
@@ -579,9 +646,10 @@ static int vips_remove(struct plan *p, const struct vip_list *want)
 	return 0;
 }
 
-static int config_write(struct plan *p, const struct apply_env *env)
+static int config_write(struct plan *p)
 {
 	const struct config *cfg = p->cfg;
+	const struct apply_env *env = p->env;
 	struct lb_config have, want;
 	static const __u8 zero_mac[6];
 	__u32 zero = 0;
@@ -616,7 +684,8 @@ static int plan_alloc(struct plan *p)
 	p->vip_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->vip_ids));
 	p->be_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->be_ids));
 	p->be_taken = calloc(LB_MAX_BACKENDS, sizeof(*p->be_taken));
-	if (!p->vip_ids || !p->be_ids || !p->be_taken)
+	p->be_new = calloc(LB_MAX_BACKENDS, sizeof(*p->be_new));
+	if (!p->vip_ids || !p->be_ids || !p->be_taken || !p->be_new)
 		return -ENOMEM;
 	for (i = 0; i < p->cfg->n_vips; i++) {
 		p->be_ids[i] = calloc(p->cfg->vips[i].n_backends + 1, sizeof(**p->be_ids));
@@ -635,10 +704,39 @@ static void plan_free(struct plan *p)
 	free(p->be_ids);
 	free(p->vip_ids);
 	free(p->be_taken);
+	free(p->be_new);
 	free(p->flow_refs);
 	free(p->cur);
 	free(p->known);
 	free(p->cur_vips.v);
+	free(p->want.v);
+}
+
+/*
+ * Everything that can fail because of what the config asks for: ids for new
+ * VIPs and backends (-ENOSPC when none is free). It only reads the maps.
+ * vip_map needs no check for room: at most three entries per VIP id (service,
+ * echo, fragments) are in it at once, and it holds four.
+ */
+static int plan_make(struct plan *p)
+{
+	int rc;
+
+	rc = plan_alloc(p);
+	if (rc)
+		return fail(p, rc, "planning");
+	rc = backends_read(p);
+	if (rc)
+		return fail(p, rc, "reading backends");
+	rc = vips_read(p);
+	if (rc)
+		return fail(p, rc, "reading VIPs");
+	rc = vip_ids_assign(p);
+	if (!rc)
+		rc = backend_ids_assign(p);
+	if (!rc && (rc = vips_wanted(p)))
+		fail(p, rc, "planning VIPs");
+	return rc;
 }
 
 /*
@@ -646,48 +744,58 @@ static void plan_free(struct plan *p)
  * entries before any table names them, tables before any VIP entry leads
  * to them, and removals last.
  */
+static int plan_write(struct plan *p)
+{
+	int rc;
+
+	rc = config_write(p);
+	if (!rc)
+		rc = backends_write(p);
+	if (!rc)
+		rc = vips_release(p);
+	if (!rc)
+		rc = counters_reset(p);
+	if (!rc)
+		rc = tables_write(p);
+	if (!rc)
+		rc = vips_write(p);
+	/* New addresses into the filter now, old ones out after removal. */
+	if (!rc && (rc = datapath_filter_sync(p->m->vip_map, p->m->vip_filter)))
+		fail(p, rc, "writing the VIP filter");
+	if (!rc)
+		rc = vips_remove(p);
+	if (!rc)
+		rc = backends_retire(p);
+	if (!rc && (rc = datapath_filter_sync(p->m->vip_map, p->m->vip_filter)))
+		fail(p, rc, "writing the VIP filter");
+	return rc;
+}
+
+/*
+ * Plan in full, then write: a config refused for what it asks (no free VIP
+ * or backend id) leaves every map as it was.
+ *
+ * What can still half-apply is a write failing once writing has begun: the
+ * kernel refusing a map update or an inner map (ENOMEM, memlock), or memory
+ * running out for a table (the config was validated, so maglev_build() has
+ * no other way to fail). The maps then hold the writes done so far, part
+ * old config and part new; as they went in the order of plan_write(), no
+ * packet meets an entry that leads to nothing. That is not rolled back:
+ * undoing takes more writes of the kind that just failed, and there is no
+ * need, since the maps are the only record: the next apply diffs against
+ * what they hold, whichever config it brings, and finishes the job.
+ */
 int apply_config(const struct apply_maps *m, const struct config *cfg,
 		 const struct apply_env *env, struct apply_stats *st, char *err, size_t errlen)
 {
-	struct plan p = { .m = m, .cfg = cfg, .st = st, .err = err, .errlen = errlen };
-	struct vip_list want = { 0 };
+	struct plan p = { .m = m, .cfg = cfg, .env = env, .st = st, .err = err, .errlen = errlen };
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	err[0] = '\0';
-	rc = plan_alloc(&p);
-	if (rc)
-		rc = fail(&p, rc, "planning");
+	rc = plan_make(&p);
 	if (!rc)
-		rc = config_write(&p, env);
-	if (!rc && (rc = backends_read(&p)))
-		fail(&p, rc, "reading backends");
-	if (!rc && (rc = vips_read(&p)))
-		fail(&p, rc, "reading VIPs");
-	if (!rc)
-		rc = vip_ids_assign(&p);
-	if (!rc)
-		rc = backend_ids_assign(&p);
-	if (!rc)
-		rc = backends_write(&p);
-	if (!rc)
-		rc = vips_release(&p);
-	if (!rc)
-		rc = tables_write(&p);
-	if (!rc && (rc = vips_wanted(&p, &want)))
-		fail(&p, rc, "planning VIPs");
-	if (!rc)
-		rc = vips_write(&p, &want);
-	/* New addresses into the filter now, old ones out after removal. */
-	if (!rc && (rc = datapath_filter_sync(m->vip_map, m->vip_filter)))
-		fail(&p, rc, "writing the VIP filter");
-	if (!rc)
-		rc = vips_remove(&p, &want);
-	if (!rc)
-		rc = backends_retire(&p);
-	if (!rc && (rc = datapath_filter_sync(m->vip_map, m->vip_filter)))
-		fail(&p, rc, "writing the VIP filter");
-	free(want.v);
+		rc = plan_write(&p);
 	plan_free(&p);
 	return rc;
 }

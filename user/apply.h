@@ -47,7 +47,11 @@ struct apply_stats {
 	size_t backends_changed;
 };
 
-/* Returns 0, or -errno with a reason in err. */
+/*
+ * Returns 0, or -errno with a reason in err. -ENOSPC: the config needs more
+ * VIP or backend ids than are free; no map was written. Any other error
+ * may leave the writes done before it (apply.c says why that is safe).
+ */
 int apply_config(const struct apply_maps *m, const struct config *cfg,
 		 const struct apply_env *env, struct apply_stats *st, char *err, size_t errlen);
 
