@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -588,5 +589,131 @@ Test(nexthop, stale_neighbour_is_confirmed)
 	sh(V4_ROUTE V4_NEIGH("stale"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
 	assert_neigh_state("ip neigh show 198.18.1.254 dev t0", "DELAY");
+	nexthop_free(nh);
+}
+
+/*
+ * A caller whose map write failed asks to hear the MAC again: the retry
+ * reports it once more without any event, and then has nothing to do.
+ */
+Test(nexthop, retell_is_reported_by_retry)
+{
+	struct nexthop *nh;
+
+	sh(V4_ROUTE V4_NEIGH("permanent"));
+	nh = watch_resolved("t0", AF_INET, MAC_FE);
+	cr_assert_not(nexthop_retry_due(nh));
+	cr_assert_eq(nexthop_retry(nh), 0, "nothing owed is no change");
+	nexthop_retell(nh);
+	cr_assert(nexthop_retry_due(nh));
+	cr_assert_eq(nexthop_retry(nh), 1, "the MAC was not reported again");
+	assert_mac(nh, MAC_FE);
+	cr_assert_not(nexthop_retry_due(nh));
+	cr_assert_eq(nexthop_retry(nh), 0);
+	nexthop_free(nh);
+}
+
+/* The same, with the next event, even one that changes nothing. */
+Test(nexthop, retell_is_reported_by_next_event)
+{
+	struct nexthop *nh;
+
+	sh(V4_ROUTE V4_NEIGH("permanent"));
+	nh = watch_resolved("t0", AF_INET, MAC_FE);
+	nexthop_retell(nh);
+	sh("ip neigh replace 198.18.1.77 lladdr 02:00:00:00:00:77 dev t0 nud permanent");
+	cr_assert(wait_readable(nh, WAIT_MS), "no notification");
+	cr_assert_eq(nexthop_process(nh), 1, "the MAC was not reported again");
+	assert_mac(nh, MAC_FE);
+	cr_assert_not(nexthop_retry_due(nh));
+	nexthop_free(nh);
+}
+
+static int ifindex_of(const char *dev)
+{
+	int ifindex = if_nametoindex(dev);
+
+	cr_assert_gt(ifindex, 0, "no interface %s", dev);
+	return ifindex;
+}
+
+/*
+ * A re-read that fails stays owed: with t0 gone, the route dump filtered
+ * on its ifindex fails (ENODEV). Once t0 is back under the same index, the
+ * retry alone, without reading the events, finds the gateway's new MAC.
+ */
+Test(nexthop, failed_reread_is_retried)
+{
+	struct nexthop *nh;
+	int ifindex, ret;
+
+	sh(V4_ROUTE V4_NEIGH("permanent"));
+	ifindex = ifindex_of("t0");
+	nh = watch_resolved("t0", AF_INET, MAC_FE);
+	sh("ip link del t0");
+	cr_assert(wait_readable(nh, WAIT_MS), "no notification");
+	ret = nexthop_process(nh);
+	cr_assert_lt(ret, 0, "reading the routes of a missing interface gave %d", ret);
+	cr_assert(nexthop_retry_due(nh), "the failed re-read is not owed");
+	ret = nexthop_retry(nh);
+	cr_assert_lt(ret, 0, "the retry gave %d while t0 is missing", ret);
+	cr_assert(nexthop_retry_due(nh), "a failed retry is still owed");
+
+	sh("ip link add t0 index %d type veth peer name t1;"
+	   "ip link set t0 up; ip link set t1 up;"
+	   "ip addr add 198.18.1.2/24 dev t0;" V4_ROUTE
+	   "ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev t0 nud permanent",
+	   ifindex);
+	ret = nexthop_retry(nh);
+	cr_assert_eq(ret, 1, "the retry gave %d (%s), want the new MAC", ret, strerror(-ret));
+	assert_mac(nh, "02:00:00:00:00:ab");
+	cr_assert_not(nexthop_retry_due(nh));
+	nexthop_free(nh);
+}
+
+/* The drop counter of a netlink socket, from /proc/net/netlink. */
+static unsigned long netlink_drops(int fd)
+{
+	unsigned long ino, drops, found = 0;
+	char line[512];
+	struct stat st;
+	FILE *f;
+
+	cr_assert_eq(fstat(fd, &st), 0, "fstat: %s", strerror(errno));
+	f = fopen("/proc/net/netlink", "r");
+	cr_assert_not_null(f, "/proc/net/netlink: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		/* sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %lu %lu", &drops, &ino) == 2 &&
+		    ino == st.st_ino)
+			found = drops;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * An overflowed event socket lost the route change: ENOBUFS makes the
+ * watcher read everything again, and it finds the new gateway anyway.
+ */
+Test(nexthop, overflow_forces_reread)
+{
+	struct nexthop *nh;
+	int zero = 0;
+
+	sh(V4_ROUTE V4_NEIGH("permanent")
+	   "ip neigh replace 198.18.1.253 lladdr 02:00:00:00:00:fd dev t0 nud permanent");
+	nh = watch_resolved("t0", AF_INET, MAC_FE);
+	/* The kernel rounds this up to its minimum, a few messages. */
+	cr_assert_eq(setsockopt(nexthop_fd(nh), SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero)), 0,
+		     "SO_RCVBUF: %s", strerror(errno));
+	sh("for i in $(seq 10 40); do"
+	   " ip neigh replace 198.18.1.$i lladdr 02:00:00:00:01:$i dev t0 nud permanent;"
+	   "done;"
+	   "ip route replace default via 198.18.1.253 dev t0");
+	cr_assert_gt(netlink_drops(nexthop_fd(nh)), 0, "the event socket did not overflow");
+	cr_assert_eq(wait_change(nh), 1, "the new gateway was not found");
+	assert_mac(nh, "02:00:00:00:00:fd");
+	cr_assert_str_eq(nexthop_gateway(nh), "198.18.1.253");
 	nexthop_free(nh);
 }

@@ -3,7 +3,8 @@
  * lbd, the controller: reads the JSON config, loads and pins the balancer
  * (or adopts or upgrades the one already pinned), writes the maps, and then
  * runs one event loop: signals (SIGHUP reloads, SIGTERM/SIGINT exit and
- * leave the data path running) and netlink (the next hop's MAC).
+ * leave the data path running), netlink (the next hop's MAC) and a timer
+ * that retries a failed next-hop read or map write every second.
  *
  * Exit codes: 0 done; 1 runtime failure; 2 usage; 78 invalid config.
  */
@@ -11,6 +12,7 @@
 #include <getopt.h>
 #include <net/if.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -32,15 +35,21 @@
 #define EXIT_USAGE	2
 #define EXIT_CONFIG	78	/* EX_CONFIG */
 
+#define NEXT_HOP_RETRY_SEC	1
+
 struct lbd {
 	const char *config_path;
 	struct config *cfg;
 	struct loader ld;
 	struct apply_maps maps;
-	struct apply_env env;
+	struct apply_env env;	/* env.next_hop: the MAC last written to lb_cfg */
 	struct nexthop *nh;
 	int sig_fd;
 	int ep_fd;
+	int retry_fd;		/* timerfd, ticking while nexthop_retry_due() */
+	bool retry_armed;
+	bool read_failing;	/* failures are logged once per streak */
+	bool write_failing;
 };
 
 static void usage(FILE *f)
@@ -161,34 +170,90 @@ static int apply(struct lbd *d, const struct config *cfg, const char *why)
 	return 0;
 }
 
+/* Tick while the next hop owes a retry, and only then. */
+static void retry_arm(struct lbd *d)
+{
+	bool due = d->nh && nexthop_retry_due(d->nh);
+	struct itimerspec its = { 0 };
+
+	if (due == d->retry_armed)
+		return;
+	if (due) {
+		its.it_value.tv_sec = NEXT_HOP_RETRY_SEC;
+		its.it_interval.tv_sec = NEXT_HOP_RETRY_SEC;
+	}
+	if (timerfd_settime(d->retry_fd, 0, &its, NULL))
+		log_err("cannot set the retry timer: %s", strerror(errno));
+	else
+		d->retry_armed = due;
+}
+
+/*
+ * env.next_hop changes only once the write succeeded; after a failure the
+ * nexthop is asked to report the MAC again, so that the next event or the
+ * retry timer writes it, even if the MAC does not change meanwhile.
+ */
+static void next_hop_write(struct lbd *d, const __u8 mac[6])
+{
+	int rc = apply_next_hop(&d->maps, mac);
+
+	if (rc) {
+		if (!d->write_failing)
+			log_err("cannot write the next hop %s: %s; retrying every %d s",
+				mac_text(mac), strerror(-rc), NEXT_HOP_RETRY_SEC);
+		d->write_failing = true;
+		nexthop_retell(d->nh);
+		return;
+	}
+	d->write_failing = false;
+	memcpy(d->env.next_hop, mac, 6);
+	log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
+}
+
 static void next_hop_update(struct lbd *d)
 {
 	__u8 mac[6];
 	int rc = nexthop_mac(d->nh, mac);
 
-	if (rc) {
-		log_warn("next hop %s: %s; keeping the last known MAC", nexthop_gateway(d->nh),
-			 rc == -ENOENT ? "no default route" : "not resolved yet");
+	if (!rc && memcmp(mac, d->env.next_hop, 6)) {
+		next_hop_write(d, mac);
 		return;
 	}
-	if (!memcmp(mac, d->env.next_hop, 6))
-		return;
-	memcpy(d->env.next_hop, mac, 6);
-	rc = apply_next_hop(&d->maps, mac);
+	/* Nothing to write now: a write still owed is moot. */
+	d->write_failing = false;
 	if (rc)
-		log_err("cannot write the next hop: %s", strerror(-rc));
-	else
-		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
+		log_warn("next hop %s: %s; keeping the last known MAC", nexthop_gateway(d->nh),
+			 rc == -ENOENT ? "no default route" : "not resolved yet");
+}
+
+/* What nexthop_process() or nexthop_retry() returned. */
+static void next_hop_result(struct lbd *d, int rc)
+{
+	if (rc < 0 && !d->read_failing)
+		log_err("reading routes and neighbours: %s; retrying every %d s",
+			strerror(-rc), NEXT_HOP_RETRY_SEC);
+	else if (rc >= 0 && d->read_failing)
+		log_info("routes and neighbours read again");
+	d->read_failing = rc < 0;
+	if (rc > 0)
+		next_hop_update(d);
+	retry_arm(d);
 }
 
 static void next_hop_event(struct lbd *d)
 {
-	int rc = nexthop_process(d->nh);
+	next_hop_result(d, nexthop_process(d->nh));
+}
 
-	if (rc < 0)
-		log_err("reading route and neighbour events: %s", strerror(-rc));
-	else if (rc > 0)
-		next_hop_update(d);
+static void on_retry(struct lbd *d)
+{
+	__u64 ticks;
+
+	/* EAGAIN when the timer was disarmed since it fired. */
+	if (read(d->retry_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+		return;
+	if (d->nh)
+		next_hop_result(d, nexthop_retry(d->nh));
 }
 
 static void next_hop_stop(struct lbd *d)
@@ -199,6 +264,39 @@ static void next_hop_stop(struct lbd *d)
 	nexthop_free(d->nh);
 	d->nh = NULL;
 	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
+	d->read_failing = false;
+	d->write_failing = false;
+	retry_arm(d);
+}
+
+/*
+ * lb_cfg may not hold env.next_hop (a reload that failed after
+ * next_hop_start()): forget it, so that the retry writes the current MAC.
+ */
+static void next_hop_unwritten(struct lbd *d)
+{
+	if (!d->nh)
+		return;
+	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
+	nexthop_retell(d->nh);
+	retry_arm(d);
+}
+
+/* A retry is due only when the kernel could not be read, not for a state. */
+static void next_hop_first(struct lbd *d)
+{
+	__u8 mac[6];
+	int rc = nexthop_resolve(d->nh, mac);
+
+	if (nexthop_retry_due(d->nh)) {
+		next_hop_result(d, rc);
+	} else if (!rc) {
+		memcpy(d->env.next_hop, mac, 6);
+		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
+	} else {
+		log_warn("next hop %s: not resolved yet; the data path keeps its last MAC",
+			 nexthop_gateway(d->nh));
+	}
 }
 
 /* Follow the default gateway. What is known now goes into env before the
@@ -208,7 +306,6 @@ static int next_hop_start(struct lbd *d, const struct config *cfg)
 {
 	int family = cfg->has_src4 ? AF_INET : AF_INET6;
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = -1 };
-	__u8 mac[6];
 
 	d->nh = nexthop_new(d->ld.ifindex, family);
 	if (!d->nh) {
@@ -221,13 +318,7 @@ static int next_hop_start(struct lbd *d, const struct config *cfg)
 		next_hop_stop(d);
 		return -1;
 	}
-	if (!nexthop_resolve(d->nh, mac)) {
-		memcpy(d->env.next_hop, mac, 6);
-		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
-	} else {
-		log_warn("next hop %s: not resolved yet; the data path keeps its last MAC",
-			 nexthop_gateway(d->nh));
-	}
+	next_hop_first(d);
 	return 0;
 }
 
@@ -271,6 +362,7 @@ static void reload(struct lbd *d)
 	if (apply(d, cfg, "reload")) {
 		/* Writes before the failure stay: say so rather than pretend. */
 		log_err("reload: the config was applied only in part; fix the cause and reload");
+		next_hop_unwritten(d);
 		config_free(cfg);
 		return;
 	}
@@ -307,10 +399,14 @@ static int loop_setup(struct lbd *d)
 		return -errno;
 	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->sig_fd < 0 || d->ep_fd < 0)
+	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->sig_fd < 0 || d->ep_fd < 0 || d->retry_fd < 0)
 		return -errno;
 	ev.data.fd = d->sig_fd;
-	return epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->sig_fd, &ev) ? -errno : 0;
+	if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->sig_fd, &ev))
+		return -errno;
+	ev.data.fd = d->retry_fd;
+	return epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->retry_fd, &ev) ? -errno : 0;
 }
 
 static int loop_run(struct lbd *d)
@@ -329,6 +425,8 @@ static int loop_run(struct lbd *d)
 		for (i = 0; i < n; i++) {
 			if (evs[i].data.fd == d->sig_fd && !on_signal(d))
 				return 0;
+			if (evs[i].data.fd == d->retry_fd)
+				on_retry(d);
 			if (d->nh && evs[i].data.fd == nexthop_fd(d->nh))
 				next_hop_event(d);
 		}
@@ -379,7 +477,7 @@ static int start(struct lbd *d)
 
 static int cmd_run(const char *path)
 {
-	struct lbd d = { .config_path = path, .sig_fd = -1, .ep_fd = -1 };
+	struct lbd d = { .config_path = path, .sig_fd = -1, .ep_fd = -1, .retry_fd = -1 };
 	int rc;
 
 	rc = config_read(path, &d.cfg);

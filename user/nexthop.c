@@ -48,6 +48,8 @@ struct nexthop {
 	char gw_text[INET6_ADDRSTRLEN];
 	struct nexthop_state cur;
 	struct nexthop_state told;	/* what the caller last heard */
+	bool reread;		/* a read failed: a full refresh is owed */
+	bool retell;		/* the caller asks to hear the state again */
 	char buf[NEXTHOP_BUF_SIZE];
 };
 
@@ -119,6 +121,42 @@ static bool addr_equal(const struct nexthop_addr *a, const struct nexthop_addr *
 	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
+/*
+ * The end of a dump carries the dump's error, if any (a filter refused, a
+ * table or device that does not exist). libmnl 1.0.4 stops there without
+ * looking, so that a failed dump would read as an empty one.
+ */
+static int ctl_done_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
+{
+	const int *err = mnl_nlmsg_get_payload(nlh);
+
+	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0) {
+		errno = -*err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_STOP;
+}
+
+/* As libmnl's own: given a control array, it calls no default for any type. */
+static int ctl_error_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
+{
+	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*err)) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!err->error)
+		return MNL_CB_STOP;
+	errno = err->error < 0 ? -err->error : err->error;
+	return MNL_CB_ERROR;
+}
+
+static mnl_cb_t nexthop_ctl_cbs[] = {
+	[NLMSG_ERROR] = ctl_error_cb,
+	[NLMSG_DONE] = ctl_done_cb,
+};
+
 /* Send one request and run cb on each answer until the ack or the dump's end. */
 static int nexthop_talk(struct nexthop *nh, struct nlmsghdr *req, mnl_cb_t cb, void *data)
 {
@@ -132,7 +170,8 @@ static int nexthop_talk(struct nexthop *nh, struct nlmsghdr *req, mnl_cb_t cb, v
 		n = mnl_socket_recvfrom(nh->req, nh->buf, sizeof(nh->buf));
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run(nh->buf, n, req->nlmsg_seq, nh->req_portid, cb, data);
+		ret = mnl_cb_run2(nh->buf, n, req->nlmsg_seq, nh->req_portid, cb, data,
+				  nexthop_ctl_cbs, MNL_ARRAY_SIZE(nexthop_ctl_cbs));
 		/*
 		 * The rest of an earlier exchange cut short by an error: the
 		 * kernel never mixes two answers in one datagram, so skip it.
@@ -443,7 +482,10 @@ static int nexthop_drain(struct nexthop *nh, struct nexthop_drain *d)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0 && errno == ENOBUFS) {
-			/* The socket overflowed and lost events: read everything again. */
+			/*
+			 * The socket overflowed and the kernel dropped events,
+			 * which ones is unknown: read everything again.
+			 */
 			d->dirty = true;
 			continue;
 		}
@@ -459,23 +501,49 @@ static bool nexthop_state_differs(const struct nexthop_state *a, const struct ne
 	return a->err != b->err || (!a->err && memcmp(a->mac, b->mac, ETH_ALEN));
 }
 
+/*
+ * The end of a process or retry. A failure leaves a full refresh owed:
+ * events may have been lost with it, or a dump or a resolution cut short,
+ * and a refresh redoes all of it. A change is reported once it is whole.
+ */
+static int nexthop_settle(struct nexthop *nh, int ret)
+{
+	nh->reread = ret != 0;
+	if (ret)
+		return ret;
+	if (!nh->retell && !nexthop_state_differs(&nh->cur, &nh->told))
+		return 0;
+	nh->told = nh->cur;
+	nh->retell = false;
+	return 1;
+}
+
 int nexthop_process(struct nexthop *nh)
 {
 	struct nexthop_drain d = { .nh = nh };
 	int ret;
 
 	ret = nexthop_drain(nh, &d);
-	if (!ret && d.dirty)
+	if (!ret && (d.dirty || nh->reread))
 		ret = nexthop_refresh(nh);
 	else if (!ret && d.resolve)
 		ret = neigh_trigger(nh);
-	/* On error, a change is still reported by the next call. */
-	if (ret)
-		return ret;
-	if (!nexthop_state_differs(&nh->cur, &nh->told))
-		return 0;
-	nh->told = nh->cur;
-	return 1;
+	return nexthop_settle(nh, ret);
+}
+
+int nexthop_retry(struct nexthop *nh)
+{
+	return nexthop_settle(nh, nh->reread ? nexthop_refresh(nh) : 0);
+}
+
+bool nexthop_retry_due(const struct nexthop *nh)
+{
+	return nh->reread || nh->retell;
+}
+
+void nexthop_retell(struct nexthop *nh)
+{
+	nh->retell = true;
 }
 
 int nexthop_resolve(struct nexthop *nh, __u8 mac[6])
@@ -483,9 +551,11 @@ int nexthop_resolve(struct nexthop *nh, __u8 mac[6])
 	int ret;
 
 	ret = nexthop_refresh(nh);
+	nh->reread = ret != 0;
 	if (ret)
 		return ret;
 	nh->told = nh->cur;
+	nh->retell = false;
 	return nexthop_mac(nh, mac);
 }
 

@@ -33,10 +33,21 @@
  * Usage from one event loop: nexthop_new(), nexthop_resolve() once, then
  * poll nexthop_fd() and call nexthop_process() when it is readable. The
  * event socket is subscribed before the first dump, so no change is missed.
+ *
+ * Failures are not forgotten: when reading the kernel fails (a dump cut
+ * short or refused, a request the kernel had no memory for, the interface
+ * missing for a while: -ENODEV), that -errno is returned, nothing is
+ * reported, and a full re-read is owed until one succeeds; nexthop_process()
+ * does it with the next events, and nexthop_retry() without waiting for
+ * any. When the event socket overflows (ENOBUFS: the kernel dropped events),
+ * everything is read again as well. A caller that could not act on a report
+ * (its map write failed) calls nexthop_retell() to hear it again. While
+ * nexthop_retry_due(), call nexthop_retry() from a timer, say every second.
  */
 #ifndef LB_NEXTHOP_H
 #define LB_NEXTHOP_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 
 struct nexthop;
@@ -58,7 +69,7 @@ int nexthop_fd(const struct nexthop *nh);
  * neighbour up, triggering resolution when needed (see above). Returns what
  * nexthop_mac() returns afterwards: 0 with mac filled, -ENOENT (no default
  * route with a gateway), -EAGAIN (resolution in progress); or -errno when
- * the kernel could not be asked.
+ * the kernel could not be asked, and then a re-read is owed (see above).
  */
 int nexthop_resolve(struct nexthop *nh, __u8 mac[6]);
 
@@ -67,8 +78,22 @@ int nexthop_resolve(struct nexthop *nh, __u8 mac[6]);
  * when the MAC or its availability changed (call nexthop_mac()), 0 when
  * not, or -errno. A change of the default route or of the interface makes
  * it dump the routes again; that request is answered by the kernel at once.
+ * On -errno, a re-read is owed (see above) and a change is reported later.
  */
 int nexthop_process(struct nexthop *nh);
+
+/*
+ * Do what is owed without reading events: the re-read after a failure, and
+ * the report asked for by nexthop_retell(). Returns as nexthop_process();
+ * 0 at once when nothing is owed.
+ */
+int nexthop_retry(struct nexthop *nh);
+
+/* Whether nexthop_retry() has something to do. */
+bool nexthop_retry_due(const struct nexthop *nh);
+
+/* Report the current state again (1) on the next process or retry. */
+void nexthop_retell(struct nexthop *nh);
 
 /* The current MAC: 0 and mac filled, or -EAGAIN / -ENOENT as above. */
 int nexthop_mac(const struct nexthop *nh, __u8 mac[6]);
