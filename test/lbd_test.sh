@@ -89,9 +89,11 @@ write_config "$work/a.json" 198.18.3.1 198.18.3.2 198.18.3.3
 write_config "$work/b.json" 198.18.3.1 198.18.3.2 198.18.3.4
 printf '{ "interface": "l0", "vips": [ { "name": "x", "address": "198.18.100.300" } ] }\n' >"$work/bad.json"
 
-start_lbd() { # BINARY CONFIG
+start_lbd() { # BINARY CONFIG [LBD OPTIONS...]
+	local bin=$1 conf=$2
+	shift 2
 	: >"$work/lbd.log"
-	nsenter --net="/run/netns/$lb" "$1" --config "$2" >>"$work/lbd.log" 2>&1 &
+	nsenter --net="/run/netns/$lb" "$bin" --config "$conf" "$@" >>"$work/lbd.log" 2>&1 &
 	lbd_pid=$!
 	for _ in $(seq 100); do
 		grep -q 'start: ' "$work/lbd.log" && return 0
@@ -203,6 +205,18 @@ kill -HUP "$lbd_pid"
 wait_log 'reload: the config was not applied'
 [ "$(maps_digest)" = "$digest" ] || fail "maps changed after a bad reload"
 kill -0 "$lbd_pid" || fail "lbd died on a bad reload"
+cp "$work/good.json" "$work/a.json"
+
+step "SIGHUP that moves the interface or changes xdp_mode: refused, maps unchanged"
+sed 's/"interface": "l0"/"interface": "l9"/' "$work/good.json" >"$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: interface cannot change from l0 to l9 while running'
+[ "$(maps_digest)" = "$digest" ] || fail "maps changed after a refused interface change"
+sed 's/"interface": "l0",/"interface": "l0", "xdp_mode": "generic",/' "$work/good.json" >"$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: xdp_mode cannot change while running'
+[ "$(maps_digest)" = "$digest" ] || fail "maps changed after a refused xdp_mode change"
+kill -0 "$lbd_pid" || fail "lbd died on a refused reload"
 cp "$work/good.json" "$work/a.json"
 
 step "SIGKILL: traffic keeps flowing; a new lbd adopts program, maps and flows"
@@ -320,5 +334,38 @@ step "--unload: link detached, pins removed"
 innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
 [ "$(prog_id)" = 0 ] || fail "XDP program still attached"
 [ ! -e "$pins" ] || fail "pins left: $(ls "$pins")"
+
+step "xdp_mode generic: attached in generic mode, and traffic is balanced"
+sed 's/"interface": "l0",/"interface": "l0", "xdp_mode": "generic",/' "$work/a.json" >"$work/generic.json"
+start_lbd "$lbd" "$work/generic.json" || fail "lbd did not start in generic mode"
+mode=$(nsx "$lb" ip -j link show l0 | json 'print(d[0].get("xdp", {}).get("mode", 0))')
+[ "$mode" = 2 ] || fail "XDP mode is $mode, want 2 (generic)"
+syns 5
+wait_flows 5
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+prog=$(prog_id)
+
+step "a start that asks for the other mode is refused; the data path stays"
+rc=0
+innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "lbd exited $rc when the mode differs, want 1"
+grep -q 'attached in generic mode and the config asks for native' "$work/lbd.log" ||
+	fail "no message about the mode: $(cat "$work/lbd.log")"
+[ "$(prog_id)" = "$prog" ] || fail "the running program was touched"
+
+step "--log-level warn: errors are logged, info lines are not"
+start_lbd "$lbd" "$work/generic.json" --log-level warn && fail "start line logged at --log-level warn"
+kill -0 "$lbd_pid" 2>/dev/null || fail "lbd did not run with --log-level warn: $(cat "$work/lbd.log")"
+cp "$work/bad.json" "$work/generic.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: the config was not applied'
+grep -q '\[info\]' "$work/lbd.log" && fail "info lines at --log-level warn"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
+[ "$(prog_id)" = 0 ] || fail "XDP program still attached"
 
 echo "lbd_test: all passed"

@@ -234,6 +234,32 @@ static int link_attach(struct loader *ld, bool generic, char *err, size_t errlen
 	return 0;
 }
 
+static const char *xdp_mode_name(__u8 mode)
+{
+	return mode == XDP_ATTACHED_SKB ? "generic" : mode == XDP_ATTACHED_DRV ? "native" : "another";
+}
+
+/* Switching between native and generic XDP needs a detach: traffic would
+ * reach the stack meanwhile. An adopting lbd leaves that to the operator. */
+static int link_mode_check(const struct loader *ld, bool generic, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	__u8 want = generic ? XDP_ATTACHED_SKB : XDP_ATTACHED_DRV;
+	int rc;
+
+	rc = bpf_xdp_query(ld->ifindex, 0, &q);
+	if (rc) {
+		snprintf(err, errlen, "cannot query the XDP mode: %s", strerror(-rc));
+		return rc;
+	}
+	if (q.attach_mode == want)
+		return 0;
+	snprintf(err, errlen, "the running data path is attached in %s mode and the config asks "
+		 "for %s; changing modes detaches it: 'lbd --unload', then start",
+		 xdp_mode_name(q.attach_mode), generic ? "generic" : "native");
+	return -EINVAL;
+}
+
 /*
  * A pinned link whose interface went away (deleted and created again, a VF
  * reset) reports ifindex 0 and attaches nothing: unpin it and attach anew,
@@ -275,7 +301,9 @@ static int link_setup(struct loader *ld, bool generic, char *err, size_t errlen)
 		close(fd);
 		return -EINVAL;
 	}
-	rc = link_adopt(ld, fd, &li, err, errlen);
+	rc = link_mode_check(ld, generic, err, errlen);
+	if (!rc)
+		rc = link_adopt(ld, fd, &li, err, errlen);
 	if (rc)
 		close(fd);
 	return rc;
