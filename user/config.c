@@ -37,6 +37,7 @@
 #define CONFIG_MTU_MAX		9216
 #define CONFIG_FLOW_TABLE_MIN	1024
 #define CONFIG_FLOW_TABLE_MAX	67108864
+#define CONFIG_TABLE_SLOTS_MAX	67108864	/* in all VIPs: 256 MiB of kernel memory */
 #define CONFIG_SRC4_PLEN_MIN	16
 #define CONFIG_SRC6_PLEN_MIN	96	/* per-flow IPv6 sources vary only the low 32 bits */
 #define CONFIG_WEIGHT_DEFAULT	100
@@ -1075,6 +1076,7 @@ out:
 static void vips_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 {
 	size_t i, n, mark, m, total = 0;
+	unsigned long long slots = 0;
 	json_t *arr, *v;
 
 	if (get_typed(c, root, "vips", true, JSON_ARRAY, &arr) <= 0)
@@ -1097,12 +1099,17 @@ static void vips_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 		path_pop(c, m);
 		if (cfg->vips[i].n_backends <= LB_MAX_BACKENDS - 1)
 			total += cfg->vips[i].n_backends;
+		slots += cfg->vips[i].table_size;
 	}
 	/* Each (VIP, backend) pair takes a backend id of its own. A VIP over
 	 * its own limit has said so already. */
 	if (total > LB_MAX_BACKENDS - 1)
 		ctx_err(c, "%zu backends in all VIPs, at most %d are allowed", total,
 			LB_MAX_BACKENDS - 1);
+	/* Tables live in kernel memory, and a swap holds two of a VIP's. */
+	if (slots > CONFIG_TABLE_SLOTS_MAX)
+		ctx_err(c, "table sizes add up to %llu slots in all VIPs, at most %d are "
+			"allowed (4 bytes each, in kernel memory)", slots, CONFIG_TABLE_SLOTS_MAX);
 	vips_check_dups(c, cfg);
 	path_pop(c, mark);
 }
