@@ -274,6 +274,16 @@ grep -q 'map backend_stats: the pinned map has value size 8, this lbd needs 16' 
 [ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
 rm "$pins/backend_stats"
 
+step "a pinned map whose fields moved, sizes unchanged, is refused by name"
+"$build/test/pin_swapped_stats" "$pins/backend_stats" || fail "cannot pin the swapped map"
+rc=0
+innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "lbd exited $rc on a map whose fields moved, want 1"
+grep -q "map backend_stats: the pinned map's value layout differs from this lbd's (pinned: 'bytes' at byte 0, here: 'packets' at byte 0)" \
+	"$work/lbd.log" || fail "message does not name the map and the field"
+[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+rm "$pins/backend_stats"
+
 step "next hop: a new MAC for the gateway reaches lb_cfg within a second"
 start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
 t0=$(date +%s%N)

@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <linux/magic.h>
 
+#include "layout.h"
 #include "lb_xdp.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
@@ -48,9 +50,44 @@ static void pin_path(const struct loader *ld, const char *name, char *buf, size_
 	snprintf(buf, len, "%s/%s", ld->pin_dir, name);
 }
 
+/*
+ * Field by field: sizes alone miss a struct whose fields moved. Maps
+ * created without BTF (or whose BTF is gone) can only be checked by size.
+ */
+static int map_btf_check(struct bpf_map *map, const struct bpf_map_info *info,
+			 const struct btf *ours, char *err, size_t errlen)
+{
+	__u32 types[2][2] = {
+		{ info->btf_key_type_id, bpf_map__btf_key_type_id(map) },
+		{ info->btf_value_type_id, bpf_map__btf_value_type_id(map) },
+	};
+	static const char *const what[2] = { "key", "value" };
+	struct btf *pinned;
+	char why[160];
+	int i, rc = 0;
+
+	if (!info->btf_id || !ours)
+		return 0;
+	pinned = btf__load_from_kernel_by_id(info->btf_id);
+	if (!pinned)
+		return 0;
+	for (i = 0; i < 2 && !rc; i++) {
+		if (!types[i][0] || !types[i][1] ||
+		    layout_equal(pinned, types[i][0], ours, types[i][1], why, sizeof(why)))
+			continue;
+		snprintf(err, errlen,
+			 "map %s: the pinned map's %s layout differs from this lbd's (%s); "
+			 "refusing to replace it (the running data path is left as it is; "
+			 "'lbd --unload' removes it)", bpf_map__name(map), what[i], why);
+		rc = -EINVAL;
+	}
+	btf__free(pinned);
+	return rc;
+}
+
 /* Does a pinned map have the layout this program needs? */
-static int map_check(struct bpf_map *map, const struct bpf_map_info *info, char *err,
-		     size_t errlen)
+static int map_check(struct bpf_map *map, const struct bpf_map_info *info,
+		     const struct btf *ours, char *err, size_t errlen)
 {
 	const char *name = bpf_map__name(map);
 	const char *what = NULL;
@@ -68,7 +105,7 @@ static int map_check(struct bpf_map *map, const struct bpf_map_info *info, char 
 	else if (strcmp(name, "flow_table") && info->max_entries != bpf_map__max_entries(map))
 		what = "max entries", have = info->max_entries, want = bpf_map__max_entries(map);
 	if (!what)
-		return 0;
+		return map_btf_check(map, info, ours, err, errlen);
 	snprintf(err, errlen,
 		 "map %s: the pinned map has %s %u, this lbd needs %u; refusing to replace it "
 		 "(the running data path is left as it is; 'lbd --unload' removes it)",
@@ -99,7 +136,8 @@ static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 		}
 		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
-		rc = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : map_check(map, &info, err, errlen);
+		rc = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno :
+		     map_check(map, &info, bpf_object__btf(ld->skel->obj), err, errlen);
 		if (!rc && bpf_map__reuse_fd(map, fd))
 			rc = -errno;
 		close(fd);

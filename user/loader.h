@@ -5,9 +5,10 @@
  * Everything lives under /sys/fs/bpf/sluice/<interface>/: one pin per map
  * (by map name) and "link", the XDP link. The pins keep the program
  * attached and the maps alive when lbd exits or dies. A new lbd:
- *  - reuses every pinned map whose layout matches its own (same map ids,
- *    the flow table untouched), and refuses to start, naming the map, when
- *    one does not: the old program stays attached;
+ *  - reuses every pinned map whose layout matches its own, sizes and the
+ *    BTF of its key and value field by field (same map ids, the flow table
+ *    untouched), and refuses to start, naming the map, when one does not:
+ *    the old program stays attached;
  *  - adopts the pinned link when it runs the same program (same program
  *    id), or replaces the program on that link in one step (an upgrade);
  *  - attaches a new link only when there is none, or when the pinned one
