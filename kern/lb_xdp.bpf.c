@@ -84,7 +84,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 				      struct lb_global_stats *gs)
 {
-	const struct lb_config *cfg;
+	const struct lb_config *cfg = NULL;
 	struct lb_backend *be;
 	struct lb_vip *vip;
 	int steered = 0;
@@ -95,10 +95,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	rc = lb_parse(ctx, p);
 	if (rc != LB_OK)
 		return rc;
-	cfg = lb_config();
-	if (!cfg)
-		return LB_PASS;
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
+		cfg = lb_config();
+		if (!cfg)
+			return LB_PASS;
 		rc = lb_icmp_classify(ctx, p, cfg);
 		if (rc == LB_TX)
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
@@ -110,6 +110,11 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	}
 	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
 	if (!lb_vip_addr_maybe(p))
+		return LB_PASS;
+	/* Read only now: passed traffic is spared one cache line. */
+	if (!cfg)
+		cfg = lb_config();
+	if (!cfg)
 		return LB_PASS;
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p)) {
