@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "bench.h"
+
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+
+#include "pkt.h"
+#include "testbed.h"
+
+static void out_of_memory(void)
+{
+	fprintf(stderr, "bench: out of memory\n");
+	exit(EXIT_FAILURE);
+}
+
+struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags)
+{
+	struct bench_frames f = {
+		.buf = calloc(n, BENCH_FRAME_MAX),
+		.len = calloc(n, sizeof(size_t)),
+		.n = n,
+	};
+	size_t i;
+
+	if (!f.buf || !f.len)
+		out_of_memory();
+	for (i = 0; i < n; i++) {
+		struct lb_flow_key k = { .proto = IPPROTO_TCP };
+
+		k.family = pkt_addr(dst, k.dst);
+		if (k.family == LB_FAMILY_IPV4) {
+			k.src[0] = htonl(0xc6120000 | (uint32_t)(i / 4096));
+		} else {
+			pkt_addr("fd00:1::", k.src);
+			k.src[3] = htonl((uint32_t)(i / 4096));
+		}
+		k.sport = htons((uint16_t)(1024 + i % 4096));
+		k.dport = htons(port);
+		f.len[i] = pkt_tcp(f.buf[i], BENCH_FRAME_MAX, &k, flags, 0);
+	}
+	return f;
+}
+
+void bench_frames_free(struct bench_frames *f)
+{
+	free(f->buf);
+	free(f->len);
+}
+
+/*
+ * The time is the kernel's own measure of each run (opts.duration), which
+ * leaves out the system call and the copies in and out; those would dwarf
+ * what we measure and vary with the machine's speculation mitigations.
+ */
+double bench_time(int prog_fd, struct bench_frames *f, long n)
+{
+	uint8_t out[BENCH_FRAME_MAX + 128];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_out = out, .repeat = 1);
+	double total = 0;
+	long i;
+
+	for (i = 0; i < n; i++) {
+		size_t k = f->next;
+
+		f->next = (k + 1) % f->n;
+		opts.data_in = f->buf[k];
+		opts.data_size_in = f->len[k];
+		opts.data_size_out = sizeof(out);
+		if (bpf_prog_test_run_opts(prog_fd, &opts)) {
+			perror("bench: BPF_PROG_TEST_RUN");
+			exit(EXIT_FAILURE);
+		}
+		total += opts.duration;
+	}
+	return total / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+void bench_balancer(struct bpf_object *obj, size_t nbackends)
+{
+	struct testbed_vip v4 = { .id = 0 }, v6 = { .id = 1 };
+
+	if (testbed_config(obj) || testbed_vip_add(obj, "198.18.100.1", 80, IPPROTO_TCP, 0) ||
+	    testbed_vip_add(obj, "fd00:100::1", 80, IPPROTO_TCP, 1) ||
+	    testbed_backends(obj, &v4, LB_FAMILY_IPV4, nbackends, 1) ||
+	    testbed_backends(obj, &v6, LB_FAMILY_IPV6, nbackends, 1 + (uint32_t)nbackends)) {
+		fprintf(stderr, "bench: cannot set up the balancer\n");
+		exit(EXIT_FAILURE);
+	}
+	testbed_vip_free(&v4);
+	testbed_vip_free(&v6);
+}
+
+void bench_pin_cpu0(void)
+{
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		perror("bench: cannot pin to CPU 0");
+}
+
+int bench_options(int argc, char **argv, const char *usage, long *calls, int *rounds)
+{
+	static const struct option opts[] = {
+		{ "calls", required_argument, NULL, 'c' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:r:", opts, NULL)) != -1) {
+		if (c == 'c') {
+			*calls = strtol(optarg, NULL, 10);
+		} else if (c == 'r') {
+			*rounds = atoi(optarg);
+		} else {
+			fprintf(stderr, "%s\n", usage);
+			return -1;
+		}
+	}
+	if (*rounds < 1 || *rounds > 10000 || *calls < *rounds) {
+		fprintf(stderr, "%s\n--rounds must be 1..10000 and --calls at least that\n", usage);
+		return -1;
+	}
+	return optind;
+}

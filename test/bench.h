@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the benchmarks share: frames to send, timing through
+ * BPF_PROG_TEST_RUN with repeat = 1, medians, a standard balancer.
+ */
+#ifndef LB_BENCH_H
+#define LB_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+
+#define BENCH_FRAME_MAX 256
+
+struct bench_frames {
+	uint8_t (*buf)[BENCH_FRAME_MAX];
+	size_t *len;
+	size_t n;
+	size_t next;		/* the frame the next call sends */
+};
+
+/* n TCP frames of distinct flows to dst:port from 198.18.0.0/15 or
+ * fd00:1::/64, with the given TCP flags. Exits when out of memory. */
+struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags);
+void bench_frames_free(struct bench_frames *f);
+
+/* Mean ns per call over n calls, going on through the frames: the kernel's
+ * own measure of each run. Exits on a failed run. */
+double bench_time(int prog_fd, struct bench_frames *f, long n);
+
+/* The median of v (sorted in place). */
+double bench_median(double *v, int n);
+
+/* Set up a loaded balancer object: the standard config, a TCP VIP
+ * 198.18.100.1:80 (id 0) and fd00:100::1:80 (id 1), nbackends each with
+ * Maglev tables. Exits on failure. */
+void bench_balancer(struct bpf_object *obj, size_t nbackends);
+
+/* Read --calls N and --rounds N into *calls and *rounds (defaults as
+ * given). Returns the index of the first other argument, or -1 after
+ * printing usage. */
+int bench_options(int argc, char **argv, const char *usage, long *calls, int *rounds);
+
+/* Run on CPU 0 only, so the per-CPU LRU lists see warm-up and timed packets
+ * alike. */
+void bench_pin_cpu0(void);
+
+#endif /* LB_BENCH_H */

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Two builds of the balancer timed in one run: B over A per packet kind.
+ * This machine's speed drifts by tens of percent over seconds, more than
+ * most changes to the program are worth; timing both objects in the same
+ * short rounds puts the drift on both alike, so B/A is what a change did.
+ *
+ * A and B are lb_xdp.bpf.o files, say from build/kern/ of two checkouts:
+ *   git worktree add /tmp/before HEAD~1 && meson setup /tmp/before/b /tmp/before
+ *   ninja -C /tmp/before/b kern/lb_xdp.bpf.o
+ *   build/test/bench_ab /tmp/before/b/kern/lb_xdp.bpf.o build/kern/lb_xdp.bpf.o
+ * Running A against itself shows the noise floor (B/A within a few %).
+ *
+ * Usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]   (root)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <netinet/in.h>
+
+#include "lb_pass.skel.h"
+#include "bench.h"
+#include "pkt.h"
+
+struct ab_row {
+	const char *name;
+	const char *dst;
+	uint8_t flags;
+	struct bench_frames frames[2];
+	double *ns[2];
+};
+
+static long calls = 400000;	/* per row and object, over all rounds */
+static int rounds = 100;
+
+static int balancer_load(const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "bench_ab: cannot load %s\n", path);
+		exit(EXIT_FAILURE);
+	}
+	prog = bpf_object__find_program_by_name(obj, "lb_xdp");
+	if (!prog) {
+		fprintf(stderr, "bench_ab: %s has no lb_xdp program\n", path);
+		exit(EXIT_FAILURE);
+	}
+	bench_balancer(obj, 16);
+	return bpf_program__fd(prog);
+}
+
+static double *rounds_new(void)
+{
+	double *v = calloc((size_t)rounds, sizeof(double));
+
+	if (!v) {
+		fprintf(stderr, "bench_ab: out of memory\n");
+		exit(EXIT_FAILURE);
+	}
+	return v;
+}
+
+static void run(const int fd[2], int base_fd)
+{
+	struct ab_row rows[] = {
+		{ .name = "established flow, IPv4", .dst = "198.18.100.1", .flags = PKT_TCP_ACK },
+		{ .name = "established flow, IPv6 (6-in-6)", .dst = "fd00:100::1",
+		  .flags = PKT_TCP_ACK },
+		{ .name = "SYN, one flow", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
+		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
+		  .flags = PKT_TCP_ACK },
+	};
+	size_t n = sizeof(rows) / sizeof(rows[0]), i;
+	struct bench_frames base_frames = bench_tcp_frames("198.18.100.1", 80, 1, PKT_TCP_ACK);
+	double *base = rounds_new(), b;
+	int r, k;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 2; k++) {
+			struct bench_frames syn = bench_tcp_frames(rows[i].dst, 80, 1, PKT_TCP_SYN);
+
+			bench_time(fd[k], &syn, 1);	/* the flow exists before it is timed */
+			bench_frames_free(&syn);
+			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, 1, rows[i].flags);
+			rows[i].ns[k] = rounds_new();
+		}
+	}
+	for (r = 0; r < rounds; r++) {
+		base[r] = bench_time(base_fd, &base_frames, calls / rounds);
+		for (i = 0; i < n; i++)
+			for (k = 0; k < 2; k++)
+				rows[i].ns[k][r] = bench_time(fd[k], &rows[i].frames[k],
+							      calls / rounds);
+	}
+	b = bench_median(base, rounds);
+	printf("empty XDP_PASS program (baseline): %.1f ns\n\n", b);
+	printf("| %-32s | %8s | %8s | %5s |\n", "packet", "A net ns", "B net ns", "B/A");
+	printf("|%.34s|%.10s|%.10s|%.7s|\n", "----------------------------------",
+	       "----------", "----------", "-------");
+	for (i = 0; i < n; i++) {
+		double a = bench_median(rows[i].ns[0], rounds) - b;
+		double x = bench_median(rows[i].ns[1], rounds) - b;
+
+		printf("| %-32s | %8.1f | %8.1f | %5.3f |\n", rows[i].name, a, x, x / a);
+		for (k = 0; k < 2; k++) {
+			bench_frames_free(&rows[i].frames[k]);
+			free(rows[i].ns[k]);
+		}
+	}
+	bench_frames_free(&base_frames);
+	free(base);
+}
+
+int main(int argc, char **argv)
+{
+	int first = bench_options(argc, argv,
+				  "usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]",
+				  &calls, &rounds);
+	struct lb_pass *pass;
+	int fd[2];
+
+	if (first < 0 || argc - first != 2) {
+		if (first >= 0)
+			fprintf(stderr, "usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]\n");
+		return 2;
+	}
+	bench_pin_cpu0();
+	pass = lb_pass__open_and_load();
+	if (!pass) {
+		fprintf(stderr, "bench_ab: cannot load lb_pass\n");
+		return EXIT_FAILURE;
+	}
+	fd[0] = balancer_load(argv[first]);
+	fd[1] = balancer_load(argv[first + 1]);
+	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
+	       argv[first], argv[first + 1], calls, rounds);
+	run(fd, bpf_program__fd(pass->progs.lb_pass));
+	lb_pass__destroy(pass);
+	return 0;
+}
