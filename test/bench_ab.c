@@ -21,10 +21,18 @@
 #include "bench.h"
 #include "pkt.h"
 
+/* A flow table this small (8192 entries per CPU) is full after the first
+ * round of the "full table" row: from then on every SYN evicts a flow, as
+ * it does on a busy node. */
+#define AB_SMALL_FLOW_TABLE	16384
+#define AB_FLOWS_CYCLED		65536
+
 struct ab_row {
 	const char *name;
 	const char *dst;
 	uint8_t flags;
+	size_t nflows;
+	int small;		/* timed on the objects with the small flow table */
 	struct bench_frames frames[2];
 	double *ns[2];
 };
@@ -32,12 +40,15 @@ struct ab_row {
 static long calls = 400000;	/* per row and object, over all rounds */
 static int rounds = 100;
 
-static int balancer_load(const char *path)
+static int balancer_load(const char *path, __u32 flow_entries)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_program *prog;
+	struct bpf_map *flows;
 
-	if (!obj || bpf_object__load(obj)) {
+	flows = obj ? bpf_object__find_map_by_name(obj, "flow_table") : NULL;
+	if (!flows || (flow_entries && bpf_map__set_max_entries(flows, flow_entries)) ||
+	    bpf_object__load(obj)) {
 		fprintf(stderr, "bench_ab: cannot load %s\n", path);
 		exit(EXIT_FAILURE);
 	}
@@ -61,13 +72,16 @@ static double *rounds_new(void)
 	return v;
 }
 
-static void run(const int fd[2], int base_fd)
+/* fd[small][k]: object k (A, B), with the default or the small flow table. */
+static void run(const int fd[2][2], int base_fd)
 {
 	struct ab_row rows[] = {
 		{ .name = "established flow, IPv4", .dst = "198.18.100.1", .flags = PKT_TCP_ACK },
 		{ .name = "established flow, IPv6 (6-in-6)", .dst = "fd00:100::1",
 		  .flags = PKT_TCP_ACK },
 		{ .name = "SYN, one flow", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
+		{ .name = "SYN, new flow, flow table full", .dst = "198.18.100.1",
+		  .flags = PKT_TCP_SYN, .nflows = AB_FLOWS_CYCLED, .small = 1 },
 		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
 		  .flags = PKT_TCP_ACK },
 	};
@@ -77,12 +91,15 @@ static void run(const int fd[2], int base_fd)
 	int r, k;
 
 	for (i = 0; i < n; i++) {
-		for (k = 0; k < 2; k++) {
-			struct bench_frames syn = bench_tcp_frames(rows[i].dst, 80, 1, PKT_TCP_SYN);
+		size_t nf = rows[i].nflows ? rows[i].nflows : 1;
 
-			bench_time(fd[k], &syn, 1);	/* the flow exists before it is timed */
+		for (k = 0; k < 2; k++) {
+			struct bench_frames syn = bench_tcp_frames(rows[i].dst, 80, nf, PKT_TCP_SYN);
+
+			/* The flows exist (or the table is full) before timing. */
+			bench_time(fd[rows[i].small][k], &syn, (long)nf);
 			bench_frames_free(&syn);
-			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, 1, rows[i].flags);
+			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, nf, rows[i].flags);
 			rows[i].ns[k] = rounds_new();
 		}
 	}
@@ -90,7 +107,8 @@ static void run(const int fd[2], int base_fd)
 		base[r] = bench_time(base_fd, &base_frames, calls / rounds);
 		for (i = 0; i < n; i++)
 			for (k = 0; k < 2; k++)
-				rows[i].ns[k][r] = bench_time(fd[k], &rows[i].frames[k],
+				rows[i].ns[k][r] = bench_time(fd[rows[i].small][k],
+							      &rows[i].frames[k],
 							      calls / rounds);
 	}
 	b = bench_median(base, rounds);
@@ -118,7 +136,7 @@ int main(int argc, char **argv)
 				  "usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]",
 				  &calls, &rounds);
 	struct lb_pass *pass;
-	int fd[2];
+	int fd[2][2], k;
 
 	if (first < 0 || argc - first != 2) {
 		if (first >= 0)
@@ -131,8 +149,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_ab: cannot load lb_pass\n");
 		return EXIT_FAILURE;
 	}
-	fd[0] = balancer_load(argv[first]);
-	fd[1] = balancer_load(argv[first + 1]);
+	for (k = 0; k < 2; k++) {
+		fd[0][k] = balancer_load(argv[first + k], 0);
+		fd[1][k] = balancer_load(argv[first + k], AB_SMALL_FLOW_TABLE);
+	}
 	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
 	       argv[first], argv[first + 1], calls, rounds);
 	run(fd, bpf_program__fd(pass->progs.lb_pass));
