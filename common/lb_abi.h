@@ -100,13 +100,17 @@ _Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
  * down a backend of one VIP never moves another VIP's flows. The entry of a
  * removed backend stays, flags cleared, until no flow can point at its id:
  * the maps alone say which ids are free, so a restarted controller needs no
- * other record.
+ * other record. The data path counts a flow that follows its entry for
+ * vip_id, without looking the VIP up; once the VIP itself is removed, its
+ * backends' entries name LB_BACKEND_VIP_NONE, so a new service given the
+ * VIP's id can never revive them.
  */
+#define LB_BACKEND_VIP_NONE	0xffff
 struct lb_backend {
 	__be32 addr[4];
 	__u8 family;		/* 0: id never used */
 	__u8 flags;		/* LB_BACKEND_F_* */
-	__u16 vip_id;		/* the VIP this backend serves (for the controller) */
+	__u16 vip_id;		/* the VIP it serves; LB_BACKEND_VIP_NONE: retired */
 };
 _Static_assert(sizeof(struct lb_backend) == 20, "lb_backend layout");
 

@@ -384,7 +384,9 @@ static void full_vip_addr(size_t i, char *buf, size_t len)
 	snprintf(buf, len, "198.18.%zu.%zu", 100 + i / 250, 1 + i % 250);
 }
 
-static char *full_vips(uint16_t moved)
+/* LB_MAX_VIPS VIPs, each with backend 198.18.3.1; every MOVED_EVERY-th is
+ * on port moved instead of 80 and has its backend in the given state. */
+static char *full_vips_state(uint16_t moved, const char *state)
 {
 	size_t cap = 128 + LB_MAX_VIPS * 256, len, i;
 	char *text = malloc(cap), addr[16];
@@ -397,12 +399,19 @@ static char *full_vips(uint16_t moved)
 		len += (size_t)snprintf(text + len, cap - len,
 					"%s{ \"name\": \"v%zu\", \"address\": \"%s\", "
 					"\"port\": %u, \"protocol\": \"tcp\", \"table_size\": 13, "
-					"\"backends\": [ { \"address\": \"198.18.3.1\" } ] }",
+					"\"backends\": [ { \"address\": \"198.18.3.1\", "
+					"\"state\": \"%s\" } ] }",
 					i ? ", " : "", i, addr,
-					(unsigned int)(i % MOVED_EVERY ? 80 : moved));
+					(unsigned int)(i % MOVED_EVERY ? 80 : moved),
+					i % MOVED_EVERY ? "active" : state);
 	}
 	snprintf(text + len, cap - len, "] }");
 	return text;
+}
+
+static char *full_vips(uint16_t moved)
+{
+	return full_vips_state(moved, "active");
 }
 
 /* With every VIP id in use, a VIP that changes port gets a removed VIP's id
@@ -578,4 +587,46 @@ Test(apply, refused_config_leaves_every_map_as_it_was)
 	dump_assert_eq(&vips, &after[1], "vip_map");
 	dump_assert_eq(&backends, &after[2], "backends");
 	dump_assert_eq(&tables, &after[3], "vip_tables");
+}
+
+/*
+ * A flow of a service that was removed must never be forwarded again. With
+ * every VIP id in use, 198.18.100.1 moves from port 80 to 8080 and takes
+ * its old id, its backend "down"; then the backend comes back. The flow
+ * entry of the old port-80 service still names the old backend id: that id
+ * must stay retired, or the data path, which follows flow entries before
+ * any VIP lookup, would send the old flow on.
+ */
+Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
+{
+	char *a = full_vips(80), *b = full_vips_state(8080, "down");
+	char *c = full_vips_state(8080, "active");
+	struct lb_flow_key k = { .family = LB_FAMILY_IPV4, .proto = IPPROTO_TCP };
+	struct lb_flow f = { 0 };
+	uint8_t in[128], out[256];
+	size_t len, out_len = sizeof(out);
+	__u32 vip, old_id, verdict;
+
+	apply_text(a);
+	vip = vip_get("198.18.100.1", 80, IPPROTO_TCP, 0).id;
+	old_id = backend_find(vip, "198.18.3.1");
+	pkt_addr("198.18.9.9", k.src);
+	pkt_addr("198.18.100.1", k.dst);
+	k.sport = htons(40000);
+	k.dport = htons(80);
+	f.backend_id = old_id;
+	cr_assert_eq(bpf_map_update_elem(maps.flow_table, &k, &f, BPF_ANY), 0);
+	apply_text(b);
+	cr_assert_eq(vip_get("198.18.100.1", 8080, IPPROTO_TCP, 0).id, vip, "the id was not reused");
+	apply_text(c);
+	cr_assert_eq(vip_get("198.18.100.1", 80, IPPROTO_TCP, 0).id, ~0U);
+	cr_assert_eq(backend_get(old_id).flags, 0, "the old backend id is up again");
+	cr_assert_eq(backend_get(old_id).vip_id, LB_BACKEND_VIP_NONE);
+	len = pkt_tcp(in, sizeof(in), &k, PKT_TCP_ACK, 0);
+	cr_assert_eq(lb_test_run(bpf_program__fd(skel->progs.lb_xdp), in, len, out, &out_len,
+				 &verdict), 0);
+	cr_assert_eq(verdict, XDP_PASS, "a flow of the removed port-80 service was forwarded");
+	free(a);
+	free(b);
+	free(c);
 }

@@ -89,10 +89,11 @@ static int known_order(const void *a, const void *b)
 }
 
 /*
- * Keep one entry per identity. There can be two once a released VIP id has
- * been reused: the removed VIP's backend, retired, and the new VIP's one at
- * the same address. The live one is the backend's id; were the retired one
- * found instead, every apply would move the backend between the two ids and
+ * Keep one entry per identity. Retired entries name no VIP, but maps
+ * written before they did can hold two once a released VIP id was reused:
+ * the removed VIP's backend, retired, and the new VIP's one at the same
+ * address. The live one is the backend's id; were the retired one found
+ * instead, every apply would move the backend between the two ids and
  * rebuild the table.
  */
 static void known_dedup(struct plan *p)
@@ -128,7 +129,7 @@ static int backends_read(struct plan *p)
 	for (i = 1; !rc && i < LB_MAX_BACKENDS; i++) {
 		struct be_known *k = &p->known[p->n_known];
 
-		if (!p->cur[i].family)
+		if (!p->cur[i].family || p->cur[i].vip_id == LB_BACKEND_VIP_NONE)
 			continue;
 		k->vip_id = p->cur[i].vip_id;
 		k->family = p->cur[i].family;
@@ -277,11 +278,63 @@ static int vip_ids_assign(struct plan *p)
 	return 0;
 }
 
+/*
+ * Whether a backend the config no longer has must be retired now: its
+ * flows leave it. While its VIP stays, the entry keeps naming the VIP, so
+ * the same address coming back gets its id again. Once the VIP is gone
+ * (forget), the entry names no VIP: a new service that takes the VIP's id
+ * must never take this id with it, or the removed service's flows, which
+ * follow their entries without a VIP lookup, would be sent on again.
+ */
+static bool backend_retiring(const struct plan *p, __u32 id, bool *forget)
+{
+	const struct lb_backend *b = &p->cur[id];
+
+	if (!b->family || p->be_taken[id] || b->vip_id == LB_BACKEND_VIP_NONE)
+		return false;
+	*forget = b->vip_id >= LB_MAX_VIPS || !p->vip_kept[b->vip_id];
+	return *forget || (b->flags & LB_BACKEND_F_UP);
+}
+
+static int backend_retire(struct plan *p, __u32 id, bool forget)
+{
+	struct lb_backend b = p->cur[id];
+
+	b.flags = 0;
+	if (forget)
+		b.vip_id = LB_BACKEND_VIP_NONE;
+	if (bpf_map_update_elem(p->m->backends, &id, &b, BPF_ANY))
+		return fail(p, -errno, "retiring a backend");
+	p->cur[id] = b;
+	p->st->backends_retired++;
+	return 0;
+}
+
+/* The backends of a VIP whose id a new VIP takes: retired before that
+ * VIP's counters are reset, or the removed VIP's flows, which follow their
+ * entries without a VIP lookup, would go on counting for the new VIP. */
+static int released_backends_retire(struct plan *p)
+{
+	bool forget;
+	__u32 id;
+	int rc;
+
+	for (id = 1; id < LB_MAX_BACKENDS; id++) {
+		if (!backend_retiring(p, id, &forget) || p->cur[id].vip_id >= LB_MAX_VIPS ||
+		    !p->vip_released[p->cur[id].vip_id])
+			continue;
+		rc = backend_retire(p, id, forget);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* Delete every entry that leads to an id vip_id_new() gave to a new VIP,
- * before that VIP's table takes the slot. The entries leave cur_vips too:
- * vips_write() must write them again where the new VIP wants the same key
- * with the same value (its fragment and echo entries, for a VIP that only
- * changed port). */
+ * before that VIP's table takes the slot, and retire its backends. The
+ * entries leave cur_vips too: vips_write() must write them again where the
+ * new VIP wants the same key with the same value (its fragment and echo
+ * entries, for a VIP that only changed port). */
 static int vips_release(struct plan *p)
 {
 	struct vip_list *l = &p->cur_vips;
@@ -300,7 +353,7 @@ static int vips_release(struct plan *p)
 			p->st->vips_removed++;
 		l->v[i] = l->v[--l->n];
 	}
-	return 0;
+	return released_backends_retire(p);
 }
 
 /* Which backend ids some flow entry points at. Read once, when needed, in
@@ -411,8 +464,9 @@ static int backend_ids_assign(struct plan *p)
 
 /* Zero the counters of the ids this apply gives out, so a reused id starts
  * from nothing. Not while planning: a released VIP id counts for the removed
- * VIP until vips_release(). Before tables_write() and vips_write(), which
- * let packets reach the ids. */
+ * VIP until vips_release() has removed its entries and retired its
+ * backends. Before tables_write() and vips_write(), which let packets reach
+ * the ids. */
 static int counters_reset(struct plan *p)
 {
 	__u32 id;
@@ -462,21 +516,20 @@ static int backends_write(struct plan *p)
 	return 0;
 }
 
-/* Backends no longer configured: flows leave them, their ids stay reserved
- * until no flow entry names them. */
+/* Backends no longer configured: their ids stay reserved until no flow
+ * entry names them. */
 static int backends_retire(struct plan *p)
 {
+	bool forget;
 	__u32 id;
+	int rc;
 
 	for (id = 1; id < LB_MAX_BACKENDS; id++) {
-		struct lb_backend b = p->cur[id];
-
-		if (!b.family || p->be_taken[id] || !(b.flags & LB_BACKEND_F_UP))
+		if (!backend_retiring(p, id, &forget))
 			continue;
-		b.flags = 0;
-		if (bpf_map_update_elem(p->m->backends, &id, &b, BPF_ANY))
-			return fail(p, -errno, "retiring a backend");
-		p->st->backends_retired++;
+		rc = backend_retire(p, id, forget);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
