@@ -96,9 +96,9 @@ static __always_inline struct lb_backend *lb_backend_get(__u32 id)
 
 /* A flow already placed keeps its backend while that backend is up.
  * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
- * is gone and the flow must be placed again. */
-static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be,
-					  struct lb_global_stats *gs)
+ * is gone and the flow must be placed again (lb_pick() counts that, once it
+ * does: a flow of a removed VIP is passed, not placed). */
+static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be)
 {
 	struct lb_flow *f;
 	__u64 now;
@@ -107,10 +107,8 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
 	if (!f)
 		return 0;
 	*be = lb_backend_get(f->backend_id);
-	if (!*be || !((*be)->flags & LB_BACKEND_F_UP)) {
-		lb_count_event(gs, LB_EV_FLOW_REPICK);
+	if (!*be || !((*be)->flags & LB_BACKEND_F_UP))
 		return -1;
-	}
 	/* bpf_jiffies64() is inlined by the verifier, a clock helper is not.
 	 * Writing only when the tick changed keeps the cache line clean. */
 	now = bpf_jiffies64();
@@ -175,10 +173,12 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	int syn = lb_is_syn(p);
 
 	if (vip->flags & LB_VIP_F_HASH_L3) {
-		known = lb_flow_follow(p, id, be, gs);
+		known = lb_flow_follow(p, id, be);
 		if (known > 0)
 			return LB_OK;
 	}
+	if (known < 0)
+		lb_count_event(gs, LB_EV_FLOW_REPICK);
 	if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
 	    p->frag != LB_FRAG_LATER)
 		vs->nonsyn_miss++;

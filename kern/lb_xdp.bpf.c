@@ -118,7 +118,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 		return LB_PASS;
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p)) {
-		known = lb_flow_follow(p, &id, &be, gs);
+		known = lb_flow_follow(p, &id, &be);
 		if (known > 0) {
 			lb_count_vip(be->vip_id, p);
 			return lb_deliver(ctx, p, cfg, id, be, steered, gs);

@@ -281,8 +281,13 @@ class Env:
         return out
 
 
+BACKEND_VIP_NONE = 0xFFFF   # vip_id of a retired backend
+
+
 def backend(addr, flags=BACKEND_F_UP, vip=0):
-    """A backend entry: as lbd writes it, it names the one VIP it serves."""
+    """A backend entry: as lbd writes it, it names the one VIP it serves.
+    Here most backends sit in several VIPs' tables and name VIP 0; a fixture
+    whose flow follows its entry names the VIP the flow is for."""
     return (addr, family_of(addr), flags, vip)
 
 
@@ -432,6 +437,17 @@ def tunnel_src6(cfg, h):
     return str(ipaddress.IPv6Address((a & ~M32) | low))
 
 
+def follow(e, flows, key):
+    """The flow table's word on key: (1, backend id) when its backend is up,
+    (0, None) when there is no entry, (-1, None) when its backend is gone."""
+    if key not in flows:
+        return 0, None
+    fb = e.backends.get(flows[key])
+    if fb is not None and fb[2] & BACKEND_F_UP:
+        return 1, flows[key]
+    return -1, None
+
+
 def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=False,
             syn=False, rst=False, tcp=False, steered=False, tos=0):
     """What the specification says happens to a packet that reached VIP vip_id.
@@ -442,20 +458,14 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     o.flows = dict(e.flows)
     flen = len(l2(LB_MAC, ROUTER_MAC, tags, 0)) + len(inner) + len(pad)
     be_id = None
-    known = None
+    known = 0
     # Established packets follow the flow table before the VIP lookup, and
     # count for the VIP their backend entry names; SYNs and fragments wait
     # for the VIP. A flow whose backend is not up goes on to the VIP.
     if not syn and not frag and not later:
-        known = 0
-        if key in o.flows:
-            fb = e.backends.get(o.flows[key])
-            if fb is not None and fb[2] & BACKEND_F_UP:
-                be_id = o.flows[key]
-                vip_id = fb[3]
-            else:
-                known = -1
-                o.count("event.flow_repick")
+        known, be_id = follow(e, o.flows, key)
+        if be_id is not None:
+            vip_id = e.backends[be_id][3]
     o.count("vip.%d.packets" % vip_id)
     o.count("vip.%d.bytes" % vip_id, flen)
     if be_id is None and l3:
@@ -468,14 +478,9 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     # A SYN to an l3 VIP follows the address pair's flow like any packet:
     # the entry carries the client's other connections too.
     if be_id is None and l3:
-        known = 0
-        if key in o.flows:
-            fb = e.backends.get(o.flows[key])
-            if fb is not None and fb[2] & BACKEND_F_UP:
-                be_id = o.flows[key]
-            else:
-                known = -1
-                o.count("event.flow_repick")
+        known, be_id = follow(e, o.flows, key)
+    if be_id is None and known < 0:
+        o.count("event.flow_repick")
     if be_id is None and known == 0 and tcp and not later and not steered and not syn:
         o.count("vip.%d.nonsyn_miss" % vip_id)
     if be_id is None:
@@ -882,8 +887,7 @@ def build_cases():
     emit("flow_of_removed_vip_passed",
          "ACK of a flow whose VIP was removed (its backend retired): passed, not forwarded",
          frame(bytes(tcp4(VIP4_A, 80, flags="A", sport=40068))), XDP_PASS,
-         counters={"event.flow_repick": 1},
-         env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], 0)},
+         env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], 0, vip=BACKEND_VIP_NONE)},
                   vips={(VIP4_A, 80, PROTO_TCP, 0): None}))
     k = key6(VIP6_A, 5356, 53, PROTO_UDP)
     emit_forward("flow_hit_udp_v6", "IPv6 UDP of a flow recorded on backend 10",
