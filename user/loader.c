@@ -52,7 +52,8 @@ static void pin_path(const struct loader *ld, const char *name, char *buf, size_
 
 /*
  * Field by field: sizes alone miss a struct whose fields moved. Maps
- * created without BTF (or whose BTF is gone) can only be checked by size.
+ * created without BTF can only be checked by size; BTF that is there but
+ * cannot be read refuses the map, since nothing would then be checked.
  */
 static int map_btf_check(struct bpf_map *map, const struct bpf_map_info *info,
 			 const struct btf *ours, char *err, size_t errlen)
@@ -69,8 +70,11 @@ static int map_btf_check(struct bpf_map *map, const struct bpf_map_info *info,
 	if (!info->btf_id || !ours)
 		return 0;
 	pinned = btf__load_from_kernel_by_id(info->btf_id);
-	if (!pinned)
-		return 0;
+	if (!pinned) {
+		snprintf(err, errlen, "map %s: cannot read the pinned map's BTF (id %u): %s",
+			 bpf_map__name(map), info->btf_id, strerror(errno));
+		return -errno;
+	}
 	for (i = 0; i < 2 && !rc; i++) {
 		if (!types[i][0] || !types[i][1] ||
 		    layout_equal(pinned, types[i][0], ours, types[i][1], why, sizeof(why)))
