@@ -310,18 +310,24 @@ static int backend_retire(struct plan *p, __u32 id, bool forget)
 	return 0;
 }
 
-/* The backends of a VIP whose id a new VIP takes: retired before that
- * VIP's counters are reset, or the removed VIP's flows, which follow their
- * entries without a VIP lookup, would go on counting for the new VIP. */
-static int released_backends_retire(struct plan *p)
+/*
+ * Retire the backends the config no longer has (their ids stay reserved
+ * until no flow entry names them). released: only those of VIPs whose ids
+ * new VIPs take, which vips_release() retires before the new VIPs'
+ * counters are reset, or the removed VIPs' flows, which follow their
+ * entries without a VIP lookup, would go on counting for the new ones.
+ */
+static int backends_retire(struct plan *p, bool released)
 {
 	bool forget;
 	__u32 id;
 	int rc;
 
 	for (id = 1; id < LB_MAX_BACKENDS; id++) {
-		if (!backend_retiring(p, id, &forget) || p->cur[id].vip_id >= LB_MAX_VIPS ||
-		    !p->vip_released[p->cur[id].vip_id])
+		if (!backend_retiring(p, id, &forget))
+			continue;
+		if (released && (p->cur[id].vip_id >= LB_MAX_VIPS ||
+				 !p->vip_released[p->cur[id].vip_id]))
 			continue;
 		rc = backend_retire(p, id, forget);
 		if (rc)
@@ -353,7 +359,7 @@ static int vips_release(struct plan *p)
 			p->st->vips_removed++;
 		l->v[i] = l->v[--l->n];
 	}
-	return released_backends_retire(p);
+	return backends_retire(p, true);
 }
 
 /* Which backend ids some flow entry points at. Read once, when needed, in
@@ -516,23 +522,6 @@ static int backends_write(struct plan *p)
 	return 0;
 }
 
-/* Backends no longer configured: their ids stay reserved until no flow
- * entry names them. */
-static int backends_retire(struct plan *p)
-{
-	bool forget;
-	__u32 id;
-	int rc;
-
-	for (id = 1; id < LB_MAX_BACKENDS; id++) {
-		if (!backend_retiring(p, id, &forget))
-			continue;
-		rc = backend_retire(p, id, forget);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
 
 static bool tables_equal(int fd, __u32 vip_id, const __u32 *want, __u32 size)
 {
@@ -818,7 +807,7 @@ static int plan_write(struct plan *p)
 	if (!rc)
 		rc = vips_remove(p);
 	if (!rc)
-		rc = backends_retire(p);
+		rc = backends_retire(p, false);
 	if (!rc && (rc = datapath_filter_sync(p->m->vip_map, p->m->vip_filter)))
 		fail(p, rc, "writing the VIP filter");
 	return rc;
