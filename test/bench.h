@@ -32,9 +32,10 @@ double bench_time(int prog_fd, struct bench_frames *f, long n);
 /* The median of v (sorted in place). */
 double bench_median(double *v, int n);
 
-/* Set up a loaded balancer object: the standard config, a TCP VIP
- * 198.18.100.1:80 (id 0) and fd00:100::1:80 (id 1), nbackends each with
- * Maglev tables. Exits on failure. */
+/* Set up a loaded balancer object: the standard config, TCP VIPs
+ * 198.18.100.1:80 (id 0), fd00:100::1:80 (id 1) and BENCH_VIP_L3:80 (id 2,
+ * hash l3), nbackends each with Maglev tables. Exits on failure. */
+#define BENCH_VIP_L3 "198.18.100.3"
 void bench_balancer(struct bpf_object *obj, size_t nbackends);
 
 /* Read --calls N and --rounds N into *calls and *rounds (defaults as

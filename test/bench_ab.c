@@ -79,6 +79,7 @@ static void run(const int fd[2][2], int base_fd)
 		{ .name = "established flow, IPv4", .dst = "198.18.100.1", .flags = PKT_TCP_ACK },
 		{ .name = "established flow, IPv6 (6-in-6)", .dst = "fd00:100::1",
 		  .flags = PKT_TCP_ACK },
+		{ .name = "established flow, l3 VIP", .dst = BENCH_VIP_L3, .flags = PKT_TCP_ACK },
 		{ .name = "SYN, one flow", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
 		{ .name = "SYN, new flow, flow table full", .dst = "198.18.100.1",
 		  .flags = PKT_TCP_SYN, .nflows = AB_FLOWS_CYCLED, .small = 1 },
