@@ -54,8 +54,15 @@ _Static_assert(sizeof(struct lb_vip_key) == 24, "lb_vip_key layout");
  * without a hash-map lookup: bit lb_addr_hash(address) % LB_VIP_FILTER_BITS
  * is set for every address with an entry in vip_map. A set bit only means
  * "maybe": vip_map decides.
+ *
+ * An address with an l3 VIP also sets LB_VIP_FILTER_L3(bit), in the same
+ * 64-byte line: its flows' entries have no ports, so the data path skips
+ * the 5-tuple flow lookup it makes before the VIP lookup for other VIPs.
+ * That bit, too, only means "maybe": a collision costs a VIP lookup, never
+ * a wrong backend.
  */
 #define LB_VIP_FILTER_BITS	65536
+#define LB_VIP_FILTER_L3(bit)	((bit) ^ 256)
 
 struct lb_vip_filter {
 	__u64 bits[LB_VIP_FILTER_BITS / 64];

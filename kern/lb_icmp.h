@@ -277,13 +277,13 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 	if (p->frag != LB_FRAG_NONE || (void *)(ich + 1) > end)
 		return LB_PASS;
 	if (p->key.family == LB_FAMILY_IPV4 && proto == IPPROTO_ICMP) {
-		if (ich->type == LB_ICMP_ECHO && lb_vip_addr_maybe(p) && lb_echo_enabled(p, proto))
+		if (ich->type == LB_ICMP_ECHO && lb_vip_addr_class(p) && lb_echo_enabled(p, proto))
 			return lb4_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP_DEST_UNREACH && ich->code == LB_ICMP_FRAG_NEEDED)
 			return lb4_quote_key(p, data, end);
 	}
 	if (p->key.family == LB_FAMILY_IPV6 && proto == IPPROTO_ICMPV6) {
-		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_vip_addr_maybe(p) &&
+		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_vip_addr_class(p) &&
 		    lb_echo_enabled(p, proto))
 			return lb6_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP6_PKT_TOOBIG)

@@ -12,19 +12,25 @@
 #include "lb_parse.h"
 #include "lb_stats.h"
 
-/* False when the destination is surely not a VIP address. An array lookup
- * is inlined by the verifier; a hash-map lookup is a call, the dearest
- * thing on the pass path. */
-static __always_inline int lb_vip_addr_maybe(const struct lb_pkt *p)
+#define LB_ADDR_VIP	0x1	/* the destination may be a VIP address */
+#define LB_ADDR_L3	0x2	/* ... of an l3 VIP */
+
+/* What vip_filter says of the destination: 0 when it is surely not a VIP
+ * address, else LB_ADDR_*. An array lookup is inlined by the verifier; a
+ * hash-map lookup is a call, the dearest thing on the pass path. */
+static __always_inline int lb_vip_addr_class(const struct lb_pkt *p)
 {
-	__u32 zero = 0, bit;
+	__u32 zero = 0, bit, l3;
 	struct lb_vip_filter *f;
 
 	f = bpf_map_lookup_elem(&vip_filter, &zero);
 	if (!f)
 		return 0;
 	bit = lb_addr_hash(p->key.dst, p->key.family) % LB_VIP_FILTER_BITS;
-	return (f->bits[bit / 64] >> (bit % 64)) & 1;
+	if (!((f->bits[bit / 64] >> (bit % 64)) & 1))
+		return 0;
+	l3 = LB_VIP_FILTER_L3(bit);
+	return LB_ADDR_VIP | (((f->bits[l3 / 64] >> (l3 % 64)) & 1) ? LB_ADDR_L3 : 0);
 }
 
 static __always_inline struct lb_vip *lb_vip_find(const __be32 addr[4], __u8 family,
@@ -141,17 +147,21 @@ static __always_inline int lb_is_syn(const struct lb_pkt *p)
 	       (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
 }
 
+/* known, before lb_flow_follow() was asked about the packet's key. */
+#define LB_FLOW_UNTRIED	2
+
 /*
  * Whether a packet may follow the flow table before its VIP is looked up:
  * a flow entry exists only for VIP traffic, and a backend entry names its
  * VIP, so a hit whose backend is up needs no VIP lookup. A removed VIP's
  * backends are retired (not up), so its flows fall through to the VIP
  * lookup and are passed. SYNs and fragments wait for the VIP: a SYN to a
- * 5tuple VIP always takes the table, a fragment to one is dropped.
+ * 5tuple VIP always takes the table, a fragment to one is dropped. So do
+ * packets to an l3 VIP's address: its entries have no ports.
  */
-static __always_inline int lb_flow_first(const struct lb_pkt *p)
+static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
 {
-	return p->frag == LB_FRAG_NONE && !lb_is_syn(p);
+	return !(addr_class & LB_ADDR_L3) && p->frag == LB_FRAG_NONE && !lb_is_syn(p);
 }
 
 /*
@@ -162,9 +172,9 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p)
  * holds every connection of the address pair, so a SYN follows it too:
  * taking the table's choice would move the client's other connections.
  *
- * known: what lb_flow_follow() said for this key before the VIP lookup
- * (0 or -1), which every non-SYN packet to a 5tuple VIP went through. An
- * l3 VIP's key lost its ports since, so it is looked up again.
+ * known: what lb_flow_follow() said for this key before the VIP lookup (0
+ * or -1), or LB_FLOW_UNTRIED when it was not asked (see lb_flow_first()).
+ * An l3 VIP's key lost its ports since, so it is looked up again.
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
 				   int known, struct lb_vip_stats *vs,
@@ -172,7 +182,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 {
 	int syn = lb_is_syn(p);
 
-	if (vip->flags & LB_VIP_F_HASH_L3) {
+	if ((vip->flags & LB_VIP_F_HASH_L3) || (known == LB_FLOW_UNTRIED && !syn)) {
 		known = lb_flow_follow(p, id, be);
 		if (known > 0)
 			return LB_OK;

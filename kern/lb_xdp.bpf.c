@@ -86,9 +86,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	const struct lb_config *cfg = NULL;
 	struct lb_backend *be;
+	int known = LB_FLOW_UNTRIED;
 	struct lb_vip *vip;
 	int steered = 0;
-	int known = 0;
+	int addr;
 	__u32 id;
 	int rc;
 
@@ -109,7 +110,8 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 		return LB_PASS;
 	}
 	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
-	if (!lb_vip_addr_maybe(p))
+	addr = lb_vip_addr_class(p);
+	if (!addr)
 		return LB_PASS;
 	/* Read only now: passed traffic is spared one cache line. */
 	if (!cfg)
@@ -117,7 +119,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	if (!cfg)
 		return LB_PASS;
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
-	if (lb_flow_first(p)) {
+	if (lb_flow_first(p, addr)) {
 		known = lb_flow_follow(p, &id, &be);
 		if (known > 0) {
 			lb_count_vip(be->vip_id, p);

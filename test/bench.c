@@ -10,6 +10,7 @@
 
 #include <bpf/bpf.h>
 
+#include "datapath.h"
 #include "pkt.h"
 #include "testbed.h"
 
@@ -105,7 +106,9 @@ static int vip_set_l3(struct bpf_object *obj, const char *addr)
 	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &vip))
 		return -ENOENT;
 	vip.flags |= LB_VIP_F_HASH_L3;
-	return bpf_map_update_elem(fd, &key, &vip, BPF_EXIST) ? -errno : 0;
+	if (bpf_map_update_elem(fd, &key, &vip, BPF_EXIST))
+		return -errno;
+	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
 }
 
 void bench_balancer(struct bpf_object *obj, size_t nbackends)

@@ -448,6 +448,16 @@ def follow(e, flows, key):
     return -1, None
 
 
+def addr_has_l3(e, key):
+    """Whether the destination has an l3 VIP: vip_filter marks it, and the
+    data path then looks the VIP up before the flow table."""
+    fam = key[37]
+    n = 4 if fam == FAMILY_IPV4 else 16
+    dst = str(ipaddress.ip_address(key[16:16 + n]))
+    return any(v is not None and v[1] & VIP_F_HASH_L3 and addr == dst
+               for (addr, _port, _proto, _kf), v in e.vips.items())
+
+
 def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=False,
             syn=False, rst=False, tcp=False, steered=False, tos=0):
     """What the specification says happens to a packet that reached VIP vip_id.
@@ -460,9 +470,12 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     be_id = None
     known = 0
     # Established packets follow the flow table before the VIP lookup, and
-    # count for the VIP their backend entry names; SYNs and fragments wait
-    # for the VIP. A flow whose backend is not up goes on to the VIP.
-    if not syn and not frag and not later:
+    # count for the VIP their backend entry names; SYNs, fragments and
+    # packets to an l3 VIP's address wait for the VIP. A flow whose backend
+    # is not up goes on to the VIP.
+    untried = True
+    if not syn and not frag and not later and not addr_has_l3(e, key):
+        untried = False
         known, be_id = follow(e, o.flows, key)
         if be_id is not None:
             vip_id = e.backends[be_id][3]
@@ -477,7 +490,7 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     h = flow_hash(key)
     # A SYN to an l3 VIP follows the address pair's flow like any packet:
     # the entry carries the client's other connections too.
-    if be_id is None and l3:
+    if be_id is None and (l3 or (untried and not syn)):
         known, be_id = follow(e, o.flows, key)
     if be_id is None and known < 0:
         o.count("event.flow_repick")
@@ -810,6 +823,11 @@ def build_cases():
                  3, key6(VIP6_A, 40042, 80, PROTO_TCP), syn=True, tcp=True)
     emit_forward("l3_v4_udp", "UDP to an l3 VIP: the flow key has no ports",
                  udp4(VIP4_L3, 5000, sport=6000), 8, key4(VIP4_L3, 6000, 5000, PROTO_UDP), l3=True)
+    k = key4(VIP4_L3, 6004, 5000, PROTO_UDP)
+    emit_forward("l3_stale_5tuple_entry", "UDP to an l3 VIP with an entry under its full 5-tuple "
+                 "(left from a 5tuple VIP): placed by address pair, the entry not followed",
+                 udp4(VIP4_L3, 5000, sport=6004), 8, k, l3=True,
+                 env=over(flows={k: 9}, backends={9: backend(BACKENDS[9], vip=8)}))
     emit_forward("l3_frag_v4_first", "first IPv4 UDP fragment to an l3 VIP",
                  IP(src=CLIENT4, dst=VIP4_L3, flags="MF", ttl=57, id=95) / UDP(sport=6001, dport=5000) /
                  Raw(b"f" * 64), 8, key4(VIP4_L3, 6001, 5000, PROTO_UDP), l3=True, frag=True)

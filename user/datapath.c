@@ -108,24 +108,42 @@ out_close:
 	return err;
 }
 
-int datapath_filter_sync(int vip_map_fd, int vip_filter_fd)
+static void filter_set(struct lb_vip_filter *filter, __u32 bit)
 {
-	struct lb_vip_filter *filter;
-	struct lb_vip_key key, *prev = NULL;
-	__u32 zero = 0, bit;
-	int err = 0;
+	filter->bits[bit / 64] |= 1ULL << (bit % 64);
+}
 
-	filter = calloc(1, sizeof(*filter));
-	if (!filter)
-		return -ENOMEM;
+/* The bits every vip_map entry asks for. 0 or -errno. */
+static int filter_fill(int vip_map_fd, struct lb_vip_filter *filter)
+{
+	struct lb_vip_key key, *prev = NULL;
+	struct lb_vip vip;
+	__u32 bit;
+
 	while (!bpf_map_get_next_key(vip_map_fd, prev, &key)) {
 		bit = lb_addr_hash(key.addr, key.family) % LB_VIP_FILTER_BITS;
-		filter->bits[bit / 64] |= 1ULL << (bit % 64);
+		filter_set(filter, bit);
+		if (bpf_map_lookup_elem(vip_map_fd, &key, &vip)) {
+			if (errno != ENOENT)	/* ENOENT: deleted meanwhile */
+				return -errno;
+		} else if (vip.flags & LB_VIP_F_HASH_L3) {
+			filter_set(filter, LB_VIP_FILTER_L3(bit));
+		}
 		prev = &key;
 	}
-	if (errno != ENOENT)
-		err = -errno;
-	else if (bpf_map_update_elem(vip_filter_fd, &zero, filter, BPF_ANY))
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int datapath_filter_sync(int vip_map_fd, int vip_filter_fd)
+{
+	struct lb_vip_filter *filter = calloc(1, sizeof(*filter));
+	__u32 zero = 0;
+	int err;
+
+	if (!filter)
+		return -ENOMEM;
+	err = filter_fill(vip_map_fd, filter);
+	if (!err && bpf_map_update_elem(vip_filter_fd, &zero, filter, BPF_ANY))
 		err = -errno;
 	free(filter);
 	return err;

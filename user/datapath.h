@@ -27,8 +27,8 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size);
 
 /*
- * Rebuild the VIP filter bitmap from every address in vip_map and write it
- * in one update. Call it after adding vip_map entries and before deleting
+ * Rebuild the VIP filter bitmap from every address in vip_map (and the l3
+ * bits of addresses with an l3 VIP) and write it in one update. Call it after adding vip_map entries and before deleting
  * them is not needed: a stale set bit only costs a hash lookup. 0 or -errno.
  */
 int datapath_filter_sync(int vip_map_fd, int vip_filter_fd);
