@@ -104,16 +104,25 @@ static __always_inline void lb6_tunnel_src(struct lb_pkt *p, const struct lb_con
 	src[3] = (src[3] & mask) | (bpf_htonl(lb_pkt_hash(p)) & ~mask);
 }
 
-static __always_inline __u16 lb4_hdr_csum(const struct iphdr *iph)
+/*
+ * Write an IPv4 header (no options) as five 32-bit words, its checksum
+ * summed from them in registers. Summing the header back from the packet
+ * made the CPU wait on store forwarding: the reads spanned narrower stores.
+ */
+static __always_inline void lb4_hdr_write(struct iphdr *iph, __u8 tos, __u16 tot_len,
+					  __u16 frag_off, __u8 proto, __be32 saddr, __be32 daddr)
 {
-	const __u16 *w = (const __u16 *)iph;
-	__u64 sum = 0;
-	int i;
+	__be32 w[5] = {
+		bpf_htonl(0x45000000 | (__u32)tos << 16 | tot_len),
+		bpf_htonl(frag_off),			/* id 0 */
+		bpf_htonl(LB_OUTER_TTL << 24 | (__u32)proto << 16),	/* checksum 0 */
+		saddr,
+		daddr,
+	};
+	__u64 sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
 
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(*iph) / 2); i++)
-		sum += w[i];
-	return lb_csum_fold(sum);
+	__builtin_memcpy(iph, w, sizeof(w));
+	iph->check = lb_csum_fold(sum);
 }
 
 static __always_inline int lb4_encap(struct xdp_md *ctx, struct lb_pkt *p,
@@ -135,20 +144,11 @@ static __always_inline int lb4_encap(struct xdp_md *ctx, struct lb_pkt *p,
 	o = lb_l3_ptr(data, p);
 	if ((void *)(o + 1) > end)
 		return -LB_DROP_ADJUST;
-	o->version = 4;
-	o->ihl = sizeof(*o) / 4;
-	o->tos = p->tos;
-	o->tot_len = bpf_htons(p->l3_len + sizeof(*o));
-	o->id = 0;
 	/* DF: we never send more than the MTU, and a backend could not
 	 * reassemble a fragmented tunnel packet in XDP. */
-	o->frag_off = bpf_htons(LB_IP_DF);
-	o->ttl = LB_OUTER_TTL;
-	o->protocol = p->key.family == LB_FAMILY_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6;
-	o->check = 0;
-	o->saddr = lb4_tunnel_src(p, cfg);
-	o->daddr = be->addr[0];
-	o->check = lb4_hdr_csum(o);
+	lb4_hdr_write(o, p->tos, p->l3_len + sizeof(*o), LB_IP_DF,
+		      p->key.family == LB_FAMILY_IPV4 ? IPPROTO_IPIP : IPPROTO_IPV6,
+		      lb4_tunnel_src(p, cfg), be->addr[0]);
 	return LB_OK;
 }
 

@@ -124,18 +124,8 @@ static __always_inline int lb4_send_frag_needed(struct xdp_md *ctx, struct lb_pk
 	ich = (void *)(iph + 1);
 	if ((void *)(ich + 1) > end)
 		return -LB_DROP_ADJUST;
-	iph->version = 4;
-	iph->ihl = sizeof(*iph) / 4;
-	iph->tos = LB_ICMP_TOS;
-	iph->tot_len = bpf_htons(sizeof(*iph) + sizeof(*ich) + quote);
-	iph->id = 0;
-	iph->frag_off = 0;
-	iph->ttl = LB_OUTER_TTL;
-	iph->protocol = IPPROTO_ICMP;
-	iph->check = 0;
-	iph->saddr = p->key.dst[0];
-	iph->daddr = p->key.src[0];
-	iph->check = lb4_hdr_csum(iph);
+	lb4_hdr_write(iph, LB_ICMP_TOS, sizeof(*iph) + sizeof(*ich) + quote, 0, IPPROTO_ICMP,
+		      p->key.dst[0], p->key.src[0]);
 	ich->type = LB_ICMP_DEST_UNREACH;
 	ich->code = LB_ICMP_FRAG_NEEDED;
 	ich->csum = 0;
