@@ -79,18 +79,36 @@ static __always_inline int lb_trim(struct xdp_md *ctx, const struct lb_pkt *p)
 	return LB_OK;
 }
 
-static __always_inline __be32 lb4_tunnel_src(struct lb_pkt *p, const struct lb_config *cfg)
+/*
+ * What the per-flow tunnel source and the IPv6 flow label draw on. They
+ * only have to spread flows over the backends' RX queues and the routers'
+ * paths, and nothing in user space predicts them, so they need not be
+ * lb_flow_hash(): an established flow would compute that for them alone,
+ * and over an IPv6 key it costs a quarter of the program. The key's words
+ * folded by xor and mixed by Murmur3's finaliser spread as well.
+ */
+static __always_inline __u32 lb_spread_hash(const struct lb_flow_key *k)
+{
+	__u32 x = LB_FLOW_HASH_SEED ^ (__u32)k->sport ^ (__u32)k->dport << 16;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		x ^= k->src[i] ^ k->dst[i];
+	return lb_hash_final(x, 0);
+}
+
+static __always_inline __be32 lb4_tunnel_src(const struct lb_pkt *p, const struct lb_config *cfg)
 {
 	__be32 mask;
 
 	if (cfg->src4_plen >= 32)
 		return cfg->src4;
 	mask = cfg->src4_plen ? bpf_htonl(~0U << (32 - cfg->src4_plen)) : 0;
-	return (cfg->src4 & mask) | (bpf_htonl(lb_pkt_hash(p)) & ~mask);
+	return (cfg->src4 & mask) | (bpf_htonl(lb_spread_hash(&p->key)) & ~mask);
 }
 
 /* Per-flow IPv6 sources vary at most the low 32 bits. */
-static __always_inline void lb6_tunnel_src(struct lb_pkt *p, const struct lb_config *cfg,
+static __always_inline void lb6_tunnel_src(__u32 spread, const struct lb_config *cfg,
 					   __be32 src[4])
 {
 	__u32 host_bits;
@@ -101,7 +119,7 @@ static __always_inline void lb6_tunnel_src(struct lb_pkt *p, const struct lb_con
 		return;
 	host_bits = 128 - (cfg->src6_plen > 96 ? cfg->src6_plen : 96);
 	mask = host_bits >= 32 ? 0 : bpf_htonl(~0U << host_bits);
-	src[3] = (src[3] & mask) | (bpf_htonl(lb_pkt_hash(p)) & ~mask);
+	src[3] = (src[3] & mask) | (bpf_htonl(spread) & ~mask);
 }
 
 /*
@@ -157,15 +175,16 @@ static __always_inline int lb6_encap(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	void *data, *end;
 	struct ipv6hdr *o;
+	__u32 spread, label;
 	__be32 src[4];
-	__u32 label;
 	int rc;
 
 	if (!(cfg->src6[0] | cfg->src6[1] | cfg->src6[2] | cfg->src6[3]))
 		return -LB_DROP_NO_CONFIG;
-	lb6_tunnel_src(p, cfg, src);
+	spread = lb_spread_hash(&p->key);
+	lb6_tunnel_src(spread, cfg, src);
 	/* The flow label lets routers spread flows over ECMP paths. */
-	label = lb_pkt_hash(p) & 0xfffff;
+	label = spread & 0xfffff;
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(*o)))
 		return -LB_DROP_ADJUST;
 	rc = lb_l2_rewrite(ctx, sizeof(*o), lb_l2_len(p), cfg, bpf_htons(ETH_P_IPV6));

@@ -203,7 +203,6 @@ static __always_inline void lb_key_from_quote(struct lb_pkt *p, __u8 proto,
 	}
 	p->key.proto = proto;
 	p->tcp_flags = 0;
-	p->has_hash = 0;
 }
 
 static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end)

@@ -62,7 +62,6 @@ enum lb_frag {
 
 struct lb_pkt {
 	struct lb_flow_key key;	/* as received; ports zero when absent */
-	__u32 hash;		/* lb_flow_hash(&key), once has_hash is set */
 	__u16 l2_len;		/* Ethernet and VLAN tags */
 	__u16 l3_len;		/* the IP packet, without Ethernet padding */
 	__u16 l4_off;		/* from the frame start */
@@ -71,8 +70,7 @@ struct lb_pkt {
 	__u8 frag;		/* enum lb_frag */
 	__u8 tcp_flags;
 	__u8 icmp_type;
-	__u8 has_hash;
-	__u8 pad[3];
+	__u8 pad[4];
 };
 
 /*

@@ -69,17 +69,8 @@ static __always_inline struct lb_vip *lb_vip_lookup(const struct lb_pkt *p)
 	return lb_vip_find(k->dst, k->family, 0, k->proto, 0);
 }
 
-static __always_inline __u32 lb_pkt_hash(struct lb_pkt *p)
-{
-	if (!p->has_hash) {
-		p->hash = lb_flow_hash(&p->key);
-		p->has_hash = 1;
-	}
-	return p->hash;
-}
-
 /* Backend id in the VIP's table slot for this flow, or 0. */
-static __always_inline __u32 lb_table_pick(struct lb_pkt *p, __u32 vip_id)
+static __always_inline __u32 lb_table_pick(const struct lb_pkt *p, __u32 vip_id)
 {
 	__u32 zero = 0, slot, *size, *id;
 	void *table;
@@ -90,7 +81,7 @@ static __always_inline __u32 lb_table_pick(struct lb_pkt *p, __u32 vip_id)
 	size = bpf_map_lookup_elem(table, &zero);
 	if (!size || !*size)
 		return LB_BACKEND_INVALID;
-	slot = LB_TABLE_HDR + lb_pkt_hash(p) % *size;
+	slot = LB_TABLE_HDR + lb_flow_hash(&p->key) % *size;
 	id = bpf_map_lookup_elem(table, &slot);
 	return id ? *id : LB_BACKEND_INVALID;
 }

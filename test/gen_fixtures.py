@@ -210,6 +210,15 @@ def flow_hash(key):
     return _final(h, 40)
 
 
+def spread_hash(key):
+    """lb_spread_hash(): the seed, the ports word and the address words
+    folded by xor, then Murmur3's finaliser. Tunnel sources and flow labels."""
+    x = HASH_SEED ^ struct.unpack("<I", key[32:36])[0]
+    for w in struct.unpack("<8I", key[:32]):
+        x ^= w
+    return _final(x, 0)
+
+
 # --- The environment -----------------------------------------------------
 
 
@@ -538,7 +547,7 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
         return o
     inner_proto = PROTO_IPIP if fam == FAMILY_IPV4 else PROTO_IPV6
     if be_fam == FAMILY_IPV4:
-        src = tunnel_src4(e.cfg, h)
+        src = tunnel_src4(e.cfg, spread_hash(key))
         if src is None:
             o.verdict = XDP_DROP
             o.count("drop.no_config")
@@ -547,12 +556,12 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
                    proto=inner_proto, src=src, dst=be_addr) / Raw(inner)
         ethertype = ETH_P_IP
     else:
-        src = tunnel_src6(e.cfg, h)
+        src = tunnel_src6(e.cfg, spread_hash(key))
         if src is None:
             o.verdict = XDP_DROP
             o.count("drop.no_config")
             return o
-        outer = IPv6(tc=tos, fl=h & 0xFFFFF, nh=inner_proto, hlim=OUTER_TTL,
+        outer = IPv6(tc=tos, fl=spread_hash(key) & 0xFFFFF, nh=inner_proto, hlim=OUTER_TTL,
                      src=src, dst=be_addr) / Raw(inner)
         ethertype = ETH_P_IPV6
     o.out = l2(e.cfg["next_hop_mac"], e.cfg["src_mac"], tags, ethertype) + bytes(outer)
@@ -778,7 +787,7 @@ def build_cases():
     emit_forward("v4_tos_copied_v4in6", "ToS 0x2e copied to the outer traffic class",
                  tcp4(VIP4_B, 443, sport=40016, tos=0x2e), 2, key4(VIP4_B, 40016, 443, PROTO_TCP),
                  syn=True, tcp=True, tos=0x2e)
-    emit_forward("v6_tc_copied_v6in6", "traffic class 0xb9 copied, flow label from the hash",
+    emit_forward("v6_tc_copied_v6in6", "traffic class 0xb9 copied, flow label from the spread hash",
                  tcp6(VIP6_A, 80, sport=40017, tc=0xb9), 3, key6(VIP6_A, 40017, 80, PROTO_TCP),
                  syn=True, tcp=True, tos=0xb9)
     emit_forward("v6_tc_copied_v6in4", "traffic class 0x48 copied to the outer ToS",
@@ -786,13 +795,13 @@ def build_cases():
                  syn=True, tcp=True, tos=0x48)
 
     # -- Tunnel sources -----------------------------------------------------
-    emit_forward("tunnel_src4_per_flow", "src4 10.255.0.0/20: host bits from the flow hash",
+    emit_forward("tunnel_src4_per_flow", "src4 10.255.0.0/20: host bits from the spread hash",
                  tcp4(VIP4_A, 80, sport=40020), 0, key4(VIP4_A, 40020, 80, PROTO_TCP), syn=True, tcp=True,
                  env=over(cfg={"src4": "10.255.0.0", "src4_plen": 20}))
-    emit_forward("tunnel_src6_per_flow_112", "src6 fd00:ff::/112: low 16 bits from the flow hash",
+    emit_forward("tunnel_src6_per_flow_112", "src6 fd00:ff::/112: low 16 bits from the spread hash",
                  tcp6(VIP6_A, 80, sport=40021), 3, key6(VIP6_A, 40021, 80, PROTO_TCP), syn=True, tcp=True,
                  env=over(cfg={"src6": "fd00:ff::", "src6_plen": 112}))
-    emit_forward("tunnel_src6_per_flow_64", "src6 fd00:ff::/64: only the low 32 bits from the flow hash",
+    emit_forward("tunnel_src6_per_flow_64", "src6 fd00:ff::/64: only the low 32 bits from the spread hash",
                  tcp4(VIP4_B, 443, sport=40022), 2, key4(VIP4_B, 40022, 443, PROTO_TCP), syn=True, tcp=True,
                  env=over(cfg={"src6": "fd00:ff:0:0:abcd:ef01::", "src6_plen": 64}))
 

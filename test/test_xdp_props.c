@@ -3,7 +3,8 @@
  * Properties of the balancer over many random flows: the backend the data
  * path picks is the one user space predicts from the same table; ICMP
  * too-big errors about a flow reach the flow's backend; flows keep their
- * backend across a table swap unless that backend went away.
+ * backend across a table swap unless that backend went away; per-flow
+ * tunnel sources spread flows.
  */
 #include <string.h>
 #include <netinet/in.h>
@@ -275,4 +276,80 @@ Test(xdp_props, flow_moves_when_backend_removed)
 					 sizeof(stats) / 8), 0);
 	cr_assert_eq(stats[offsetof(struct lb_global_stats, event[LB_EV_FLOW_REPICK]) / 8],
 		     (uint64_t)on_gone);
+}
+
+/*
+ * Per-flow tunnel sources must spread a VIP's flows, or a backend NIC's RSS
+ * puts them all on one queue. With the low 16 bits free, 4096 flows that
+ * differ only in the client address, and 4096 that differ only in the
+ * client port, each land on nearly as many sources: a random draw gives
+ * about 3970 distinct values of 65536. Every packet of a flow, SYN or not,
+ * leaves from the same source.
+ */
+#define NSPREAD		4096
+#define SPREAD_MIN	3800
+
+static void tunnel_prefixes(uint8_t plen4, uint8_t plen6)
+{
+	int fd = bpf_map__fd(skel->maps.lb_cfg);
+	struct lb_config cfg;
+	__u32 zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(fd, &zero, &cfg), 0);
+	cfg.src4_plen = plen4;
+	cfg.src6_plen = plen6;
+	cr_assert_eq(bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY), 0);
+}
+
+/* The low 16 bits of the outer source of the flow's packet. */
+static uint16_t outer_src_low(const struct lb_flow_key *k, uint8_t flags)
+{
+	uint8_t frame[256], out[2048];
+	size_t len = pkt_tcp(frame, sizeof(frame), k, flags, 0), out_len = sizeof(out);
+	uint32_t verdict;
+	size_t off;
+
+	cr_assert_eq(lb_test_run(bpf_program__fd(skel->progs.lb_xdp), frame, len, out,
+				 &out_len, &verdict), 0);
+	cr_assert_eq(verdict, XDP_TX);
+	/* No VLAN tags here: the outer header follows 14 bytes of Ethernet. */
+	off = out[12] == 0x08 && out[13] == 0x00 ? 14 + 12 + 2 : 14 + 8 + 14;
+	cr_assert_gt(out_len, off + 2);
+	return (uint16_t)(out[off] << 8 | out[off + 1]);
+}
+
+static void check_spread(uint8_t family, int vary_port)
+{
+	static uint8_t seen[65536 / 8];
+	struct lb_flow_key k = random_flow(family);
+	int i, distinct = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < NSPREAD; i++) {
+		uint16_t src;
+
+		if (vary_port)
+			k.sport = htons((uint16_t)(1024 + i));
+		else if (family == LB_FAMILY_IPV4)
+			k.src[0] = htonl(0xc6120000 | (uint32_t)i);
+		else
+			k.src[3] = htonl((uint32_t)i);
+		src = outer_src_low(&k, PKT_TCP_SYN);
+		cr_assert_eq(outer_src_low(&k, PKT_TCP_ACK), src,
+			     "flow %d: SYN and ACK leave from different sources", i);
+		if (!(seen[src / 8] & (1 << (src % 8))))
+			distinct++;
+		seen[src / 8] |= (uint8_t)(1 << (src % 8));
+	}
+	cr_assert_geq(distinct, SPREAD_MIN, "%d flows that differ only in their %s share %d sources",
+		      NSPREAD, vary_port ? "port" : "address", distinct);
+}
+
+Test(xdp_props, tunnel_sources_spread_flows)
+{
+	tunnel_prefixes(16, 112);
+	check_spread(LB_FAMILY_IPV4, 0);
+	check_spread(LB_FAMILY_IPV4, 1);
+	check_spread(LB_FAMILY_IPV6, 0);
+	check_spread(LB_FAMILY_IPV6, 1);
 }
