@@ -517,8 +517,10 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
             o.count("drop.bad_backend")
             return o
         if not steered and not rst:
+            # An entry rewritten in place is no new flow.
+            if key not in o.flows:
+                o.count("vip.%d.new_flows" % vip_id)
             o.flows[key] = be_id
-            o.count("vip.%d.new_flows" % vip_id)
     be_addr, be_fam, _, _ = e.backends[be_id]
     outer_len = IPV4_HDR if be_fam == FAMILY_IPV4 else IPV6_HDR
     mtu = e.cfg["mtu"] or MTU_DEFAULT
