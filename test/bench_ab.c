@@ -21,12 +21,6 @@
 #include "bench.h"
 #include "pkt.h"
 
-/* A flow table this small (8192 entries per CPU) is full after the first
- * round of the "full table" row: from then on every SYN evicts a flow, as
- * it does on a busy node. */
-#define AB_SMALL_FLOW_TABLE	16384
-#define AB_FLOWS_CYCLED		65536
-
 struct ab_row {
 	const char *name;
 	const char *dst;
@@ -80,9 +74,9 @@ static void run(const int fd[2][2], int base_fd)
 		{ .name = "established flow, IPv6 (6-in-6)", .dst = "fd00:100::1",
 		  .flags = PKT_TCP_ACK },
 		{ .name = "established flow, l3 VIP", .dst = BENCH_VIP_L3, .flags = PKT_TCP_ACK },
-		{ .name = "SYN, one flow", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
+		{ .name = "SYN, flow in the table", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
 		{ .name = "SYN, new flow, flow table full", .dst = "198.18.100.1",
-		  .flags = PKT_TCP_SYN, .nflows = AB_FLOWS_CYCLED, .small = 1 },
+		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .small = 1 },
 		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
 		  .flags = PKT_TCP_ACK },
 	};
@@ -152,7 +146,7 @@ int main(int argc, char **argv)
 	}
 	for (k = 0; k < 2; k++) {
 		fd[0][k] = balancer_load(argv[first + k], 0);
-		fd[1][k] = balancer_load(argv[first + k], AB_SMALL_FLOW_TABLE);
+		fd[1][k] = balancer_load(argv[first + k], BENCH_SMALL_FLOW_TABLE);
 	}
 	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
 	       argv[first], argv[first + 1], calls, rounds);

@@ -24,8 +24,6 @@
 #include "bench.h"
 #include "pkt.h"
 
-#define MAX_FRAMES 65536
-
 static long calls = 1000000;	/* per row, over all rounds */
 static int rounds = 100;
 
@@ -35,10 +33,20 @@ static void warm(int prog_fd, struct bench_frames *f)
 	bench_time(prog_fd, f, (long)f->n);
 }
 
-static struct lb_xdp *balancer(size_t nbackends)
+/* flow_entries: 0 for the default flow table. */
+static struct lb_xdp *balancer(size_t nbackends, __u32 flow_entries)
 {
-	struct lb_xdp *skel = lb_xdp__open_and_load();
+	struct lb_xdp *skel = lb_xdp__open();
 
+	if (skel && flow_entries &&
+	    bpf_map__set_max_entries(skel->maps.flow_table, flow_entries)) {
+		lb_xdp__destroy(skel);
+		skel = NULL;
+	}
+	if (skel && lb_xdp__load(skel)) {
+		lb_xdp__destroy(skel);
+		skel = NULL;
+	}
 	if (!skel) {
 		fprintf(stderr, "bench_xdp: cannot load lb_xdp: %s\n", strerror(errno));
 		exit(EXIT_FAILURE);
@@ -57,7 +65,7 @@ struct row {
 
 enum {
 	ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6,
-	ROW_SYN_ONE, ROW_SYN, ROW_SYN_1000, ROW_PASS, ROWS
+	ROW_SYN_KNOWN, ROW_SYN_NEW, ROW_SYN_NEW_1000, ROW_PASS, ROWS
 };
 
 /* An established-flow row: the flows are created with SYNs first. */
@@ -75,6 +83,20 @@ static struct row established(const char *name, int prog_fd, const char *vip, si
 	return r;
 }
 
+/* A new-flow row on a balancer with a small flow table: one pass over
+ * the flows first fills it, so every timed SYN evicts. */
+static struct row syn_new(const char *name, struct lb_xdp *skel)
+{
+	struct row r = {
+		.name = name,
+		.prog_fd = bpf_program__fd(skel->progs.lb_xdp),
+		.frames = bench_tcp_frames("198.18.100.1", 80, BENCH_FLOWS_CYCLED, PKT_TCP_SYN),
+	};
+
+	warm(r.prog_fd, &r.frames);
+	return r;
+}
+
 /*
  * Rows are timed in many short rounds, each round running every row once,
  * and each row reports its median over the rounds. The machine's speed
@@ -85,7 +107,9 @@ static struct row established(const char *name, int prog_fd, const char *vip, si
 static void run_rows(void)
 {
 	struct lb_pass *pass = lb_pass__open_and_load();
-	struct lb_xdp *lb16 = balancer(16), *lb1000 = balancer(1000);
+	struct lb_xdp *lb16 = balancer(16, 0), *lb1000 = balancer(1000, 0);
+	struct lb_xdp *small16 = balancer(16, BENCH_SMALL_FLOW_TABLE);
+	struct lb_xdp *small1000 = balancer(1000, BENCH_SMALL_FLOW_TABLE);
 	int fd16 = bpf_program__fd(lb16->progs.lb_xdp);
 	int fd1000 = bpf_program__fd(lb1000->progs.lb_xdp);
 	struct row rows[ROWS];
@@ -103,20 +127,17 @@ static void run_rows(void)
 	rows[ROW_1024] = established("1024 established flows cycled", fd16, "198.18.100.1", 1024);
 	rows[ROW_EST_1000] = established("established flow, 1000 backends", fd1000, "198.18.100.1", 1);
 	rows[ROW_V6] = established("established flow, IPv6 VIP (6-in-6)", fd16, "fd00:100::1", 1);
-	/* One flow, like the established row: the flow's entry is written
-	 * again on every SYN. The cycled rows add the cache misses of 65,536
-	 * flows spread over the table and the flow table. */
-	rows[ROW_SYN_ONE] = (struct row){ .name = "SYN, one flow: table, flow write (16)",
-					  .prog_fd = fd16,
-					  .frames = bench_tcp_frames("198.18.100.1", 80, 1, PKT_TCP_SYN) };
-	rows[ROW_SYN] = (struct row){ .name = "SYN, 65536 flows cycled (16)",
-				      .prog_fd = fd16,
-				      .frames = bench_tcp_frames("198.18.100.1", 80, MAX_FRAMES,
-							   PKT_TCP_SYN) };
-	rows[ROW_SYN_1000] = (struct row){ .name = "SYN, 65536 flows cycled (1000)",
-					   .prog_fd = fd1000,
-					   .frames = bench_tcp_frames("198.18.100.1", 80, MAX_FRAMES,
-								PKT_TCP_SYN) };
+	/* A SYN of a flow the table holds (a retransmission): table pick,
+	 * entry rewritten in place. New flows: SYNs of BENCH_FLOWS_CYCLED
+	 * flows over a flow table too small for them, each one inserted and
+	 * evicting another, with the cache misses of flows spread over the
+	 * Maglev table and the flow table. */
+	rows[ROW_SYN_KNOWN] = (struct row){ .name = "SYN, flow in the table (16)",
+					    .prog_fd = fd16,
+					    .frames = bench_tcp_frames("198.18.100.1", 80, 1,
+								 PKT_TCP_SYN) };
+	rows[ROW_SYN_NEW] = syn_new("SYN, new flow, table full (16)", small16);
+	rows[ROW_SYN_NEW_1000] = syn_new("SYN, new flow, table full (1000)", small1000);
 	rows[ROW_PASS] = (struct row){ .name = "non-VIP destination, passed",
 				       .prog_fd = fd16,
 				       .frames = bench_tcp_frames("198.18.200.1", 80, 1, PKT_TCP_ACK) };
@@ -146,6 +167,8 @@ static void run_rows(void)
 	}
 	lb_xdp__destroy(lb16);
 	lb_xdp__destroy(lb1000);
+	lb_xdp__destroy(small16);
+	lb_xdp__destroy(small1000);
 	lb_pass__destroy(pass);
 }
 
