@@ -29,9 +29,9 @@ struct {
 struct lb_table_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_INNER_MAP);
-	__uint(max_entries, LB_TABLE_HDR + LB_TABLE_SIZE_DEFAULT);
+	__uint(max_entries, LB_TABLE_ENTRIES(LB_TABLE_SIZE_DEFAULT));
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);
 };
 
 /* VIP id -> its Maglev table. Replacing one slot swaps a whole table: a

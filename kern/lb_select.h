@@ -72,18 +72,21 @@ static __always_inline struct lb_vip *lb_vip_lookup(const struct lb_pkt *p)
 /* Backend id in the VIP's table slot for this flow, or 0. */
 static __always_inline __u32 lb_table_pick(const struct lb_pkt *p, __u32 vip_id)
 {
-	__u32 zero = 0, slot, *size, *id;
+	__u32 zero = 0, size, slot, entry;
+	__u64 *hdr, *ids;
 	void *table;
 
 	table = bpf_map_lookup_elem(&vip_tables, &vip_id);
 	if (!table)
 		return LB_BACKEND_INVALID;
-	size = bpf_map_lookup_elem(table, &zero);
-	if (!size || !*size)
+	hdr = bpf_map_lookup_elem(table, &zero);
+	size = hdr ? (__u32)*hdr : 0;
+	if (!size)
 		return LB_BACKEND_INVALID;
-	slot = LB_TABLE_HDR + lb_flow_hash(&p->key) % *size;
-	id = bpf_map_lookup_elem(table, &slot);
-	return id ? *id : LB_BACKEND_INVALID;
+	slot = lb_flow_hash(&p->key) % size;
+	entry = lb_table_entry_of(slot);
+	ids = bpf_map_lookup_elem(table, &entry);
+	return ids ? lb_table_lane(*ids, slot) : LB_BACKEND_INVALID;
 }
 
 static __always_inline struct lb_backend *lb_backend_get(__u32 id)

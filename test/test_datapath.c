@@ -75,12 +75,16 @@ Test(datapath, swap_replaces_size_and_content_together)
 Test(datapath, bad_swap_keeps_old_table)
 {
 	int fd = bpf_map__fd(skel->maps.vip_tables);
-	__u32 *a = pattern(13, 2);
+	__u32 *a = pattern(13, 2), *b = pattern(13, 3);
 
 	cr_assert_eq(datapath_table_swap(fd, 1, a, 13), 0);
 	cr_assert_eq(datapath_table_swap(fd, 1, a, 0), -EINVAL);
 	cr_assert_eq(datapath_table_swap(fd, LB_MAX_VIPS, a, 13), -E2BIG);
+	/* A table lane holds 16 bits: a larger id must not wrap to another. */
+	b[5] = LB_MAX_BACKENDS;
+	cr_assert_eq(datapath_table_swap(fd, 1, b, 13), -EINVAL);
 	assert_installed(1, a, 13);
+	free(b);
 	free(a);
 }
 

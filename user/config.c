@@ -37,7 +37,7 @@
 #define CONFIG_MTU_MAX		9216
 #define CONFIG_FLOW_TABLE_MIN	1024
 #define CONFIG_FLOW_TABLE_MAX	67108864
-#define CONFIG_TABLE_SLOTS_MAX	67108864	/* in all VIPs: 256 MiB of kernel memory */
+#define CONFIG_TABLE_SLOTS_MAX	67108864	/* in all VIPs: 128 MiB of kernel memory */
 #define CONFIG_SRC4_PLEN_MIN	16
 #define CONFIG_SRC6_PLEN_MIN	96	/* per-flow IPv6 sources vary only the low 32 bits */
 #define CONFIG_WEIGHT_DEFAULT	100
@@ -1109,7 +1109,7 @@ static void vips_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	/* Tables live in kernel memory, and a swap holds two of a VIP's. */
 	if (slots > CONFIG_TABLE_SLOTS_MAX)
 		ctx_err(c, "table sizes add up to %llu slots in all VIPs, at most %d are "
-			"allowed (4 bytes each, in kernel memory)", slots, CONFIG_TABLE_SLOTS_MAX);
+			"allowed (2 bytes each, in kernel memory)", slots, CONFIG_TABLE_SLOTS_MAX);
 	vips_check_dups(c, cfg);
 	path_pop(c, mark);
 }

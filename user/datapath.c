@@ -10,25 +10,48 @@
 
 #include "lb_hash.h"
 
-/* Fill entries [LB_TABLE_HDR, LB_TABLE_HDR + size) in one batch call and
- * the header last, so the map is complete before anything can see it. */
+/* The backend ids of a table as its inner map holds them: LB_TABLE_LANES
+ * to an entry (lb_abi.h). Returns NULL when out of memory. */
+static __u64 *table_pack(const __u32 *table, __u32 size, __u32 *n)
+{
+	__u64 *e;
+	__u32 i;
+
+	*n = LB_TABLE_ENTRIES(size) - LB_TABLE_HDR;
+	e = calloc(*n, sizeof(*e));
+	if (!e)
+		return NULL;
+	for (i = 0; i < size; i++)
+		e[i / LB_TABLE_LANES] |= (__u64)table[i] << (16 * (i % LB_TABLE_LANES));
+	return e;
+}
+
+/* Fill the id entries in one batch call and the header last, so the map is
+ * complete before anything can see it. */
 static int table_fill(int fd, const __u32 *table, __u32 size)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = size, hdr = 0, i;
+	__u32 n, count, zero = 0, i;
+	__u64 hdr = size, *vals;
 	__u32 *keys;
 	int err = 0;
 
-	keys = malloc((size_t)size * sizeof(*keys));
-	if (!keys)
-		return -ENOMEM;
-	for (i = 0; i < size; i++)
+	vals = table_pack(table, size, &n);
+	keys = malloc((size_t)n * sizeof(*keys));
+	if (!vals || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
 		keys[i] = LB_TABLE_HDR + i;
-	if (bpf_map_update_batch(fd, keys, table, &count, &opts))
+	count = n;
+	if (bpf_map_update_batch(fd, keys, vals, &count, &opts))
 		err = -errno;
-	else if (bpf_map_update_elem(fd, &hdr, &size, BPF_ANY))
+	else if (bpf_map_update_elem(fd, &zero, &hdr, BPF_ANY))
 		err = -errno;
+out:
 	free(keys);
+	free(vals);
 	return err;
 }
 
@@ -36,11 +59,15 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
 	int fd, err;
+	__u32 i;
 
 	if (!size || size > LB_TABLE_SIZE_MAX)
 		return -EINVAL;
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_table", sizeof(__u32), sizeof(__u32),
-			    LB_TABLE_HDR + size, &opts);
+	for (i = 0; i < size; i++)
+		if (table[i] >= LB_MAX_BACKENDS)
+			return -EINVAL;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_table", sizeof(__u32), sizeof(__u64),
+			    LB_TABLE_ENTRIES(size), &opts);
 	if (fd < 0)
 		return -errno;
 	err = table_fill(fd, table, size);
@@ -50,12 +77,14 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 	return err;
 }
 
-/* All entries of an array map in one call (the kernel walks it for us). */
-static int array_read(int fd, __u32 first, __u32 n, __u32 *out)
+/* Every entry of an inner table map in one call (the kernel walks it for
+ * us), unpacked into size backend ids. */
+static int table_unpack(int fd, __u32 size, __u32 *out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 *keys, count = LB_TABLE_HDR + n, batch;
-	__u32 *vals;
+	__u32 count = LB_TABLE_ENTRIES(size), batch, i;
+	__u32 *keys;
+	__u64 *vals;
 	int err = 0;
 
 	keys = malloc((size_t)count * sizeof(*keys));
@@ -66,10 +95,11 @@ static int array_read(int fd, __u32 first, __u32 n, __u32 *out)
 	}
 	if (bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, &opts) && errno != ENOENT)
 		err = -errno;
-	else if (count < first + n)
+	else if (count < LB_TABLE_ENTRIES(size))
 		err = -EIO;
 	else
-		memcpy(out, vals + first, (size_t)n * sizeof(*out));
+		for (i = 0; i < size; i++)
+			out[i] = lb_table_lane(vals[lb_table_entry_of(i)], i);
 out:
 	free(keys);
 	free(vals);
@@ -78,7 +108,8 @@ out:
 
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size)
 {
-	__u32 inner_id, hdr = 0, n = 0;
+	__u32 inner_id, zero = 0, n;
+	__u64 hdr = 0;
 	__u32 *out;
 	int fd, err;
 
@@ -87,16 +118,17 @@ int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *s
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &hdr, &n) || !n) {
-		err = n ? -errno : -ENOENT;
+	if (bpf_map_lookup_elem(fd, &zero, &hdr) || !hdr || hdr > LB_TABLE_SIZE_MAX) {
+		err = hdr ? -EIO : -ENOENT;
 		goto out_close;
 	}
+	n = (__u32)hdr;
 	out = malloc((size_t)n * sizeof(*out));
 	if (!out) {
 		err = -ENOMEM;
 		goto out_close;
 	}
-	err = array_read(fd, LB_TABLE_HDR, n, out);
+	err = table_unpack(fd, n, out);
 	if (err) {
 		free(out);
 		goto out_close;

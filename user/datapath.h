@@ -12,10 +12,12 @@
 
 /*
  * Install a VIP's Maglev table: create a new inner map holding the size and
- * the size backend ids, then point vip_tables[vip_id] at it in one update.
- * Packets see the old table or the new one, never a mix. The old inner map
- * is freed by the kernel once no packet uses it. Returns 0 or -errno; on
- * error the old table stays in place.
+ * the size backend ids (packed as lb_abi.h says), then point
+ * vip_tables[vip_id] at it in one update. Packets see the old table or the
+ * new one, never a mix. The old inner map is freed by the kernel once no
+ * packet uses it. Returns 0 or -errno (-EINVAL for a size of 0 or above
+ * LB_TABLE_SIZE_MAX, or an id of LB_MAX_BACKENDS or more); on error the old
+ * table stays in place.
  */
 int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u32 size);
 
