@@ -274,6 +274,22 @@ grep -q 'map backend_stats: the pinned map has value size 8, this lbd needs 16' 
 [ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
 rm "$pins/backend_stats"
 
+step "a pinned map of maps whose inner tables have another layout is refused"
+# As an older build left vip_tables: one 4-byte backend id per entry.
+rm "$pins/vip_tables"
+bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
+bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
+	key 4 value 4 entries 512 name vip_tables
+bpftool map update pinned "$pins/vip_tables" key 3 0 0 0 value pinned "$pins/old_table"
+rm "$pins/old_table"
+rc=0
+innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "lbd exited $rc on old-layout tables, want 1"
+grep -q "map vip_tables: the pinned map's inner maps have key size 4 and value size 4, this lbd needs 4 and 8" \
+	"$work/lbd.log" || fail "message does not name the map and the sizes"
+[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+rm "$pins/vip_tables"
+
 step "a pinned map whose fields moved, sizes unchanged, is refused by name"
 "$build/test/pin_swapped_stats" "$pins/backend_stats" || fail "cannot pin the swapped map"
 rc=0

@@ -117,6 +117,49 @@ static int map_check(struct bpf_map *map, const struct bpf_map_info *info,
 	return -EINVAL;
 }
 
+/*
+ * For a map of maps: do the pinned map's inner maps have the layout this
+ * program reads through it? The kernel fixed that layout when the outer map
+ * was created; any inner map in it shows it. With none there is nothing to
+ * compare, and the verifier still refuses a program that reads past it.
+ */
+static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
+{
+	const struct bpf_map *want = bpf_map__inner_map(map);
+	struct bpf_map_info info;
+	__u32 key, id, len;
+	int inner;
+
+	if (!want)
+		return 0;
+	for (key = 0; key < bpf_map__max_entries(map); key++)
+		if (!bpf_map_lookup_elem(fd, &key, &id))
+			break;
+	if (key == bpf_map__max_entries(map))
+		return 0;
+	inner = bpf_map_get_fd_by_id(id);
+	memset(&info, 0, sizeof(info));
+	len = sizeof(info);
+	if (inner < 0 || bpf_obj_get_info_by_fd(inner, &info, &len)) {
+		snprintf(err, errlen, "map %s: cannot read inner map %u: %s", bpf_map__name(map),
+			 id, strerror(errno));
+		if (inner >= 0)
+			close(inner);
+		return -EIO;
+	}
+	close(inner);
+	if (info.key_size == bpf_map__key_size(want) &&
+	    info.value_size == bpf_map__value_size(want))
+		return 0;
+	snprintf(err, errlen,
+		 "map %s: the pinned map's inner maps have key size %u and value size %u, this "
+		 "lbd needs %u and %u; refusing to replace it (the running data path is left as "
+		 "it is; 'lbd --unload' removes it)",
+		 bpf_map__name(map), info.key_size, info.value_size, bpf_map__key_size(want),
+		 bpf_map__value_size(want));
+	return -EINVAL;
+}
+
 /* Reuse every pinned map that fits; fail on the first that does not. */
 static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 {
@@ -142,6 +185,8 @@ static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 		len = sizeof(info);
 		rc = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno :
 		     map_check(map, &info, bpf_object__btf(ld->skel->obj), err, errlen);
+		if (!rc)
+			rc = inner_check(map, fd, err, errlen);
 		if (!rc && bpf_map__reuse_fd(map, fd))
 			rc = -errno;
 		close(fd);
