@@ -263,15 +263,20 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+# WHAT MESSAGE: lbd must refuse to start (exit 1) with MESSAGE in its log,
+# and leave the running program attached.
+refused() {
+	local rc=0
+	innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
+	[ "$rc" -eq 1 ] || fail "lbd exited $rc on $1, want 1"
+	grep -qF "$2" "$work/lbd.log" || fail "the message on $1 is not: $2"
+	[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+}
+
 step "an incompatible pinned map is refused by name; the running program stays"
 rm "$pins/backend_stats"
 bpftool map create "$pins/backend_stats" type percpu_array key 4 value 8 entries 65536 name backend_stats
-rc=0
-nsenter --net="/run/netns/$lb" "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] || fail "lbd exited $rc on an incompatible map, want 1"
-grep -q 'map backend_stats: the pinned map has value size 8, this lbd needs 16' "$work/lbd.log" ||
-	fail "message does not name the map"
-[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+refused "an incompatible map" "map backend_stats: the pinned map has value size 8, this lbd needs 16"
 rm "$pins/backend_stats"
 
 step "a pinned map of maps whose inner tables have another layout is refused"
@@ -282,22 +287,14 @@ bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins
 	key 4 value 4 entries 512 name vip_tables
 bpftool map update pinned "$pins/vip_tables" key 3 0 0 0 value pinned "$pins/old_table"
 rm "$pins/old_table"
-rc=0
-innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] || fail "lbd exited $rc on old-layout tables, want 1"
-grep -q "map vip_tables: the pinned map's inner maps have key size 4 and value size 4, this lbd needs 4 and 8" \
-	"$work/lbd.log" || fail "message does not name the map and the sizes"
-[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+refused "old-layout tables" \
+	"map vip_tables: the pinned map's inner maps have key size 4 and value size 4, this lbd needs 4 and 8"
 rm "$pins/vip_tables"
 
 step "a pinned map whose fields moved, sizes unchanged, is refused by name"
 "$build/test/pin_swapped_stats" "$pins/backend_stats" || fail "cannot pin the swapped map"
-rc=0
-innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
-[ "$rc" -eq 1 ] || fail "lbd exited $rc on a map whose fields moved, want 1"
-grep -q "map backend_stats: the pinned map's value layout differs from this lbd's (pinned: 'bytes' at byte 0, here: 'packets' at byte 0)" \
-	"$work/lbd.log" || fail "message does not name the map and the field"
-[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
+refused "a map whose fields moved" \
+	"map backend_stats: the pinned map's value layout differs from this lbd's (pinned: 'bytes' at byte 0, here: 'packets' at byte 0)"
 rm "$pins/backend_stats"
 
 step "next hop: a new MAC for the gateway reaches lb_cfg within a second"
