@@ -25,11 +25,12 @@ struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, u
 	struct bench_frames f = {
 		.buf = calloc(n, BENCH_FRAME_MAX),
 		.len = calloc(n, sizeof(size_t)),
+		.key = calloc(n, sizeof(struct lb_flow_key)),
 		.n = n,
 	};
 	size_t i;
 
-	if (!f.buf || !f.len)
+	if (!f.buf || !f.len || !f.key)
 		out_of_memory();
 	for (i = 0; i < n; i++) {
 		struct lb_flow_key k = { .proto = IPPROTO_TCP };
@@ -44,6 +45,7 @@ struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, u
 		k.sport = htons((uint16_t)(1024 + i % 4096));
 		k.dport = htons(port);
 		f.len[i] = pkt_tcp(f.buf[i], BENCH_FRAME_MAX, &k, flags, 0);
+		f.key[i] = k;
 	}
 	return f;
 }
@@ -52,6 +54,19 @@ void bench_frames_free(struct bench_frames *f)
 {
 	free(f->buf);
 	free(f->len);
+	free(f->key);
+}
+
+void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < f->n; i++)
+		if (bpf_map_delete_elem(flow_table_fd, &f->key[(f->next + i) % f->n]) &&
+		    errno != ENOENT) {
+			perror("bench: cannot delete a flow entry");
+			exit(EXIT_FAILURE);
+		}
 }
 
 /*

@@ -11,11 +11,14 @@
 
 #include <bpf/libbpf.h>
 
+#include "lb_abi.h"
+
 #define BENCH_FRAME_MAX 256
 
 struct bench_frames {
 	uint8_t (*buf)[BENCH_FRAME_MAX];
 	size_t *len;
+	struct lb_flow_key *key;	/* each frame's flow */
 	size_t n;
 	size_t next;		/* the frame the next call sends */
 };
@@ -24,6 +27,10 @@ struct bench_frames {
  * fd00:1::/64, with the given TCP flags. Exits when out of memory. */
 struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags);
 void bench_frames_free(struct bench_frames *f);
+
+/* Delete the flow entries of the n frames the next calls will send, so
+ * each of those SYNs inserts a new flow into a table with room. */
+void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t n);
 
 /* Mean ns per call over n calls, going on through the frames: the kernel's
  * own measure of each run. Exits on a failed run. */

@@ -10,6 +10,9 @@
  *   ninja -C /tmp/before/b kern/lb_xdp.bpf.o
  *   build/test/bench_ab /tmp/before/b/kern/lb_xdp.bpf.o build/kern/lb_xdp.bpf.o
  * Running A against itself shows the noise floor (B/A within a few %).
+ * Both objects must use the map layout of this build's user space (the
+ * tables are written by its datapath.c): across a layout change, compare
+ * each build's own bench_xdp instead.
  *
  * Usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]   (root)
  */
@@ -21,12 +24,22 @@
 #include "bench.h"
 #include "pkt.h"
 
+/* Each build is loaded three times: for most rows; with a small flow
+ * table, full after its first round; and for new flows into a table with
+ * room, whose round's flows are deleted before the round. */
+enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_SETS };
+
+struct ab_obj {
+	int prog;
+	int flows;
+};
+
 struct ab_row {
 	const char *name;
 	const char *dst;
 	uint8_t flags;
 	size_t nflows;
-	int small;		/* timed on the objects with the small flow table */
+	int set;		/* AB_*: the objects it is timed on */
 	struct bench_frames frames[2];
 	double *ns[2];
 };
@@ -34,7 +47,7 @@ struct ab_row {
 static long calls = 400000;	/* per row and object, over all rounds */
 static int rounds = 100;
 
-static int balancer_load(const char *path, __u32 flow_entries)
+static struct ab_obj balancer_load(const char *path, __u32 flow_entries)
 {
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
 	struct bpf_program *prog;
@@ -52,7 +65,7 @@ static int balancer_load(const char *path, __u32 flow_entries)
 		exit(EXIT_FAILURE);
 	}
 	bench_balancer(obj, 16);
-	return bpf_program__fd(prog);
+	return (struct ab_obj){ bpf_program__fd(prog), bpf_map__fd(flows) };
 }
 
 static double *rounds_new(void)
@@ -66,8 +79,8 @@ static double *rounds_new(void)
 	return v;
 }
 
-/* fd[small][k]: object k (A, B), with the default or the small flow table. */
-static void run(const int fd[2][2], int base_fd)
+/* obj[set][k]: object k (A, B) in each AB_* set. */
+static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 {
 	struct ab_row rows[] = {
 		{ .name = "established flow, IPv4", .dst = "198.18.100.1", .flags = PKT_TCP_ACK },
@@ -75,15 +88,17 @@ static void run(const int fd[2][2], int base_fd)
 		  .flags = PKT_TCP_ACK },
 		{ .name = "established flow, l3 VIP", .dst = BENCH_VIP_L3, .flags = PKT_TCP_ACK },
 		{ .name = "SYN, flow in the table", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
+		{ .name = "SYN, new flow, table with room", .dst = "198.18.100.1",
+		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .set = AB_ROOM },
 		{ .name = "SYN, new flow, flow table full", .dst = "198.18.100.1",
-		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .small = 1 },
+		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .set = AB_SMALL },
 		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
 		  .flags = PKT_TCP_ACK },
 	};
 	size_t n = sizeof(rows) / sizeof(rows[0]), i;
 	struct bench_frames base_frames = bench_tcp_frames("198.18.100.1", 80, 1, PKT_TCP_ACK);
 	double *base = rounds_new(), b;
-	int r, k;
+	int r, j, k;
 
 	for (i = 0; i < n; i++) {
 		size_t nf = rows[i].nflows ? rows[i].nflows : 1;
@@ -92,7 +107,7 @@ static void run(const int fd[2][2], int base_fd)
 			struct bench_frames syn = bench_tcp_frames(rows[i].dst, 80, nf, PKT_TCP_SYN);
 
 			/* The flows exist (or the table is full) before timing. */
-			bench_time(fd[rows[i].small][k], &syn, (long)nf);
+			bench_time(obj[rows[i].set][k].prog, &syn, (long)nf);
 			bench_frames_free(&syn);
 			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, nf, rows[i].flags);
 			rows[i].ns[k] = rounds_new();
@@ -101,10 +116,20 @@ static void run(const int fd[2][2], int base_fd)
 	for (r = 0; r < rounds; r++) {
 		base[r] = bench_time(base_fd, &base_frames, calls / rounds);
 		for (i = 0; i < n; i++)
-			for (k = 0; k < 2; k++)
-				rows[i].ns[k][r] = bench_time(fd[rows[i].small][k],
-							      &rows[i].frames[k],
+			for (j = 0; j < 2; j++) {
+				const struct ab_obj *o;
+
+				/* A first in even rounds, B first in odd ones:
+				 * the second of two runs finds some kernel state
+				 * warm that the first did not. */
+				k = r % 2 ? 1 - j : j;
+				o = &obj[rows[i].set][k];
+				if (rows[i].set == AB_ROOM)
+					bench_flows_forget(o->flows, &rows[i].frames[k],
+							   (size_t)(calls / rounds));
+				rows[i].ns[k][r] = bench_time(o->prog, &rows[i].frames[k],
 							      calls / rounds);
+			}
 	}
 	b = bench_median(base, rounds);
 	printf("empty XDP_PASS program (baseline): %.1f ns\n\n", b);
@@ -131,7 +156,8 @@ int main(int argc, char **argv)
 				  "usage: bench_ab A.bpf.o B.bpf.o [--calls N] [--rounds N]",
 				  &calls, &rounds);
 	struct lb_pass *pass;
-	int fd[2][2], k;
+	struct ab_obj obj[AB_SETS][2];
+	int k;
 
 	if (first < 0 || argc - first != 2) {
 		if (first >= 0)
@@ -145,12 +171,13 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	for (k = 0; k < 2; k++) {
-		fd[0][k] = balancer_load(argv[first + k], 0);
-		fd[1][k] = balancer_load(argv[first + k], BENCH_SMALL_FLOW_TABLE);
+		obj[AB_MAIN][k] = balancer_load(argv[first + k], 0);
+		obj[AB_SMALL][k] = balancer_load(argv[first + k], BENCH_SMALL_FLOW_TABLE);
+		obj[AB_ROOM][k] = balancer_load(argv[first + k], 0);
 	}
 	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
 	       argv[first], argv[first + 1], calls, rounds);
-	run(fd, bpf_program__fd(pass->progs.lb_pass));
+	run(obj, bpf_program__fd(pass->progs.lb_pass));
 	lb_pass__destroy(pass);
 	return 0;
 }

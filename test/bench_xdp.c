@@ -59,13 +59,14 @@ static struct lb_xdp *balancer(size_t nbackends, __u32 flow_entries)
 struct row {
 	const char *name;
 	int prog_fd;
+	int forget_fd;		/* not 0: a flow table to take the round's flows out of */
 	struct bench_frames frames;
 	double *ns;		/* one per round */
 };
 
 enum {
 	ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6,
-	ROW_SYN_KNOWN, ROW_SYN_NEW, ROW_SYN_NEW_1000, ROW_PASS, ROWS
+	ROW_SYN_KNOWN, ROW_SYN_INSERT, ROW_SYN_NEW, ROW_SYN_NEW_1000, ROW_PASS, ROWS
 };
 
 /* An established-flow row: the flows are created with SYNs first. */
@@ -108,7 +109,7 @@ static void run_rows(void)
 {
 	struct lb_pass *pass = lb_pass__open_and_load();
 	struct lb_xdp *lb16 = balancer(16, 0), *lb1000 = balancer(1000, 0);
-	struct lb_xdp *small16 = balancer(16, BENCH_SMALL_FLOW_TABLE);
+	struct lb_xdp *room16 = balancer(16, 0), *small16 = balancer(16, BENCH_SMALL_FLOW_TABLE);
 	struct lb_xdp *small1000 = balancer(1000, BENCH_SMALL_FLOW_TABLE);
 	int fd16 = bpf_program__fd(lb16->progs.lb_xdp);
 	int fd1000 = bpf_program__fd(lb1000->progs.lb_xdp);
@@ -136,6 +137,14 @@ static void run_rows(void)
 					    .prog_fd = fd16,
 					    .frames = bench_tcp_frames("198.18.100.1", 80, 1,
 								 PKT_TCP_SYN) };
+	/* New flows into a table with room: the round's flows are deleted
+	 * before it (untimed), so every SYN inserts and none evicts. */
+	rows[ROW_SYN_INSERT] = (struct row){ .name = "SYN, new flow, table with room (16)",
+					     .prog_fd = bpf_program__fd(room16->progs.lb_xdp),
+					     .forget_fd = bpf_map__fd(room16->maps.flow_table),
+					     .frames = bench_tcp_frames("198.18.100.1", 80,
+								  BENCH_FLOWS_CYCLED,
+								  PKT_TCP_SYN) };
 	rows[ROW_SYN_NEW] = syn_new("SYN, new flow, table full (16)", small16);
 	rows[ROW_SYN_NEW_1000] = syn_new("SYN, new flow, table full (1000)", small1000);
 	rows[ROW_PASS] = (struct row){ .name = "non-VIP destination, passed",
@@ -149,9 +158,13 @@ static void run_rows(void)
 		}
 	}
 	for (r = 0; r < rounds; r++)
-		for (i = 0; i < ROWS; i++)
+		for (i = 0; i < ROWS; i++) {
+			if (rows[i].forget_fd)
+				bench_flows_forget(rows[i].forget_fd, &rows[i].frames,
+						   (size_t)(calls / rounds));
 			rows[i].ns[r] = bench_time(rows[i].prog_fd, &rows[i].frames,
 						   calls / rounds);
+		}
 
 	printf("| %-40s | %7s | %7s | %5s |\n", "packet", "ns/pkt", "net ns", "x base");
 	printf("|%.42s|%.9s|%.9s|%.7s|\n", "------------------------------------------",
@@ -167,6 +180,7 @@ static void run_rows(void)
 	}
 	lb_xdp__destroy(lb16);
 	lb_xdp__destroy(lb1000);
+	lb_xdp__destroy(room16);
 	lb_xdp__destroy(small16);
 	lb_xdp__destroy(small1000);
 	lb_pass__destroy(pass);
