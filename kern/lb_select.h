@@ -94,6 +94,17 @@ static __always_inline struct lb_backend *lb_backend_get(__u32 id)
 	return bpf_map_lookup_elem(&backends, &id);
 }
 
+/* Mark a flow entry seen now. bpf_jiffies64() is inlined by the verifier,
+ * a clock helper is not. Writing only when the tick changed keeps the
+ * cache line clean. */
+static __always_inline void lb_flow_touch(struct lb_flow *f)
+{
+	__u64 now = bpf_jiffies64();
+
+	if (f->last_seen != now)
+		f->last_seen = now;
+}
+
 /* A flow already placed keeps its backend while that backend is up.
  * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
  * is gone and the flow must be placed again (lb_pick() counts that, once it
@@ -101,53 +112,53 @@ static __always_inline struct lb_backend *lb_backend_get(__u32 id)
 static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be)
 {
 	struct lb_flow *f;
-	__u64 now;
+	__u32 backend_id;
 
 	f = bpf_map_lookup_elem(&flow_table, &p->key);
 	if (!f)
 		return 0;
-	*be = lb_backend_get(f->backend_id);
+	/* Read once: an insert on another CPU may replace the entry, and the
+	 * backend sent to and the backend counted must be the same one. */
+	backend_id = *(volatile const __u32 *)&f->backend_id;
+	*be = lb_backend_get(backend_id);
 	if (!*be || !((*be)->flags & LB_BACKEND_F_UP))
 		return -1;
-	/* bpf_jiffies64() is inlined by the verifier, a clock helper is not.
-	 * Writing only when the tick changed keeps the cache line clean. */
-	now = bpf_jiffies64();
-	if (f->last_seen != now)
-		f->last_seen = now;
-	*id = f->backend_id;
+	lb_flow_touch(f);
+	*id = backend_id;
 	return 1;
 }
 
 /*
- * Record a flow's backend. A SYN whose flow has an entry (a retransmission,
- * or a client reusing its port) rewrites that entry in place: the kernel's
- * insert takes a free element and gives the old one back, which costs a
- * retransmitted SYN over half its time, while the lookup first costs a new
- * flow nothing measurable (it fetches the bucket the insert needs anyway).
- * A reader on another CPU sees the old backend id or the new one.
+ * Record a flow's backend. A SYN whose flow has an entry on that backend
+ * already (a retransmission, or a client reusing its port) only marks it
+ * seen: the kernel's insert takes a free element and gives the old one
+ * back, over half of a retransmitted SYN's cost, while the lookup first
+ * costs a new flow nothing measurable (it fetches the bucket the insert
+ * needs anyway). An entry on another backend is replaced by an insert, not
+ * written through the pointer: another CPU may evict the element and reuse
+ * it meanwhile, and a backend id written there would move someone else's
+ * flow, where a stray last_seen only keeps an entry a little longer. Only
+ * entries created count as new flows.
  */
 static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
 					   struct lb_vip_stats *vs,
 					   struct lb_global_stats *gs)
 {
+	struct lb_flow *old = bpf_map_lookup_elem(&flow_table, &p->key);
 	struct lb_flow f = {
 		.backend_id = id,
 		.last_seen = bpf_jiffies64(),
 	};
-	struct lb_flow *old = bpf_map_lookup_elem(&flow_table, &p->key);
 
-	if (old) {
-		if (old->backend_id != id)
-			old->backend_id = id;
-		if (old->last_seen != f.last_seen)
-			old->last_seen = f.last_seen;
+	if (old && old->backend_id == id) {
+		lb_flow_touch(old);
 		return;
 	}
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
 	}
-	if (vs)
+	if (vs && !old)
 		vs->new_flows++;
 }
 
