@@ -291,6 +291,16 @@ refused "old-layout tables" \
 	"map vip_tables: the pinned map's inner maps have key size 4 and value size 4, this lbd needs 4 and 8"
 rm "$pins/vip_tables"
 
+step "... and so is an empty one, which shows no inner map: lbd probes it"
+bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
+bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
+	key 4 value 4 entries 512 name vip_tables
+rm "$pins/old_table"
+refused "empty old-layout tables" \
+	"map vip_tables: the pinned map takes no inner map of this lbd's layout (key size 4, value size 8): Invalid argument"
+[ -z "$(table_ids)" ] || fail "the probe left a table behind: $(table_ids)"
+rm "$pins/vip_tables"
+
 step "a pinned map whose fields moved, sizes unchanged, is refused by name"
 "$build/test/pin_swapped_stats" "$pins/backend_stats" || fail "cannot pin the swapped map"
 refused "a map whose fields moved" \

@@ -118,25 +118,58 @@ static int map_check(struct bpf_map *map, const struct bpf_map_info *info,
 }
 
 /*
+ * An empty pinned map of maps has no inner map to compare: offer it one of
+ * this build's and take it back. The kernel refuses an inner map of
+ * another layout with EINVAL. Every slot is empty, so a packet that looks
+ * one up meanwhile finds a table of size 0 (no backend) where it found no
+ * table (no backend).
+ */
+static int inner_probe(int fd, const struct bpf_map *want)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(want));
+	__u32 key = 0;
+	int inner, rc = 0;
+
+	inner = bpf_map_create(bpf_map__type(want), "lb_probe", bpf_map__key_size(want),
+			       bpf_map__value_size(want), bpf_map__max_entries(want), &opts);
+	if (inner < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY))
+		rc = -errno;
+	else
+		bpf_map_delete_elem(fd, &key);
+	close(inner);
+	return rc;
+}
+
+/*
  * For a map of maps: do the pinned map's inner maps have the layout this
  * program reads through it? The kernel fixed that layout when the outer map
- * was created; any inner map in it shows it. With none there is nothing to
- * compare, and the verifier still refuses a program that reads past it.
+ * was created; any inner map in it shows it, and an empty one is probed.
  */
 static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
 {
 	const struct bpf_map *want = bpf_map__inner_map(map);
 	struct bpf_map_info info;
 	__u32 key, id, len;
-	int inner;
+	int inner, rc;
 
 	if (!want)
 		return 0;
 	for (key = 0; key < bpf_map__max_entries(map); key++)
 		if (!bpf_map_lookup_elem(fd, &key, &id))
 			break;
-	if (key == bpf_map__max_entries(map))
-		return 0;
+	if (key == bpf_map__max_entries(map)) {
+		rc = inner_probe(fd, want);
+		if (rc)
+			snprintf(err, errlen,
+				 "map %s: the pinned map takes no inner map of this lbd's layout "
+				 "(key size %u, value size %u): %s; refusing to replace it (the "
+				 "running data path is left as it is; 'lbd --unload' removes it)",
+				 bpf_map__name(map), bpf_map__key_size(want),
+				 bpf_map__value_size(want), strerror(-rc));
+		return rc;
+	}
 	inner = bpf_map_get_fd_by_id(id);
 	memset(&info, 0, sizeof(info));
 	len = sizeof(info);
