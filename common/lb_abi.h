@@ -148,6 +148,12 @@ static inline __u32 lb_table_lane(__u64 entry, __u32 slot)
 	return (__u32)(entry >> (16 * (slot % LB_TABLE_LANES))) & 0xffff;
 }
 
+/* Put id (below 65536) in slot's lane of its entry, which starts zero. */
+static inline void lb_table_lane_set(__u64 *entry, __u32 slot, __u32 id)
+{
+	*entry |= (__u64)id << (16 * (slot % LB_TABLE_LANES));
+}
+
 /* Global runtime settings, one entry, written by the controller. */
 struct lb_config {
 	__u8 src_mac[6];	/* the interface's MAC */

@@ -55,6 +55,20 @@ Test(datapath, swap_installs_whole_table)
 	free(t);
 }
 
+/* Ids use all 16 bits of a table lane, in all four lanes of an entry. */
+Test(datapath, wide_ids_round_trip)
+{
+	__u32 *t = pattern(1009, 0), i;
+
+	for (i = 0; i < 1009; i++)
+		t[i] = 1 + (i * 40503u) % (LB_MAX_BACKENDS - 1);
+	t[3] = LB_MAX_BACKENDS - 1;
+	t[6] = 0;	/* an empty slot */
+	cr_assert_eq(datapath_table_swap(bpf_map__fd(skel->maps.vip_tables), 2, t, 1009), 0);
+	assert_installed(2, t, 1009);
+	free(t);
+}
+
 Test(datapath, swap_replaces_size_and_content_together)
 {
 	int fd = bpf_map__fd(skel->maps.vip_tables);

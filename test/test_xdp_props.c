@@ -154,6 +154,16 @@ Test(xdp_props, ipv6_choice_matches_user_space)
 	check_prediction(&vip6, LB_FAMILY_IPV6);
 }
 
+/* Backend ids fill the 16-bit lanes of a table entry: ids at the top of
+ * the range, in all four lanes, go where user space predicts. */
+Test(xdp_props, top_backend_ids_match_user_space)
+{
+	testbed_vip_free(&vip4);
+	cr_assert_eq(testbed_backends(skel->obj, &vip4, LB_FAMILY_IPV4, 16, LB_MAX_BACKENDS - 16),
+		     0);
+	check_prediction(&vip4, LB_FAMILY_IPV4);
+}
+
 /* One more backend, a new table: some flows' table choice changes. */
 static void grow_table(struct testbed_vip *vip)
 {
@@ -281,10 +291,10 @@ Test(xdp_props, flow_moves_when_backend_removed)
 /*
  * Per-flow tunnel sources must spread a VIP's flows, or a backend NIC's RSS
  * puts them all on one queue. With the low 16 bits free, 4096 flows that
- * differ only in the client address, and 4096 that differ only in the
- * client port, each land on nearly as many sources: a random draw gives
- * about 3970 distinct values of 65536. Every packet of a flow, SYN or not,
- * leaves from the same source.
+ * differ only in the client address, 4096 that differ only in the client
+ * port, and 4096 random ones each land on nearly as many sources: a random
+ * draw gives about 3970 distinct values of 65536. Every packet of a flow,
+ * SYN or not, leaves from the same source.
  */
 #define NSPREAD		4096
 #define SPREAD_MIN	3800
@@ -318,7 +328,9 @@ static uint16_t outer_src_low(const struct lb_flow_key *k, uint8_t flags)
 	return (uint16_t)(out[off] << 8 | out[off + 1]);
 }
 
-static void check_spread(uint8_t family, int vary_port)
+enum spread_vary { VARY_ADDR, VARY_PORT, VARY_BOTH };
+
+static void check_spread(uint8_t family, enum spread_vary vary)
 {
 	static uint8_t seen[65536 / 8];
 	struct lb_flow_key k = random_flow(family);
@@ -328,7 +340,9 @@ static void check_spread(uint8_t family, int vary_port)
 	for (i = 0; i < NSPREAD; i++) {
 		uint16_t src;
 
-		if (vary_port)
+		if (vary == VARY_BOTH)
+			k = random_flow(family);
+		else if (vary == VARY_PORT)
 			k.sport = htons((uint16_t)(1024 + i));
 		else if (family == LB_FAMILY_IPV4)
 			k.src[0] = htonl(0xc6120000 | (uint32_t)i);
@@ -341,15 +355,17 @@ static void check_spread(uint8_t family, int vary_port)
 			distinct++;
 		seen[src / 8] |= (uint8_t)(1 << (src % 8));
 	}
-	cr_assert_geq(distinct, SPREAD_MIN, "%d flows that differ only in their %s share %d sources",
-		      NSPREAD, vary_port ? "port" : "address", distinct);
+	cr_assert_geq(distinct, SPREAD_MIN, "%d flows varied in %s share %d sources", NSPREAD,
+		      vary == VARY_PORT ? "port" : vary == VARY_ADDR ? "address" : "both", distinct);
 }
 
 Test(xdp_props, tunnel_sources_spread_flows)
 {
+	static const uint8_t families[] = { LB_FAMILY_IPV4, LB_FAMILY_IPV6 };
+	int f, vary;
+
 	tunnel_prefixes(16, 112);
-	check_spread(LB_FAMILY_IPV4, 0);
-	check_spread(LB_FAMILY_IPV4, 1);
-	check_spread(LB_FAMILY_IPV6, 0);
-	check_spread(LB_FAMILY_IPV6, 1);
+	for (f = 0; f < 2; f++)
+		for (vary = VARY_ADDR; vary <= VARY_BOTH; vary++)
+			check_spread(families[f], (enum spread_vary)vary);
 }

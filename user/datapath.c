@@ -22,7 +22,7 @@ static __u64 *table_pack(const __u32 *table, __u32 size, __u32 *n)
 	if (!e)
 		return NULL;
 	for (i = 0; i < size; i++)
-		e[i / LB_TABLE_LANES] |= (__u64)table[i] << (16 * (i % LB_TABLE_LANES));
+		lb_table_lane_set(&e[lb_table_entry_of(i) - LB_TABLE_HDR], i, table[i]);
 	return e;
 }
 
@@ -118,10 +118,16 @@ int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *s
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, &hdr) || !hdr || hdr > LB_TABLE_SIZE_MAX) {
-		err = hdr ? -EIO : -ENOENT;
+	if (bpf_map_lookup_elem(fd, &zero, &hdr))
+		err = -errno;
+	else if (!hdr)
+		err = -ENOENT;
+	else if (hdr > LB_TABLE_SIZE_MAX)
+		err = -EIO;
+	else
+		err = 0;
+	if (err)
 		goto out_close;
-	}
 	n = (__u32)hdr;
 	out = malloc((size_t)n * sizeof(*out));
 	if (!out) {

@@ -23,8 +23,9 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 
 /*
  * Read the table installed for vip_id into a new array of *size ids
- * (freed by the caller). Returns 0, -ENOENT when the VIP has no table, or
- * -errno.
+ * (freed by the caller). Returns 0, -ENOENT when the VIP has no table (or
+ * one of size 0), -EIO when its size is past LB_TABLE_SIZE_MAX or its
+ * entries are fewer than the size needs, or -errno.
  */
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size);
 
