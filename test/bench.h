@@ -45,11 +45,17 @@ double bench_median(double *v, int n);
 #define BENCH_VIP_L3 "198.18.100.3"
 void bench_balancer(struct bpf_object *obj, size_t nbackends);
 
-/* A flow table this small (8192 entries per CPU's LRU list) is full after
- * the first round of SYNs of BENCH_FLOWS_CYCLED flows: from then on every
- * SYN is a new flow and evicts one, as on a busy node. */
+/* A flow table this small (its per-CPU LRU lists share it: 8192 entries
+ * each on 2 CPUs) is full after the first pass over BENCH_FLOWS_CYCLED
+ * flows' SYNs: from then on every SYN is a new flow and evicts one, as on
+ * a busy node. */
 #define BENCH_SMALL_FLOW_TABLE	16384
 #define BENCH_FLOWS_CYCLED	65536
+
+/* Flows cycled over the default flow table (1M entries, its LRU lists
+ * 512K each on 2 CPUs): full and evicting too, at a node's real size,
+ * where buckets and entries miss the caches. */
+#define BENCH_FLOWS_BIG		1048576
 
 /* Read --calls N and --rounds N into *calls and *rounds (defaults as
  * given). Returns the index of the first other argument, or -1 after

@@ -24,10 +24,11 @@
 #include "bench.h"
 #include "pkt.h"
 
-/* Each build is loaded three times: for most rows; with a small flow
- * table, full after its first round; and for new flows into a table with
- * room, whose round's flows are deleted before the round. */
-enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_SETS };
+/* Each build is loaded four times: for most rows; with a small flow
+ * table, full after its first round; for new flows into a table with
+ * room, whose round's flows are deleted before the round; and for new
+ * flows into the default table, full. */
+enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_BIG, AB_SETS };
 
 struct ab_obj {
 	int prog;
@@ -90,8 +91,10 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 		{ .name = "SYN, flow in the table", .dst = "198.18.100.1", .flags = PKT_TCP_SYN },
 		{ .name = "SYN, new flow, table with room", .dst = "198.18.100.1",
 		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .set = AB_ROOM },
-		{ .name = "SYN, new flow, flow table full", .dst = "198.18.100.1",
+		{ .name = "SYN, new flow, table full", .dst = "198.18.100.1",
 		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .set = AB_SMALL },
+		{ .name = "SYN, new flow, 1M table full", .dst = "198.18.100.1",
+		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_BIG, .set = AB_BIG },
 		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
 		  .flags = PKT_TCP_ACK },
 	};
@@ -174,6 +177,7 @@ int main(int argc, char **argv)
 		obj[AB_MAIN][k] = balancer_load(argv[first + k], 0);
 		obj[AB_SMALL][k] = balancer_load(argv[first + k], BENCH_SMALL_FLOW_TABLE);
 		obj[AB_ROOM][k] = balancer_load(argv[first + k], 0);
+		obj[AB_BIG][k] = balancer_load(argv[first + k], 0);
 	}
 	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
 	       argv[first], argv[first + 1], calls, rounds);

@@ -101,6 +101,10 @@ int main(int argc, char **argv)
 	struct lb_xdp *skel;
 	size_t i;
 
+	if (first >= 0 && rounds != 1) {
+		fprintf(stderr, "bench_lines: --rounds has no meaning here\n");
+		return 2;
+	}
 	if (first < 0 || argc - first != 2) {
 		fprintf(stderr, "usage: bench_lines KIND LINES_FILE [--calls N]\n");
 		return 2;

@@ -66,7 +66,7 @@ struct row {
 
 enum {
 	ROW_BASE, ROW_EST, ROW_1024, ROW_EST_1000, ROW_V6,
-	ROW_SYN_KNOWN, ROW_SYN_INSERT, ROW_SYN_NEW, ROW_SYN_NEW_1000, ROW_PASS, ROWS
+	ROW_SYN_KNOWN, ROW_SYN_INSERT, ROW_SYN_NEW, ROW_SYN_NEW_1000, ROW_SYN_BIG, ROW_PASS, ROWS
 };
 
 /* An established-flow row: the flows are created with SYNs first. */
@@ -84,14 +84,14 @@ static struct row established(const char *name, int prog_fd, const char *vip, si
 	return r;
 }
 
-/* A new-flow row on a balancer with a small flow table: one pass over
- * the flows first fills it, so every timed SYN evicts. */
-static struct row syn_new(const char *name, struct lb_xdp *skel)
+/* A new-flow row on a balancer whose flow table is smaller than nflows:
+ * one pass over the flows first fills it, so every timed SYN evicts. */
+static struct row syn_new(const char *name, struct lb_xdp *skel, size_t nflows)
 {
 	struct row r = {
 		.name = name,
 		.prog_fd = bpf_program__fd(skel->progs.lb_xdp),
-		.frames = bench_tcp_frames("198.18.100.1", 80, BENCH_FLOWS_CYCLED, PKT_TCP_SYN),
+		.frames = bench_tcp_frames("198.18.100.1", 80, nflows, PKT_TCP_SYN),
 	};
 
 	warm(r.prog_fd, &r.frames);
@@ -110,6 +110,7 @@ static void run_rows(void)
 	struct lb_pass *pass = lb_pass__open_and_load();
 	struct lb_xdp *lb16 = balancer(16, 0), *lb1000 = balancer(1000, 0);
 	struct lb_xdp *room16 = balancer(16, 0), *small16 = balancer(16, BENCH_SMALL_FLOW_TABLE);
+	struct lb_xdp *big16 = balancer(16, 0);
 	struct lb_xdp *small1000 = balancer(1000, BENCH_SMALL_FLOW_TABLE);
 	int fd16 = bpf_program__fd(lb16->progs.lb_xdp);
 	int fd1000 = bpf_program__fd(lb1000->progs.lb_xdp);
@@ -145,8 +146,10 @@ static void run_rows(void)
 					     .frames = bench_tcp_frames("198.18.100.1", 80,
 								  BENCH_FLOWS_CYCLED,
 								  PKT_TCP_SYN) };
-	rows[ROW_SYN_NEW] = syn_new("SYN, new flow, table full (16)", small16);
-	rows[ROW_SYN_NEW_1000] = syn_new("SYN, new flow, table full (1000)", small1000);
+	rows[ROW_SYN_NEW] = syn_new("SYN, new flow, table full (16)", small16, BENCH_FLOWS_CYCLED);
+	rows[ROW_SYN_NEW_1000] = syn_new("SYN, new flow, table full (1000)", small1000,
+					 BENCH_FLOWS_CYCLED);
+	rows[ROW_SYN_BIG] = syn_new("SYN, new flow, 1M table full (16)", big16, BENCH_FLOWS_BIG);
 	rows[ROW_PASS] = (struct row){ .name = "non-VIP destination, passed",
 				       .prog_fd = fd16,
 				       .frames = bench_tcp_frames("198.18.200.1", 80, 1, PKT_TCP_ACK) };
@@ -181,6 +184,7 @@ static void run_rows(void)
 	lb_xdp__destroy(lb16);
 	lb_xdp__destroy(lb1000);
 	lb_xdp__destroy(room16);
+	lb_xdp__destroy(big16);
 	lb_xdp__destroy(small16);
 	lb_xdp__destroy(small1000);
 	lb_pass__destroy(pass);

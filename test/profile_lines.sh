@@ -8,6 +8,7 @@
 # on the first use of the loaded value: read the lines around a hot one.
 #
 # Usage: test/profile_lines.sh BUILD_DIR KIND [N_LINES]   (root; needs perf)
+# /usr/bin/python3 on purpose: the python3 first on PATH may be another build.
 #   KIND as for bench_lines: est, est6, syn, syn-new, pass
 set -euo pipefail
 
