@@ -132,13 +132,14 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * Record a flow's backend. A SYN whose flow has an entry on that backend
  * already (a retransmission, or a client reusing its port) only marks it
  * seen: the kernel's insert takes a free element and gives the old one
- * back, over half of a retransmitted SYN's cost, while the lookup first
- * costs a new flow nothing measurable (it fetches the bucket the insert
- * needs anyway). An entry on another backend is replaced by an insert, not
- * written through the pointer: another CPU may evict the element and reuse
- * it meanwhile, and a backend id written there would move someone else's
- * flow, where a stray last_seen only keeps an entry a little longer. Only
- * entries created count as new flows.
+ * back, over half of a retransmitted SYN's cost. For a new flow the lookup
+ * first fetches the bucket the insert needs: a gain in a table larger than
+ * the caches, 5% in one that fits (docs/performance.md). An entry on
+ * another backend is replaced by an insert, not written through the
+ * pointer: another CPU may evict the element and reuse it meanwhile, and a
+ * backend id written there would move someone else's flow, where a stray
+ * last_seen only keeps an entry a little longer. Only entries created
+ * count as new flows.
  */
 static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
 					   struct lb_vip_stats *vs,
