@@ -128,8 +128,14 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
 	return 1;
 }
 
+/* known, before lb_flow_follow() was asked about the packet's key. */
+#define LB_FLOW_UNTRIED	2
+
 /*
- * Record a flow's backend. A SYN whose flow has an entry on that backend
+ * Record a flow's backend. known: what lb_flow_follow() said of the key (0:
+ * no entry, -1: an entry whose backend is gone), or LB_FLOW_UNTRIED for a
+ * SYN that skipped the flow table, which is looked up only then. A SYN
+ * whose flow has an entry on that backend
  * already (a retransmission, or a client reusing its port) only marks it
  * seen: the kernel's insert takes a free element and gives the old one
  * back, over half of a retransmitted SYN's cost. For a new flow the lookup
@@ -141,16 +147,18 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * last_seen only keeps an entry a little longer. Only entries created
  * count as new flows.
  */
-static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
+static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known,
 					   struct lb_vip_stats *vs,
 					   struct lb_global_stats *gs)
 {
-	struct lb_flow *old = bpf_map_lookup_elem(&flow_table, &p->key);
+	struct lb_flow *old = NULL;
 	struct lb_flow f = {
 		.backend_id = id,
 		.last_seen = bpf_jiffies64(),
 	};
 
+	if (known == LB_FLOW_UNTRIED)
+		old = bpf_map_lookup_elem(&flow_table, &p->key);
 	if (old && old->backend_id == id) {
 		lb_flow_touch(old);
 		return;
@@ -159,7 +167,7 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id,
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
 	}
-	if (vs && !old)
+	if (vs && known >= 0 && !old)
 		vs->new_flows++;
 }
 
@@ -169,8 +177,6 @@ static __always_inline int lb_is_syn(const struct lb_pkt *p)
 	       (p->tcp_flags & (LB_TCP_SYN | LB_TCP_ACK)) == LB_TCP_SYN;
 }
 
-/* known, before lb_flow_follow() was asked about the packet's key. */
-#define LB_FLOW_UNTRIED	2
 
 /*
  * Whether a packet may follow the flow table before its VIP is looked up:
@@ -221,7 +227,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
 	if (record && !(p->tcp_flags & LB_TCP_RST))
-		lb_flow_record(p, *id, vs, gs);
+		lb_flow_record(p, *id, known, vs, gs);
 	return LB_OK;
 }
 
