@@ -124,20 +124,35 @@ static int map_check(struct bpf_map *map, const struct bpf_map_info *info,
  * one up meanwhile finds a table of size 0 (no backend) where it found no
  * table (no backend).
  */
-static int inner_probe(int fd, const struct bpf_map *want)
+static int inner_probe(struct bpf_map *map, int fd, char *err, size_t errlen)
 {
+	const struct bpf_map *want = bpf_map__inner_map(map);
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(want));
 	__u32 key = 0;
 	int inner, rc = 0;
 
 	inner = bpf_map_create(bpf_map__type(want), "lb_probe", bpf_map__key_size(want),
 			       bpf_map__value_size(want), bpf_map__max_entries(want), &opts);
-	if (inner < 0)
-		return -errno;
-	if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY))
+	if (inner < 0) {
 		rc = -errno;
-	else
-		bpf_map_delete_elem(fd, &key);
+		snprintf(err, errlen, "map %s: cannot create a probe inner map: %s",
+			 bpf_map__name(map), strerror(-rc));
+		return rc;
+	}
+	if (bpf_map_update_elem(fd, &key, &inner, BPF_ANY)) {
+		rc = -errno;
+		snprintf(err, errlen,
+			 "map %s: the pinned map takes no inner map of this lbd's layout "
+			 "(key size %u, value size %u): %s; refusing to replace it (the "
+			 "running data path is left as it is; 'lbd --unload' removes it)",
+			 bpf_map__name(map), bpf_map__key_size(want), bpf_map__value_size(want),
+			 strerror(-rc));
+	} else if (bpf_map_delete_elem(fd, &key)) {
+		/* The probe stays in slot 0: an empty table, no backend, as before. */
+		rc = -errno;
+		snprintf(err, errlen, "map %s: cannot take the probe inner map out again: %s",
+			 bpf_map__name(map), strerror(-rc));
+	}
 	close(inner);
 	return rc;
 }
@@ -152,24 +167,15 @@ static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
 	const struct bpf_map *want = bpf_map__inner_map(map);
 	struct bpf_map_info info;
 	__u32 key, id, len;
-	int inner, rc;
+	int inner;
 
 	if (!want)
 		return 0;
 	for (key = 0; key < bpf_map__max_entries(map); key++)
 		if (!bpf_map_lookup_elem(fd, &key, &id))
 			break;
-	if (key == bpf_map__max_entries(map)) {
-		rc = inner_probe(fd, want);
-		if (rc)
-			snprintf(err, errlen,
-				 "map %s: the pinned map takes no inner map of this lbd's layout "
-				 "(key size %u, value size %u): %s; refusing to replace it (the "
-				 "running data path is left as it is; 'lbd --unload' removes it)",
-				 bpf_map__name(map), bpf_map__key_size(want),
-				 bpf_map__value_size(want), strerror(-rc));
-		return rc;
-	}
+	if (key == bpf_map__max_entries(map))
+		return inner_probe(map, fd, err, errlen);
 	inner = bpf_map_get_fd_by_id(id);
 	memset(&info, 0, sizeof(info));
 	len = sizeof(info);
