@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 /* Limits. Map sizes are fixed when the maps are created. */
-#define LB_MAX_VIPS		512	/* VIP ids 0 .. LB_MAX_VIPS - 1 */
+#define LB_MAX_VIPS		4096	/* VIP ids 0 .. LB_MAX_VIPS - 1 */
 #define LB_MAX_BACKENDS		65536	/* backend ids 1 .. LB_MAX_BACKENDS - 1 */
 #define LB_BACKEND_INVALID	0	/* id 0 is never a backend: arrays start zeroed */
 #define LB_TABLE_SIZE_DEFAULT	65537
@@ -70,6 +70,9 @@ struct lb_vip_filter {
 
 /* Per-VIP flags. */
 #define LB_VIP_F_HASH_L3	0x01	/* hash on addresses only; fragments balanced */
+#define LB_VIP_F_ALL_DOWN	0x02	/* health took every backend down and the VIP's
+					 * all_down policy is drop: its packets that
+					 * follow no flow are dropped (all_down) */
 
 struct lb_vip {
 	__u32 id;		/* index into vip_tables and vip_stats */
@@ -184,6 +187,7 @@ enum lb_drop_reason {
 	LB_DROP_NO_CONFIG,	/* no tunnel source for the backend's family */
 	LB_DROP_TOO_BIG,	/* too big to encapsulate and no ICMP could be sent */
 	LB_DROP_ADJUST,		/* the kernel refused to grow or shrink the frame */
+	LB_DROP_ALL_DOWN,	/* every backend of the VIP is down by health, policy drop */
 	LB_DROP_MAX,
 };
 
@@ -199,12 +203,21 @@ enum lb_event {
 
 #define LB_VERDICT_MAX		5	/* XDP_ABORTED .. XDP_REDIRECT */
 
+/* Counter arrays are sized with room to spare, so that a new reason or
+ * event keeps the pinned lb_stats map's layout and an upgrade adopts it. */
+#define LB_DROP_SLOTS		48
+#define LB_EV_SLOTS		16
+_Static_assert(LB_DROP_MAX <= LB_DROP_SLOTS, "room for every drop reason");
+_Static_assert(LB_EV_MAX <= LB_EV_SLOTS, "room for every event");
+
 /* Per-CPU, one entry. */
 struct lb_global_stats {
 	__u64 verdict[LB_VERDICT_MAX];	/* packets per XDP action */
-	__u64 drop[LB_DROP_MAX];	/* packets per drop reason */
-	__u64 event[LB_EV_MAX];
+	__u64 drop[LB_DROP_SLOTS];	/* packets per drop reason */
+	__u64 event[LB_EV_SLOTS];
 };
+_Static_assert(sizeof(struct lb_global_stats) ==
+	       (LB_VERDICT_MAX + LB_DROP_SLOTS + LB_EV_SLOTS) * 8, "lb_global_stats layout");
 
 /* Per-CPU, indexed by VIP id. */
 struct lb_vip_stats {

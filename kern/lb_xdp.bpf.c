@@ -69,6 +69,10 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	__u32 id;
 	int rc;
 
+	/* Health took every backend down and the policy is drop: their
+	 * entries are not up, so no flow of the VIP got this far by one. */
+	if (vip->flags & LB_VIP_F_ALL_DOWN)
+		return -LB_DROP_ALL_DOWN;
 	if (vip->flags & LB_VIP_F_HASH_L3) {
 		p->key.sport = 0;
 		p->key.dport = 0;

@@ -284,7 +284,7 @@ step "a pinned map of maps whose inner tables have another layout is refused"
 rm "$pins/vip_tables"
 bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
 bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
-	key 4 value 4 entries 512 name vip_tables
+	key 4 value 4 entries 4096 name vip_tables
 bpftool map update pinned "$pins/vip_tables" key 3 0 0 0 value pinned "$pins/old_table"
 rm "$pins/old_table"
 refused "old-layout tables" \
@@ -294,7 +294,7 @@ rm "$pins/vip_tables"
 step "... and so is an empty one, which shows no inner map: lbd probes it"
 bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
 bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
-	key 4 value 4 entries 512 name vip_tables
+	key 4 value 4 entries 4096 name vip_tables
 rm "$pins/old_table"
 refused "empty old-layout tables" \
 	"map vip_tables: the pinned map takes no inner map of this lbd's layout (key size 4, value size 8): Invalid argument"

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#define CONFIG_FILE_MAX		(4 * 1024 * 1024)	/* bytes; larger files are refused */
+#define CONFIG_FILE_MAX		(32 * 1024 * 1024)	/* bytes; larger files are refused */
 
 enum config_backend_state {
 	CONFIG_BACKEND_ACTIVE = 0,	/* in the table */

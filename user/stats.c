@@ -22,6 +22,7 @@ const char *const stats_drop_names[LB_DROP_MAX] = {
 	[LB_DROP_NO_CONFIG] = "no_config",
 	[LB_DROP_TOO_BIG] = "too_big",
 	[LB_DROP_ADJUST] = "adjust",
+	[LB_DROP_ALL_DOWN] = "all_down",
 };
 
 const char *const stats_event_names[LB_EV_MAX] = {
