@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The runtime state model: the one owner of what every VIP and backend
+ * should be doing. Each backend has three layers:
+ *
+ *  - config:   the file's "state" and "weight" (struct config_backend);
+ *  - operator: a runtime override of the state and/or the weight, set over
+ *              the control socket and kept across restarts;
+ *  - health:   unknown, up or down, since when and why, from the checks.
+ *
+ * state_precedence() and state_vip_resolve() turn them into an effective
+ * state: in the table with a weight, draining (out of the table, its flows
+ * stay) or out (its flows are placed again). The table writer (apply.c)
+ * reads only effective states; readers (log, control socket, metrics) read
+ * all of it. docs/operations.md has the precedence in prose.
+ *
+ * Nothing here touches the kernel or the clock: times come in as
+ * arguments, so every rule is a pure function with table-driven tests.
+ */
+#ifndef LB_STATE_H
+#define LB_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "config.h"
+
+#define STATE_REASON_MAX	96
+
+enum state_health {
+	STATE_HEALTH_UNKNOWN = 0,	/* never checked: counts as up */
+	STATE_HEALTH_UP,
+	STATE_HEALTH_DOWN,
+};
+
+enum state_eff {
+	STATE_IN = 0,		/* in the table, with its effective weight */
+	STATE_DRAINING,		/* out of the table; flows on it stay */
+	STATE_OUT,		/* out of the table; flows on it are placed again */
+};
+
+/* What the operator set. A field without its has_ flag is not overridden. */
+struct state_override {
+	bool has_state;
+	bool has_weight;
+	enum config_backend_state state;
+	__u32 weight;		/* 1 .. MAGLEV_WEIGHT_MAX */
+	__u64 since_ms;		/* wall clock, ms since the epoch */
+};
+
+struct state_health_info {
+	enum state_health health;
+	__u64 since_ms;		/* wall clock of the last change; 0: never */
+	char reason[STATE_REASON_MAX];	/* why it last changed, e.g. "refused" */
+};
+
+struct state_backend {
+	const struct config_backend *cfg;	/* identity and the config layer */
+	struct state_override ovr;
+	struct state_health_info hl;
+	enum state_eff eff;
+	__u32 weight;		/* effective weight (meaningful when eff is IN) */
+	bool kept;		/* IN only because all_down "keep" holds it there */
+};
+
+struct state_vip {
+	const struct config_vip *cfg;
+	struct state_backend *be;	/* cfg->n_backends, in config order */
+	bool all_down;		/* health took every active backend down */
+	__u64 all_down_since_ms;
+	bool dirty;		/* effective states changed since state_clean() */
+};
+
+/* What a change did, for the listener (lbd logs it and schedules work). */
+enum state_change_kind {
+	STATE_CH_EFFECTIVE = 0x1,	/* an effective state or weight changed */
+	STATE_CH_SAVED = 0x2,		/* an override or a health state changed */
+	STATE_CH_ALL_DOWN = 0x4,	/* all_down started */
+	STATE_CH_RECOVERED = 0x8,	/* all_down ended */
+};
+
+struct state;
+typedef void (*state_listener_fn)(struct state *st, size_t vip, unsigned int kinds,
+				  void *data);
+
+struct state {
+	struct config *cfg;	/* owned; replaced by state_config_replace() */
+	struct state_vip *vips;	/* cfg->n_vips, in config order */
+	__u64 generation;	/* configs taken, 1 for the first */
+	__u64 config_ms;	/* wall clock when the current config was taken */
+	state_listener_fn listener;
+	void *listener_data;
+};
+
+/* What state_config_replace() carried over and what it dropped. */
+struct state_replace_stats {
+	size_t overrides_kept;
+	size_t overrides_dropped;	/* the config changed the field overridden */
+	size_t health_kept;
+};
+
+/* The admin state: the operator's override if any, else the config's. */
+enum config_backend_state state_admin(const struct state_backend *b);
+
+/* The effective weight: the operator's override if any, else the config's. */
+__u32 state_weight(const struct state_backend *b);
+
+/* The precedence for one backend, leaving all_down aside. */
+enum state_eff state_precedence(enum config_backend_state admin, enum state_health health);
+
+/*
+ * Recompute every effective state of a VIP from its layers and from the
+ * effective states it had (all_down "keep" holds the last set that was in
+ * the table). Sets v->dirty and returns STATE_CH_* of what changed.
+ */
+unsigned int state_vip_resolve(struct state_vip *v, __u64 now_ms);
+
+/* A state for cfg (owned from now on, also on error): health unknown, no
+ * overrides. NULL with errno on error. */
+struct state *state_new(struct config *cfg, __u64 now_ms);
+void state_free(struct state *st);
+
+/*
+ * Take a new config (owned from now on, also on error). VIPs are matched by
+ * (address, port, protocol), backends by address: a matched backend keeps
+ * its health and its override, except a field of the override whose config
+ * value this config changes (the config speaks last). 0 or -ENOMEM; on
+ * error the old config stays.
+ */
+int state_config_replace(struct state *st, struct config *cfg, __u64 now_ms,
+			 struct state_replace_stats *rs);
+
+/* Replace one backend's override (all fields; a zeroed one clears it). */
+void state_override_set(struct state *st, size_t vip, size_t be,
+			const struct state_override *o, __u64 now_ms);
+
+/* Record a health result. A VIP without a health check ignores it: its
+ * backends stay unknown. reason may be NULL. */
+void state_health_set(struct state *st, size_t vip, size_t be, enum state_health h,
+		      const char *reason, __u64 now_ms);
+
+/* Clear every VIP's dirty flag (the table writer took them). */
+void state_clean(struct state *st);
+
+/* The VIP named name, or written ADDRESS:PORT/PROTO; -1 when none. */
+long state_vip_find(const struct state *st, const char *text);
+
+/* The backend of VIP vip at address text (any spelling); -1 when none. */
+long state_backend_find(const struct state *st, size_t vip, const char *text);
+
+const char *state_health_name(enum state_health h);
+const char *state_eff_name(enum state_eff e);
+const char *state_admin_name(enum config_backend_state s);
+
+#endif /* LB_STATE_H */
