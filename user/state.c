@@ -318,6 +318,37 @@ void state_health_set(struct state *st, size_t vip, size_t be, enum state_health
 	notify(st, vip, STATE_CH_SAVED | state_vip_resolve(v, now_ms));
 }
 
+void state_backend_restore(struct state *st, size_t vip, size_t be,
+			   const struct state_saved *s, struct state_replace_stats *rs)
+{
+	struct state_vip *v = &st->vips[vip];
+	struct state_backend *b = &v->be[be];
+	struct state_backend was = { .cfg = &(struct config_backend){
+		.state = s->cfg_state, .weight = s->cfg_weight } };
+
+	was.ovr = s->ovr;
+	was.hl = s->hl;
+	was.kept = s->kept;
+	/* A backend that all_down did not hold was out of the table, as far
+	 * as keep is concerned: only the kept ones are its last set. */
+	was.eff = v->all_down && !s->kept ? STATE_OUT : STATE_IN;
+	backend_carry(b, &was, v->cfg->health.enabled, rs);
+}
+
+void state_vip_restore(struct state *st, size_t vip, __u64 all_down_since_ms)
+{
+	st->vips[vip].all_down = true;
+	st->vips[vip].all_down_since_ms = all_down_since_ms;
+}
+
+void state_resolve_all(struct state *st, __u64 now_ms)
+{
+	size_t i;
+
+	for (i = 0; i < st->cfg->n_vips; i++)
+		notify(st, i, state_vip_resolve(&st->vips[i], now_ms));
+}
+
 void state_clean(struct state *st)
 {
 	size_t i;
@@ -326,8 +357,17 @@ void state_clean(struct state *st)
 		st->vips[i].dirty = false;
 }
 
-/* "ADDRESS:PORT/PROTO", IPv6 in brackets. */
-static bool vip_key_parse(const char *text, struct config_vip *key)
+void state_vip_key_text(const struct config_vip *v, char *buf, size_t len)
+{
+	const char *proto = v->proto == IPPROTO_TCP ? "tcp" : "udp";
+
+	if (v->family == LB_FAMILY_IPV6)
+		snprintf(buf, len, "[%s]:%u/%s", v->address, v->port, proto);
+	else
+		snprintf(buf, len, "%s:%u/%s", v->address, v->port, proto);
+}
+
+bool state_vip_key_parse(const char *text, struct config_vip *key)
 {
 	char addr[64], proto[8];
 	unsigned int port;
@@ -364,7 +404,7 @@ long state_vip_find(const struct state *st, const char *text)
 	for (i = 0; i < st->cfg->n_vips; i++)
 		if (!strcmp(st->cfg->vips[i].name, text))
 			return (long)i;
-	if (!vip_key_parse(text, &key))
+	if (!state_vip_key_parse(text, &key))
 		return -1;
 	for (i = 0; i < st->cfg->n_vips; i++)
 		if (!vip_key_cmp(&st->cfg->vips[i], &key))

@@ -140,8 +140,38 @@ void state_override_set(struct state *st, size_t vip, size_t be,
 void state_health_set(struct state *st, size_t vip, size_t be, enum state_health h,
 		      const char *reason, __u64 now_ms);
 
+/* A backend's layers as the state file keeps them. */
+struct state_saved {
+	enum config_backend_state cfg_state;	/* the config's values when saved */
+	__u32 cfg_weight;
+	struct state_override ovr;
+	struct state_health_info hl;
+	bool kept;
+};
+
+/*
+ * Give a backend of the current config what was saved for it, before
+ * state_resolve_all(). The config speaks last: an override of a field
+ * whose config value is no longer the saved one is dropped, as
+ * state_config_replace() does. Health is taken only by a checked VIP.
+ */
+void state_backend_restore(struct state *st, size_t vip, size_t be,
+			   const struct state_saved *s, struct state_replace_stats *rs);
+
+/* A VIP that was in all_down when saved, since then. */
+void state_vip_restore(struct state *st, size_t vip, __u64 all_down_since_ms);
+
+/* Resolve every VIP (after restoring), telling the listener. */
+void state_resolve_all(struct state *st, __u64 now_ms);
+
 /* Clear every VIP's dirty flag (the table writer took them). */
 void state_clean(struct state *st);
+
+/* A VIP's identity as text: ADDRESS:PORT/PROTO, IPv6 in brackets. */
+void state_vip_key_text(const struct config_vip *v, char *buf, size_t len);
+
+/* Parse that text into key's family, addr, port and proto. */
+bool state_vip_key_parse(const char *text, struct config_vip *key);
 
 /* The VIP named name, or written ADDRESS:PORT/PROTO; -1 when none. */
 long state_vip_find(const struct state *st, const char *text);
