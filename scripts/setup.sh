@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	# build
 	meson ninja-build pkg-config gcc clang llvm bpftool
-	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev linux-libc-dev
+	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libsystemd-dev linux-libc-dev
 	# tests
 	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps
 )

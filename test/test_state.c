@@ -266,6 +266,18 @@ Test(state, unchecked_vip_ignores_health)
 	state_free(st);
 }
 
+/* The next config, as lbd takes it: carried from st, which goes. */
+static struct state *next(struct state *st, const char *text, __u64 now,
+			  struct state_replace_stats *rs)
+{
+	struct state *n = state_new(parse(text), now);
+
+	cr_assert_not_null(n);
+	state_carry(n, st, now, rs);
+	state_free(st);
+	return n;
+}
+
 #define WEB2(w1, s2) \
 	CFG_HEAD "{\"name\": \"web\", \"address\": \"198.18.100.1\", \"port\": 80, " \
 	"\"protocol\": \"tcp\", " HC "\"backends\": [{\"address\": \"198.18.3.1\", " \
@@ -277,7 +289,7 @@ Test(state, unchecked_vip_ignores_health)
  * A config that leaves a field as it was keeps the operator's override of
  * it; one that changes the field replaces it. Health is carried by address.
  */
-Test(state, config_replace_keeps_or_drops_overrides)
+Test(state, carry_keeps_or_drops_overrides)
 {
 	struct state *st = state_new(parse(WEB2("100", "active")), 1000);
 	struct state_override w = { .has_weight = true, .weight = 5 };
@@ -288,7 +300,7 @@ Test(state, config_replace_keeps_or_drops_overrides)
 	state_override_set(st, 0, 1, &d, 2000);
 	state_health_set(st, 0, 1, STATE_HEALTH_UP, "ok", 2500);
 	/* The same values: everything stays. */
-	cr_assert_eq(state_config_replace(st, parse(WEB2("100", "active")), 3000, &rs), 0);
+	st = next(st, WEB2("100", "active"), 3000, &rs);
 	cr_assert_eq(rs.overrides_kept, 2);
 	cr_assert_eq(rs.overrides_dropped, 0);
 	cr_assert_eq(rs.health_kept, 1);
@@ -299,14 +311,14 @@ Test(state, config_replace_keeps_or_drops_overrides)
 	cr_assert_eq(st->vips[0].be[1].ovr.since_ms, 2000, "the override's time stays");
 	/* The config changes backend 1's weight: that override goes; the
 	 * drain of backend 2 stays, its state being unchanged. */
-	cr_assert_eq(state_config_replace(st, parse(WEB2("300", "active")), 4000, &rs), 0);
+	st = next(st, WEB2("300", "active"), 4000, &rs);
 	cr_assert_eq(rs.overrides_kept, 1);
 	cr_assert_eq(rs.overrides_dropped, 1);
 	cr_assert_eq(st->vips[0].be[0].weight, 300);
 	cr_assert(!st->vips[0].be[0].ovr.has_weight);
 	cr_assert_eq(st->vips[0].be[1].eff, STATE_DRAINING);
 	/* The config now says drain itself: the override is replaced. */
-	cr_assert_eq(state_config_replace(st, parse(WEB2("300", "drain")), 5000, &rs), 0);
+	st = next(st, WEB2("300", "drain"), 5000, &rs);
 	cr_assert_eq(rs.overrides_dropped, 1);
 	cr_assert(!st->vips[0].be[1].ovr.has_state);
 	cr_assert_eq(st->vips[0].be[1].eff, STATE_DRAINING);
@@ -317,16 +329,16 @@ Test(state, config_replace_keeps_or_drops_overrides)
 
 /* Health outlives a config that keeps the backend, not one that drops
  * the VIP's check. */
-Test(state, config_replace_clears_health_without_a_check)
+Test(state, carry_clears_health_without_a_check)
 {
 	struct state *st = state_new(parse(WEB2("100", "active")), 1000);
 	struct state_replace_stats rs;
 
 	state_health_set(st, 0, 0, STATE_HEALTH_DOWN, "refused", 2000);
 	cr_assert_eq(st->vips[0].be[0].eff, STATE_OUT);
-	cr_assert_eq(state_config_replace(st, parse(CFG_HEAD "{\"name\": \"web\", \"address\": "
+	st = next(st, CFG_HEAD "{\"name\": \"web\", \"address\": "
 			"\"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", \"backends\": "
-			"[{\"address\": \"198.18.3.1\"}]}]}"), 3000, &rs), 0);
+			"[{\"address\": \"198.18.3.1\"}]}]}", 3000, &rs);
 	cr_assert_eq(st->vips[0].be[0].hl.health, STATE_HEALTH_UNKNOWN);
 	cr_assert_eq(st->vips[0].be[0].eff, STATE_IN);
 	state_free(st);

@@ -13,6 +13,8 @@
 #include "datapath.h"
 #include "lb_abi.h"
 #include "maglev.h"
+#include "state.h"
+#include "tables.h"
 
 /* A backend entry already in the map, indexed for lookup by identity. */
 struct be_known {
@@ -28,17 +30,38 @@ struct vip_entry {
 	struct lb_vip val;
 };
 
+/* vip_map entries, sorted by key once complete (vip_list_sort()). */
 struct vip_list {
 	struct vip_entry *v;
 	size_t n, cap;
 };
 
-/* Everything one apply works out before it writes. */
+/*
+ * What the writer knows of the maps it wrote, between applies: the
+ * backends map and vip_map as written, and the ids of the config of
+ * generation `generation`, which apply_dirty() needs. Only after a full
+ * apply that succeeded is it `valid`.
+ */
+struct apply {
+	struct apply_maps m;
+	struct tables *tables;
+	struct lb_backend *cur;		/* LB_MAX_BACKENDS entries */
+	struct vip_list vips;
+	bool valid;
+	__u64 generation;
+	size_t n_vips;
+	__u32 *vip_ids;			/* per config VIP */
+	__u32 **be_ids;			/* per config VIP, per backend */
+};
+
+/* Everything one full apply works out before it writes. */
 struct plan {
+	struct apply *a;
 	const struct apply_maps *m;
+	const struct state *model;
 	const struct config *cfg;
 	const struct apply_env *env;
-	struct lb_backend *cur;		/* LB_MAX_BACKENDS entries as read */
+	struct lb_backend *cur;		/* a->cur, once read */
 	struct be_known *known;		/* used entries, one per identity, sorted */
 	size_t n_known;
 	struct vip_list cur_vips;	/* vip_map as read, less what vips_release() deleted */
@@ -111,21 +134,26 @@ static int backends_read(struct plan *p)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 count = LB_MAX_BACKENDS, batch, *keys, i;
+	struct lb_backend *vals;
 	int rc = 0;
 
 	keys = calloc(LB_MAX_BACKENDS, sizeof(*keys));
-	p->cur = calloc(LB_MAX_BACKENDS, sizeof(*p->cur));
+	vals = calloc(LB_MAX_BACKENDS, sizeof(*vals));
 	p->known = calloc(LB_MAX_BACKENDS, sizeof(*p->known));
-	if (!keys || !p->cur || !p->known) {
-		free(keys);
-		return -ENOMEM;
-	}
-	if (bpf_map_lookup_batch(p->m->backends, NULL, &batch, keys, p->cur, &count, &opts) &&
-	    errno != ENOENT)
+	if (!keys || !vals || !p->known)
+		rc = -ENOMEM;
+	else if (bpf_map_lookup_batch(p->m->backends, NULL, &batch, keys, vals, &count, &opts) &&
+		 errno != ENOENT)
 		rc = -errno;
 	else if (count != LB_MAX_BACKENDS)
 		rc = -EIO;
+	/* The writer's view changes only for a whole read. */
+	if (!rc) {
+		memcpy(p->a->cur, vals, LB_MAX_BACKENDS * sizeof(*vals));
+		p->cur = p->a->cur;
+	}
 	free(keys);
+	free(vals);
 	for (i = 1; !rc && i < LB_MAX_BACKENDS; i++) {
 		struct be_known *k = &p->known[p->n_known];
 
@@ -159,33 +187,54 @@ static int vip_list_add(struct vip_list *l, const struct lb_vip_key *k, const st
 	return 0;
 }
 
-static struct vip_entry *vip_list_find(const struct vip_list *l, const struct lb_vip_key *k)
+static int vip_entry_cmp(const void *a, const void *b)
 {
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!memcmp(&l->v[i].key, k, sizeof(*k)))
-			return &l->v[i];
-	return NULL;
+	return memcmp(&((const struct vip_entry *)a)->key, &((const struct vip_entry *)b)->key,
+		      sizeof(struct lb_vip_key));
 }
 
+static void vip_list_sort(struct vip_list *l)
+{
+	qsort(l->v, l->n, sizeof(*l->v), vip_entry_cmp);
+}
+
+static struct vip_entry *vip_list_find(const struct vip_list *l, const struct lb_vip_key *k)
+{
+	struct vip_entry want = { .key = *k };
+
+	return l->n ? bsearch(&want, l->v, l->n, sizeof(*l->v), vip_entry_cmp) : NULL;
+}
+
+/* vip_map in batches: a walk by key takes two calls an entry. */
 static int vips_read(struct plan *p)
 {
-	struct lb_vip_key key, next;
-	struct lb_vip val;
-	void *prev = NULL;
-	int rc;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	enum { CHUNK = LB_MAX_VIPS * 4 };	/* the map's size: no bucket overflows it */
+	struct lb_vip_key *keys = calloc(CHUNK, sizeof(*keys));
+	struct lb_vip *vals = calloc(CHUNK, sizeof(*vals));
+	__u32 batch, count, i;
+	void *in = NULL;
+	int rc = 0, done = 0;
 
-	while (!bpf_map_get_next_key(p->m->vip_map, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(p->m->vip_map, &key, &val))
-			continue;	/* deleted meanwhile: nobody else writes, but be safe */
-		rc = vip_list_add(&p->cur_vips, &key, &val);
-		if (rc)
-			return rc;
+	if (!keys || !vals)
+		rc = -ENOMEM;
+	while (!rc && !done) {
+		count = CHUNK;
+		if (bpf_map_lookup_batch(p->m->vip_map, in, &batch, keys, vals, &count, &opts)) {
+			if (errno != ENOENT) {
+				rc = -errno;
+				break;
+			}
+			done = 1;
+		}
+		for (i = 0; !rc && i < count; i++)
+			rc = vip_list_add(&p->cur_vips, &keys[i], &vals[i]);
+		in = &batch;
 	}
-	return errno == ENOENT ? 0 : -errno;
+	free(keys);
+	free(vals);
+	vip_list_sort(&p->cur_vips);
+	return rc;
 }
 
 static struct lb_vip_key service_key(const struct config_vip *v)
@@ -344,21 +393,21 @@ static int backends_retire(struct plan *p, bool released)
 static int vips_release(struct plan *p)
 {
 	struct vip_list *l = &p->cur_vips;
-	size_t i = 0;
+	size_t i, n = 0;
 
-	while (i < l->n) {
+	for (i = 0; i < l->n; i++) {
 		const struct vip_entry *e = &l->v[i];
 
 		if (e->val.id >= LB_MAX_VIPS || !p->vip_released[e->val.id]) {
-			i++;
+			l->v[n++] = *e;
 			continue;
 		}
 		if (bpf_map_delete_elem(p->m->vip_map, &e->key) && errno != ENOENT)
 			return fail(p, -errno, "removing a VIP");
 		if (is_service(&e->key))
 			p->st->vips_removed++;
-		l->v[i] = l->v[--l->n];
 	}
+	l->n = n;
 	return backends_retire(p, true);
 }
 
@@ -495,97 +544,142 @@ static int counters_reset(struct plan *p)
 	return 0;
 }
 
-static int backends_write(struct plan *p)
+/* What a backend's entry should hold: up unless its effective state is out. */
+static struct lb_backend backend_want(const struct state_vip *v, size_t j, __u32 vip_id)
 {
-	const struct config *cfg = p->cfg;
-	size_t i, j;
+	const struct config_backend *b = &v->cfg->backends[j];
+	struct lb_backend want = {
+		.family = b->family,
+		.flags = v->be[j].eff == STATE_OUT ? 0 : LB_BACKEND_F_UP,
+		.vip_id = (__u16)vip_id,
+	};
 
-	for (i = 0; i < cfg->n_vips; i++) {
-		for (j = 0; j < cfg->vips[i].n_backends; j++) {
-			const struct config_backend *b = &cfg->vips[i].backends[j];
-			__u32 id = p->be_ids[i][j];
-			struct lb_backend want = {
-				.family = b->family,
-				.flags = b->state == CONFIG_BACKEND_DOWN ? 0 : LB_BACKEND_F_UP,
-				.vip_id = (__u16)p->vip_ids[i],
-			};
+	memcpy(want.addr, b->addr, sizeof(want.addr));
+	return want;
+}
 
-			memcpy(want.addr, b->addr, sizeof(want.addr));
-			if (!memcmp(&want, &p->cur[id], sizeof(want)))
-				continue;
-			if (p->cur[id].family)
-				p->st->backends_changed++;
-			if (bpf_map_update_elem(p->m->backends, &id, &want, BPF_ANY))
-				return fail(p, -errno, "writing a backend");
-		}
+/*
+ * Backends are written in two passes around the tables: first every entry
+ * that is new or goes up (before a table names it), then, once the tables
+ * no longer name them, the ones that go down (only then do their flows
+ * leave: before, a flow placed again could be placed on them again).
+ */
+enum be_pass { BE_RAISE, BE_LOWER };
+
+static int backend_write(struct apply *a, __u32 id, struct lb_backend want, enum be_pass pass,
+			 size_t *changed)
+{
+	struct lb_backend *cur = &a->cur[id];
+	bool lowering = (cur->flags & LB_BACKEND_F_UP) && !(want.flags & LB_BACKEND_F_UP);
+
+	if (pass == BE_RAISE && lowering)
+		want.flags = cur->flags;
+	if (!memcmp(&want, cur, sizeof(want)))
+		return 0;
+	if (cur->family && changed)
+		(*changed)++;
+	if (bpf_map_update_elem(a->m.backends, &id, &want, BPF_ANY))
+		return -errno;
+	*cur = want;
+	return 0;
+}
+
+static int vip_backends_write(struct apply *a, const struct state_vip *v, __u32 vip_id,
+			      const __u32 *ids, enum be_pass pass, size_t *changed)
+{
+	size_t j;
+	int rc;
+
+	for (j = 0; j < v->cfg->n_backends; j++) {
+		rc = backend_write(a, ids[j], backend_want(v, j, vip_id), pass, changed);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
 
-
-static bool tables_equal(int fd, __u32 vip_id, const __u32 *want, __u32 size)
+static int backends_write(struct plan *p, enum be_pass pass)
 {
-	__u32 *have, have_size;
-	bool same;
+	size_t i, *changed = pass == BE_RAISE ? &p->st->backends_changed : NULL;
+	int rc;
 
-	if (datapath_table_read(fd, vip_id, &have, &have_size))
-		return false;
-	same = have_size == size && !memcmp(have, want, size * sizeof(*want));
-	free(have);
-	return same;
+	for (i = 0; i < p->cfg->n_vips; i++) {
+		rc = vip_backends_write(p->a, &p->model->vips[i], p->vip_ids[i], p->be_ids[i], pass,
+					changed);
+		if (rc)
+			return fail(p, rc, "writing a backend");
+	}
+	return 0;
 }
 
-static int table_update(struct plan *p, size_t i, struct maglev_backend *mb, __u32 *table)
+/*
+ * Hand a VIP's table to the table writer: built from the backends whose
+ * effective state is in, with their effective weights. A VIP in all_down
+ * with the drop policy keeps whatever table it has: its flag drops its
+ * packets before any table is read, and the table is there again when a
+ * backend comes back.
+ */
+static int table_set(struct apply *a, const struct state_vip *v, __u32 vip_id, const __u32 *ids,
+		     struct maglev_backend *mb, char *err, size_t errlen)
 {
-	const struct config_vip *v = &p->cfg->vips[i];
-	__u32 vip_id = p->vip_ids[i];
+	const struct config_vip *cv = v->cfg;
 	char why[160];
 	size_t j, n = 0;
 	int rc;
 
-	for (j = 0; j < v->n_backends; j++) {
-		if (v->backends[j].state != CONFIG_BACKEND_ACTIVE)
+	if (v->all_down && cv->all_down_drop)
+		return 0;
+	for (j = 0; j < cv->n_backends; j++) {
+		if (v->be[j].eff != STATE_IN)
 			continue;
-		mb[n].id = p->be_ids[i][j];
-		mb[n].weight = v->backends[j].weight;
-		mb[n].family = v->backends[j].family;
-		memcpy(mb[n].addr, v->backends[j].addr, sizeof(mb[n].addr));
+		memset(&mb[n], 0, sizeof(mb[n]));
+		mb[n].id = ids[j];
+		mb[n].weight = v->be[j].weight;
+		mb[n].family = cv->backends[j].family;
+		memcpy(mb[n].addr, cv->backends[j].addr, sizeof(mb[n].addr));
 		n++;
 	}
-	if (!n) {
-		/* Nothing active: the VIP's traffic is dropped (no_backend). */
-		if (!bpf_map_delete_elem(p->m->vip_tables, &vip_id))
-			p->st->tables_removed++;
-		return 0;
-	}
-	rc = maglev_build(mb, n, v->table_size, table, why, sizeof(why));
-	if (rc) {
-		snprintf(p->err, p->errlen, "VIP %s: %s", v->name, why);
-		return rc;
-	}
-	if (tables_equal(p->m->vip_tables, vip_id, table, v->table_size))
-		return 0;
-	rc = datapath_table_swap(p->m->vip_tables, vip_id, table, v->table_size);
+	rc = tables_set(a->tables, vip_id, mb, n, cv->table_size, why, sizeof(why));
 	if (rc)
-		return fail(p, rc, "installing a table");
-	p->st->tables_swapped++;
-	return 0;
+		snprintf(err, errlen, "VIP %s: %s", cv->name, why);
+	return rc;
 }
 
 static int tables_write(struct plan *p)
 {
 	struct maglev_backend *mb = calloc(LB_MAX_BACKENDS, sizeof(*mb));
-	__u32 *table = calloc(LB_TABLE_SIZE_MAX, sizeof(*table));
 	size_t i;
+	__u32 id;
 	int rc = 0;
 
-	if (!mb || !table)
-		rc = fail(p, -ENOMEM, "building tables");
+	if (!mb)
+		return fail(p, -ENOMEM, "building tables");
+	/* A new VIP may hold a removed one's id: whatever the writer
+	 * remembers of that id is not this VIP's. */
+	for (id = 0; id < LB_MAX_VIPS; id++)
+		if (p->vip_new[id])
+			tables_forget(p->a->tables, id);
 	for (i = 0; !rc && i < p->cfg->n_vips; i++)
-		rc = table_update(p, i, mb, table);
+		rc = table_set(p->a, &p->model->vips[i], p->vip_ids[i], p->be_ids[i], mb, p->err,
+			       p->errlen);
 	free(mb);
-	free(table);
+	if (!rc)
+		rc = tables_flush(p->a->tables, p->err, p->errlen);
 	return rc;
+}
+
+static bool same_addr(const struct config_vip *a, const struct config_vip *b)
+{
+	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* The first VIP of the run of VIPs on the same address as VIP i: the
+ * config is sorted by address first, so such VIPs are neighbours. */
+static size_t addr_run_start(const struct config *cfg, size_t i)
+{
+	while (i && same_addr(&cfg->vips[i - 1], &cfg->vips[i]))
+		i--;
+	return i;
 }
 
 /* Which VIP later fragments of (address, protocol) go to: the l3 VIP if
@@ -593,85 +687,113 @@ static int tables_write(struct plan *p)
 static size_t frag_target(const struct config *cfg, size_t i)
 {
 	const struct config_vip *v = &cfg->vips[i];
-	size_t j, first = i;
+	size_t j, first = SIZE_MAX;
 
-	for (j = 0; j < cfg->n_vips; j++) {
-		const struct config_vip *o = &cfg->vips[j];
-
-		if (o->family != v->family || o->proto != v->proto ||
-		    memcmp(o->addr, v->addr, sizeof(o->addr)))
+	for (j = addr_run_start(cfg, i); j < cfg->n_vips && same_addr(&cfg->vips[j], v); j++) {
+		if (cfg->vips[j].proto != v->proto)
 			continue;
-		if (o->hash_l3)
+		if (cfg->vips[j].hash_l3)
 			return j;
-		if (j < first)
+		if (first == SIZE_MAX)
 			first = j;
 	}
 	return first;
 }
 
-static int want_add(struct vip_list *want, const struct lb_vip_key *k, const struct lb_vip *v)
+/* The flags of VIP i's service entry (and of its fragment entry, if later
+ * fragments go to it). */
+static __u32 vip_flags(const struct state *st, size_t i)
 {
-	return vip_list_find(want, k) ? 0 : vip_list_add(want, k, v);
+	const struct state_vip *v = &st->vips[i];
+	__u32 f = v->cfg->hash_l3 ? LB_VIP_F_HASH_L3 : 0;
+
+	if (v->all_down && v->cfg->all_down_drop)
+		f |= LB_VIP_F_ALL_DOWN;
+	return f;
 }
 
-/* Every vip_map entry the config asks for: services, echo, fragments. */
+/* The fragment entry of VIP i's (address, protocol), when it leads to i. */
+static bool frag_entry(const struct state *st, const __u32 *vip_ids, size_t i,
+		       struct vip_entry *e)
+{
+	if (frag_target(st->cfg, i) != i)
+		return false;
+	e->key = service_key(&st->cfg->vips[i]);
+	e->key.port = 0;
+	e->key.flags = LB_VIP_KEY_FRAG;
+	e->val.id = vip_ids[i];
+	e->val.flags = vip_flags(st, i);
+	return true;
+}
+
+/* Every vip_map entry the config asks for, each once: services, the
+ * fragment entry of each (address, protocol), and the echo entry of each
+ * address, which names the address's first VIP. */
 static int vips_wanted(struct plan *p)
 {
 	const struct config *cfg = p->cfg;
 	struct vip_list *want = &p->want;
-	size_t i, t;
+	struct vip_entry e;
+	size_t i;
 	int rc = 0;
 
 	for (i = 0; !rc && i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
-		struct lb_vip_key k = service_key(v);
-		struct lb_vip val = { .id = p->vip_ids[i], .flags = v->hash_l3 ? LB_VIP_F_HASH_L3 : 0 };
 
-		rc = want_add(want, &k, &val);
-		t = frag_target(cfg, i);
-		k.port = 0;
-		k.flags = LB_VIP_KEY_FRAG;
-		val.id = p->vip_ids[t];
-		val.flags = cfg->vips[t].hash_l3 ? LB_VIP_F_HASH_L3 : 0;
-		if (!rc)
-			rc = want_add(want, &k, &val);
+		e.key = service_key(v);
+		e.val.id = p->vip_ids[i];
+		e.val.flags = vip_flags(p->model, i);
+		rc = vip_list_add(want, &e.key, &e.val);
+		if (!rc && frag_entry(p->model, p->vip_ids, i, &e))
+			rc = vip_list_add(want, &e.key, &e.val);
+		if (rc || addr_run_start(cfg, i) != i)
+			continue;
 		/* Pings to a VIP address are answered by the node. */
-		k.flags = 0;
-		k.proto = v->family == LB_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
-		val.id = p->vip_ids[i];
-		val.flags = 0;
-		if (!rc)
-			rc = want_add(want, &k, &val);
+		e.key = service_key(v);
+		e.key.port = 0;
+		e.key.proto = v->family == LB_FAMILY_IPV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+		e.val.id = p->vip_ids[i];
+		e.val.flags = 0;
+		rc = vip_list_add(want, &e.key, &e.val);
 	}
+	vip_list_sort(want);
 	return rc;
+}
+
+static int vip_entry_write(struct apply *a, const struct vip_list *have,
+			   const struct vip_entry *want)
+{
+	const struct vip_entry *e = vip_list_find(have, &want->key);
+
+	if (e && !memcmp(&e->val, &want->val, sizeof(e->val)))
+		return 0;
+	return bpf_map_update_elem(a->m.vip_map, &want->key, &want->val, BPF_ANY) ? -errno : 0;
 }
 
 static int vips_write(struct plan *p)
 {
-	const struct vip_list *want = &p->want;
-	struct vip_entry *e;
 	size_t i;
+	int rc;
 
-	for (i = 0; i < want->n; i++) {
-		e = vip_list_find(&p->cur_vips, &want->v[i].key);
-		if (e && !memcmp(&e->val, &want->v[i].val, sizeof(e->val)))
-			continue;
-		if (bpf_map_update_elem(p->m->vip_map, &want->v[i].key, &want->v[i].val, BPF_ANY))
-			return fail(p, -errno, "writing a VIP");
+	for (i = 0; i < p->want.n; i++) {
+		rc = vip_entry_write(p->a, &p->cur_vips, &p->want.v[i]);
+		if (rc)
+			return fail(p, rc, "writing a VIP");
 	}
 	return 0;
 }
 
 /* Entries and tables of VIPs the config no longer has (those of released
- * ids are gone already). */
+ * ids are gone already). A removed VIP's table is replaced by the empty
+ * one: its id may be given to a new VIP in a later apply. */
 static int vips_remove(struct plan *p)
 {
-	size_t i;
+	size_t i, j;
+	int rc;
 
 	for (i = 0; i < p->cur_vips.n; i++) {
 		const struct vip_entry *e = &p->cur_vips.v[i];
 		bool id_kept = false;
-		size_t j;
 
 		if (vip_list_find(&p->want, &e->key))
 			continue;
@@ -682,10 +804,38 @@ static int vips_remove(struct plan *p)
 		p->st->vips_removed++;
 		for (j = 0; j < p->cfg->n_vips; j++)
 			id_kept |= p->vip_ids[j] == e->val.id;
-		if (!id_kept && !bpf_map_delete_elem(p->m->vip_tables, &e->val.id))
-			p->st->tables_removed++;
+		if (id_kept || e->val.id >= LB_MAX_VIPS)
+			continue;
+		rc = tables_set(p->a->tables, e->val.id, NULL, 0, 0, p->err, p->errlen);
+		if (rc)
+			return rc;
 	}
-	return 0;
+	return tables_flush(p->a->tables, p->err, p->errlen);
+}
+
+/* The VIP filter, from the entries in vip_map now: one write when it
+ * changes. */
+static int filter_write(struct plan *p, const struct vip_list *a, const struct vip_list *b)
+{
+	struct lb_vip_filter *want = calloc(1, sizeof(*want)), *have = malloc(sizeof(*have));
+	__u32 zero = 0;
+	size_t i;
+	int rc = 0;
+
+	if (!want || !have)
+		rc = -ENOMEM;
+	for (i = 0; !rc && i < a->n; i++)
+		datapath_filter_add(want, &a->v[i].key, &a->v[i].val);
+	for (i = 0; !rc && b && i < b->n; i++)
+		datapath_filter_add(want, &b->v[i].key, &b->v[i].val);
+	if (!rc && bpf_map_lookup_elem(p->m->vip_filter, &zero, have))
+		rc = -errno;
+	if (!rc && memcmp(want, have, sizeof(*want)) &&
+	    bpf_map_update_elem(p->m->vip_filter, &zero, want, BPF_ANY))
+		rc = -errno;
+	free(want);
+	free(have);
+	return rc ? fail(p, rc, "writing the VIP filter") : 0;
 }
 
 static int config_write(struct plan *p)
@@ -737,18 +887,22 @@ static int plan_alloc(struct plan *p)
 	return 0;
 }
 
-static void plan_free(struct plan *p)
+static void ids_free(__u32 **be_ids, size_t n)
 {
 	size_t i;
 
-	for (i = 0; p->be_ids && i < p->cfg->n_vips; i++)
-		free(p->be_ids[i]);
-	free(p->be_ids);
+	for (i = 0; be_ids && i < n; i++)
+		free(be_ids[i]);
+	free(be_ids);
+}
+
+static void plan_free(struct plan *p)
+{
+	ids_free(p->be_ids, p->cfg->n_vips);
 	free(p->vip_ids);
 	free(p->be_taken);
 	free(p->be_new);
 	free(p->flow_refs);
-	free(p->cur);
 	free(p->known);
 	free(p->cur_vips.v);
 	free(p->want.v);
@@ -784,7 +938,9 @@ static int plan_make(struct plan *p)
 /*
  * The order keeps every packet's view whole: settings first, then backend
  * entries before any table names them, tables before any VIP entry leads
- * to them, and removals last.
+ * to them, and removals last. A VIP that all_down "drop" takes over gets
+ * its flag (vips_write()) before its backends go down; one that comes
+ * back gets its backends and its table before the flag goes.
  */
 static int plan_write(struct plan *p)
 {
@@ -792,7 +948,7 @@ static int plan_write(struct plan *p)
 
 	rc = config_write(p);
 	if (!rc)
-		rc = backends_write(p);
+		rc = backends_write(p, BE_RAISE);
 	if (!rc)
 		rc = vips_release(p);
 	if (!rc)
@@ -802,15 +958,76 @@ static int plan_write(struct plan *p)
 	if (!rc)
 		rc = vips_write(p);
 	/* New addresses into the filter now, old ones out after removal. */
-	if (!rc && (rc = datapath_filter_sync(p->m->vip_map, p->m->vip_filter)))
-		fail(p, rc, "writing the VIP filter");
+	if (!rc)
+		rc = filter_write(p, &p->cur_vips, &p->want);
 	if (!rc)
 		rc = vips_remove(p);
 	if (!rc)
+		rc = backends_write(p, BE_LOWER);
+	if (!rc)
 		rc = backends_retire(p, false);
-	if (!rc && (rc = datapath_filter_sync(p->m->vip_map, p->m->vip_filter)))
-		fail(p, rc, "writing the VIP filter");
+	if (!rc)
+		rc = filter_write(p, &p->want, NULL);
 	return rc;
+}
+
+/* The plan's ids, the maps' contents and the config generation become the
+ * writer's, for apply_dirty(). */
+static void plan_keep(struct plan *p)
+{
+	struct apply *a = p->a;
+
+	ids_free(a->be_ids, a->n_vips);
+	free(a->vip_ids);
+	free(a->vips.v);
+	a->be_ids = p->be_ids;
+	a->vip_ids = p->vip_ids;
+	a->n_vips = p->cfg->n_vips;
+	a->vips = p->want;
+	a->generation = p->model->generation;
+	a->valid = true;
+	p->be_ids = NULL;
+	p->vip_ids = NULL;
+	memset(&p->want, 0, sizeof(p->want));
+}
+
+struct apply *apply_new(const struct apply_maps *m)
+{
+	struct apply *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->m = *m;
+	a->cur = calloc(LB_MAX_BACKENDS, sizeof(*a->cur));
+	a->tables = tables_new(m->vip_tables);
+	if (!a->cur || !a->tables) {
+		apply_free(a);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return a;
+}
+
+void apply_free(struct apply *a)
+{
+	if (!a)
+		return;
+	tables_free(a->tables);
+	ids_free(a->be_ids, a->n_vips);
+	free(a->vip_ids);
+	free(a->vips.v);
+	free(a->cur);
+	free(a);
+}
+
+static void stats_take(struct apply *a, struct apply_stats *st)
+{
+	struct tables_stats ts;
+
+	tables_stats_take(a->tables, &ts);
+	st->tables_swapped = ts.swapped;
+	st->tables_removed = ts.emptied;
+	st->table_batches = ts.batches;
 }
 
 /*
@@ -821,25 +1038,136 @@ static int plan_write(struct plan *p)
  * kernel refusing a map update or an inner map (ENOMEM, memlock), or memory
  * running out for a table (the config was validated, so maglev_build() has
  * no other way to fail). The maps then hold the writes done so far, part
- * old config and part new; as they went in the order of plan_write(), no
+ * old state and part new; as they went in the order of plan_write(), no
  * packet meets an entry that leads to nothing. That is not rolled back:
  * undoing takes more writes of the kind that just failed, and there is no
- * need, since the maps are the only record: the next apply diffs against
- * what they hold, whichever config it brings, and finishes the job.
+ * need, since the maps are the record: the next full apply reads them
+ * again, whatever it brings, and finishes the job.
  */
-int apply_config(const struct apply_maps *m, const struct config *cfg,
-		 const struct apply_env *env, struct apply_stats *st, char *err, size_t errlen)
+int apply_state(struct apply *a, const struct state *model, const struct apply_env *env,
+		struct apply_stats *st, char *err, size_t errlen)
 {
-	struct plan p = { .m = m, .cfg = cfg, .env = env, .st = st, .err = err, .errlen = errlen };
+	struct plan p = { .a = a, .m = &a->m, .model = model, .cfg = model->cfg, .env = env,
+			  .st = st, .err = err, .errlen = errlen };
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	err[0] = '\0';
 	rc = plan_make(&p);
-	if (!rc)
+	if (!rc) {
+		/* From the first write on, only a full apply may follow. */
+		a->valid = false;
 		rc = plan_write(&p);
+	}
+	if (!rc)
+		plan_keep(&p);
 	plan_free(&p);
+	stats_take(a, st);
 	return rc;
+}
+
+/* The entries of VIP i that carry its flags: its service entry, and its
+ * fragment entry when later fragments go to it. */
+static int vip_flags_write(struct apply *a, const struct state *model, size_t i)
+{
+	struct vip_entry want[2], *have;
+	size_t k, n = 1;
+	int rc;
+
+	want[0].key = service_key(&model->cfg->vips[i]);
+	want[0].val.id = a->vip_ids[i];
+	want[0].val.flags = vip_flags(model, i);
+	n += frag_entry(model, a->vip_ids, i, &want[1]);
+	for (k = 0; k < n; k++) {
+		rc = vip_entry_write(a, &a->vips, &want[k]);
+		if (rc)
+			return rc;
+		have = vip_list_find(&a->vips, &want[k].key);
+		if (have)
+			have->val = want[k].val;
+	}
+	return 0;
+}
+
+static int dirty_write(struct apply *a, const struct state *model, enum be_pass pass,
+		       size_t *changed)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < model->cfg->n_vips; i++) {
+		if (!model->vips[i].dirty)
+			continue;
+		rc = vip_backends_write(a, &model->vips[i], a->vip_ids[i], a->be_ids[i], pass,
+					changed);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int dirty_tables(struct apply *a, const struct state *model, char *err, size_t errlen)
+{
+	struct maglev_backend *mb = calloc(LB_MAX_BACKENDS, sizeof(*mb));
+	size_t i;
+	int rc = 0;
+
+	if (!mb) {
+		snprintf(err, errlen, "building tables: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (i = 0; !rc && i < model->cfg->n_vips; i++)
+		if (model->vips[i].dirty)
+			rc = table_set(a, &model->vips[i], a->vip_ids[i], a->be_ids[i], mb, err,
+				       errlen);
+	free(mb);
+	return rc ? rc : tables_flush(a->tables, err, errlen);
+}
+
+/* The same order as plan_write(), for the dirty VIPs only. */
+int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *st,
+		char *err, size_t errlen)
+{
+	const char *what = "writing a backend";
+	size_t i;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	err[0] = '\0';
+	if (!a->valid || a->generation != model->generation) {
+		snprintf(err, errlen, "no full apply of this config yet");
+		return -ESTALE;
+	}
+	rc = dirty_write(a, model, BE_RAISE, &st->backends_changed);
+	if (!rc)
+		rc = dirty_tables(a, model, err, errlen);
+	for (i = 0; !rc && i < model->cfg->n_vips; i++) {
+		what = "writing a VIP";
+		if (model->vips[i].dirty)
+			rc = vip_flags_write(a, model, i);
+	}
+	if (!rc) {
+		what = "writing a backend";
+		rc = dirty_write(a, model, BE_LOWER, NULL);
+	}
+	if (rc && !err[0])
+		snprintf(err, errlen, "%s: %s", what, strerror(-rc));
+	/* A failed write leaves the maps as the kernel has them: only a full
+	 * apply, which reads them, may go on from there. */
+	if (rc)
+		a->valid = false;
+	stats_take(a, st);
+	return rc;
+}
+
+__u32 apply_vip_id(const struct apply *a, size_t vip)
+{
+	return a->valid && vip < a->n_vips ? a->vip_ids[vip] : LB_MAX_VIPS;
+}
+
+__u32 apply_backend_id(const struct apply *a, size_t vip, size_t be)
+{
+	return a->valid && vip < a->n_vips ? a->be_ids[vip][be] : LB_BACKEND_INVALID;
 }
 
 int apply_next_hop(const struct apply_maps *m, const __u8 mac[6])

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Turning a validated config into map contents, as a diff against what the
- * maps hold now. The maps are the only record: VIP ids come from vip_map,
- * backend ids from the backends map (each entry names its VIP), so a new
- * lbd adopting pinned maps continues where the old one stopped.
+ * The map writer: turns the state model's effective states into map
+ * contents, as a diff against what the maps hold. The maps are the record:
+ * VIP ids come from vip_map, backend ids from the backends map (each entry
+ * names its VIP), so a new lbd adopting pinned maps continues where the old
+ * one stopped.
  *
- * Only what changed is written: a VIP's table is rebuilt from its active
- * backends and swapped in only when it differs from the installed one; a
- * backend id whose flows might still exist is never given to another
- * backend.
+ * Two ways in. apply_state() is the full one, after a start or a new
+ * config: it reads the maps, gives ids, and writes what differs.
+ * apply_dirty() is the quick one, for the VIPs the state model marked
+ * dirty (health, operator): the ids of the last full apply, only those
+ * VIPs' backend entries, flags and tables, no map read. Either way only
+ * what changed is written, and tables go in through tables.c, batched.
  */
 #ifndef LB_APPLY_H
 #define LB_APPLY_H
@@ -18,6 +21,7 @@
 #include <linux/types.h>
 
 #include "config.h"
+#include "state.h"
 
 struct apply_maps {
 	int vip_map;
@@ -39,7 +43,8 @@ struct apply_env {
 
 struct apply_stats {
 	size_t tables_swapped;
-	size_t tables_removed;
+	size_t tables_removed;		/* emptied: no backend in */
+	size_t table_batches;		/* batched map updates: the kernel waits once each */
 	size_t vips_added;
 	size_t vips_removed;
 	size_t backends_added;
@@ -47,13 +52,34 @@ struct apply_stats {
 	size_t backends_changed;
 };
 
+struct apply;
+
+/* NULL with errno on error. */
+struct apply *apply_new(const struct apply_maps *m);
+void apply_free(struct apply *a);
+
 /*
- * Returns 0, or -errno with a reason in err. -ENOSPC: the config needs more
- * VIP or backend ids than are free; no map was written. Any other error
- * may leave the writes done before it (apply.c says why that is safe).
+ * Everything. Returns 0, or -errno with a reason in err. -ENOSPC: the
+ * config needs more VIP or backend ids than are free; no map was written.
+ * Any other error may leave the writes done before it (apply.c says why
+ * that is safe); until a full apply succeeds, apply_dirty() refuses.
  */
-int apply_config(const struct apply_maps *m, const struct config *cfg,
-		 const struct apply_env *env, struct apply_stats *st, char *err, size_t errlen);
+int apply_state(struct apply *a, const struct state *model, const struct apply_env *env,
+		struct apply_stats *st, char *err, size_t errlen);
+
+/*
+ * The VIPs marked dirty only, with the ids of the last full apply, which
+ * must have been of model's config generation (else -ESTALE). 0 or -errno
+ * with a reason in err. Leaves the dirty flags to the caller
+ * (state_clean()).
+ */
+int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *st,
+		char *err, size_t errlen);
+
+/* The data path ids the last full apply gave VIP vip (LB_MAX_VIPS: none)
+ * and its backend be (LB_BACKEND_INVALID: none), by config index. */
+__u32 apply_vip_id(const struct apply *a, size_t vip);
+__u32 apply_backend_id(const struct apply *a, size_t vip, size_t be);
 
 /* Write only the next-hop MAC into lb_cfg. 0 or -errno. */
 int apply_next_hop(const struct apply_maps *m, const __u8 mac[6]);

@@ -10,6 +10,9 @@
 
 #include "lb_hash.h"
 
+/* The kernel's ENOTSUPP, which bpf() returns as is; no uapi header has it. */
+#define KERNEL_ENOTSUPP	524
+
 /* The backend ids of a table as its inner map holds them: LB_TABLE_LANES
  * to an entry (lb_abi.h). Returns NULL when out of memory. */
 static __u64 *table_pack(const __u32 *table, __u32 size, __u32 *n)
@@ -55,13 +58,14 @@ out:
 	return err;
 }
 
-int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u32 size)
+int datapath_table_new(const __u32 *table, __u32 size)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	__u32 i, zero = 0;
+	__u64 hdr = 0;
 	int fd, err;
-	__u32 i;
 
-	if (!size || size > LB_TABLE_SIZE_MAX)
+	if (size > LB_TABLE_SIZE_MAX || (size && !table))
 		return -EINVAL;
 	for (i = 0; i < size; i++)
 		if (table[i] >= LB_MAX_BACKENDS)
@@ -70,9 +74,50 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 			    LB_TABLE_ENTRIES(size), &opts);
 	if (fd < 0)
 		return -errno;
-	err = table_fill(fd, table, size);
-	if (!err && bpf_map_update_elem(vip_tables_fd, &vip_id, &fd, BPF_ANY))
-		err = -errno;
+	if (size)
+		err = table_fill(fd, table, size);
+	else
+		err = bpf_map_update_elem(fd, &zero, &hdr, BPF_ANY) ? -errno : 0;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int datapath_tables_install(int vip_tables_fd, const __u32 *vip_ids, const int *fds, __u32 *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 want = *n, i;
+
+	if (!want)
+		return 0;
+	if (!bpf_map_update_batch(vip_tables_fd, vip_ids, fds, n, &opts))
+		return 0;
+	/* Kernels without batch updates on maps of maps: one by one. */
+	if (errno != EINVAL && errno != KERNEL_ENOTSUPP && errno != EOPNOTSUPP)
+		return -errno;
+	for (i = 0; i < want; i++) {
+		if (bpf_map_update_elem(vip_tables_fd, &vip_ids[i], &fds[i], BPF_ANY)) {
+			*n = i;
+			return -errno;
+		}
+	}
+	*n = want;
+	return 0;
+}
+
+int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u32 size)
+{
+	__u32 one = 1;
+	int fd, err;
+
+	if (!size)
+		return -EINVAL;
+	fd = datapath_table_new(table, size);
+	if (fd < 0)
+		return fd;
+	err = datapath_tables_install(vip_tables_fd, &vip_id, &fd, &one);
 	close(fd);
 	return err;
 }
@@ -151,21 +196,28 @@ static void filter_set(struct lb_vip_filter *filter, __u32 bit)
 	filter->bits[bit / 64] |= 1ULL << (bit % 64);
 }
 
+void datapath_filter_add(struct lb_vip_filter *filter, const struct lb_vip_key *k,
+			 const struct lb_vip *v)
+{
+	__u32 bit = lb_addr_hash(k->addr, k->family) % LB_VIP_FILTER_BITS;
+
+	filter_set(filter, bit);
+	if (v->flags & LB_VIP_F_HASH_L3)
+		filter_set(filter, LB_VIP_FILTER_L3(bit));
+}
+
 /* The bits every vip_map entry asks for. 0 or -errno. */
 static int filter_fill(int vip_map_fd, struct lb_vip_filter *filter)
 {
 	struct lb_vip_key key, *prev = NULL;
 	struct lb_vip vip;
-	__u32 bit;
 
 	while (!bpf_map_get_next_key(vip_map_fd, prev, &key)) {
-		bit = lb_addr_hash(key.addr, key.family) % LB_VIP_FILTER_BITS;
-		filter_set(filter, bit);
 		if (bpf_map_lookup_elem(vip_map_fd, &key, &vip)) {
 			if (errno != ENOENT)	/* ENOENT: deleted meanwhile */
 				return -errno;
-		} else if (vip.flags & LB_VIP_F_HASH_L3) {
-			filter_set(filter, LB_VIP_FILTER_L3(bit));
+		} else {
+			datapath_filter_add(filter, &key, &vip);
 		}
 		prev = &key;
 	}

@@ -22,12 +22,34 @@
 int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u32 size);
 
 /*
+ * The first half of a swap: a new inner map holding a table of size slots,
+ * complete, not yet installed. size 0 (table NULL) makes an empty table:
+ * installed, it drops the VIP's new flows (no_backend) like no table at
+ * all, and installing it is an update, which batches, where removing an
+ * entry is a delete, which does not. Returns the map's fd or -errno.
+ */
+int datapath_table_new(const __u32 *table, __u32 size);
+
+/*
+ * The second half, for many VIPs at once: vip_tables[vip_ids[i]] = fds[i]
+ * for i < *n, in one batched update, so that the kernel waits for the
+ * programs that might still read the old tables once for the lot, not once
+ * a table. Each VIP's packets see its old table or its new one. On return
+ * *n is how many were installed (all of them on success). 0 or -errno.
+ */
+int datapath_tables_install(int vip_tables_fd, const __u32 *vip_ids, const int *fds, __u32 *n);
+
+/*
  * Read the table installed for vip_id into a new array of *size ids
  * (freed by the caller). Returns 0, -ENOENT when the VIP has no table (or
  * one of size 0), -EIO when its size is past LB_TABLE_SIZE_MAX or its
  * entries are fewer than the size needs, or -errno.
  */
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size);
+
+/* Set the bits vip_map entry (k, v) asks for in a VIP filter. */
+void datapath_filter_add(struct lb_vip_filter *filter, const struct lb_vip_key *k,
+			 const struct lb_vip *v);
 
 /*
  * Rebuild the VIP filter bitmap from every address in vip_map (and the l3

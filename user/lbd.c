@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * lbd, the controller: reads the JSON config, loads and pins the balancer
- * (or adopts or upgrades the one already pinned), writes the maps, and then
- * runs one event loop: signals (SIGHUP reloads, SIGTERM/SIGINT exit and
- * leave the data path running), netlink (the next hop's MAC) and a timer
- * that retries a failed next-hop read or map write every second.
+ * lbd, the controller: reads the JSON config and the state file, loads and
+ * pins the balancer (or adopts or upgrades the one already pinned), writes
+ * the maps, and then runs one sd-event loop that every service shares:
+ * signals (SIGHUP reloads, SIGTERM/SIGINT exit and leave the data path
+ * running), netlink (the next hop's MAC), a retry timer, and the state
+ * model's changes, which are applied to the maps once per loop iteration
+ * and saved to the state file within a second.
  *
  * Exit codes: 0 done; 1 runtime failure; 2 usage; 78 invalid config.
  */
@@ -13,44 +15,67 @@
 #include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <systemd/sd-event.h>
 
 #include "apply.h"
 #include "config.h"
 #include "loader.h"
 #include "log.h"
 #include "nexthop.h"
+#include "state.h"
+#include "statefile.h"
 
 #define EXIT_USAGE	2
 #define EXIT_CONFIG	78	/* EX_CONFIG */
 
-#define NEXT_HOP_RETRY_SEC	1
+#define RETRY_USEC	1000000ULL	/* failed reads and writes, again after */
+#define SAVE_USEC	1000000ULL	/* state changes reach the file within */
 
 struct lbd {
 	const char *config_path;
-	struct config *cfg;
+	sd_event *loop;
+	struct state *st;	/* the state model; owns the running config */
 	struct loader ld;
 	struct apply_maps maps;
+	struct apply *ap;
 	struct apply_env env;	/* env.next_hop: the MAC last written to lb_cfg */
 	struct nexthop *nh;
-	int sig_fd;
-	int ep_fd;
-	int retry_fd;		/* timerfd, ticking while nexthop_retry_due() */
-	bool retry_armed;
+	sd_event_source *nh_io;
+	sd_event_source *retry;	/* one timer for every retry below */
+	sd_event_source *apply_ev;	/* deferred: the state model's changes */
+	sd_event_source *save_ev;	/* timer: the state file */
+	bool full_due;		/* a full apply failed: retry it */
+	bool save_due;
+	bool save_failing;
 	bool read_failing;	/* failures are logged once per streak */
 	bool write_failing;
 };
+
+static __u64 wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+static __u64 mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
 
 static void usage(FILE *f)
 {
@@ -151,42 +176,190 @@ static void maps_find(struct lbd *d)
 	m->backend_stats = loader_map_fd(&d->ld, "backend_stats");
 }
 
-static int apply(struct lbd *d, const struct config *cfg, const char *why)
-{
-	struct apply_stats st;
-	char err[256];
+/* ------------------------------------------------------------------ */
+/* The retry timer: one source for everything that failed and waits. */
 
-	if (cfg->mtu > d->env.mtu)
-		log_warn("%s: mtu %u is above %s's MTU %u: frames in between will be lost",
-			 why, cfg->mtu, cfg->interface, d->env.mtu);
-	if (apply_config(&d->maps, cfg, &d->env, &st, err, sizeof(err))) {
-		log_err("%s: cannot apply the config: %s", why, err);
-		return -1;
+static bool retry_due(const struct lbd *d)
+{
+	return d->full_due || (d->save_due && d->save_failing) ||
+	       (d->nh && nexthop_retry_due(d->nh));
+}
+
+/* Tick while something owes a retry, and only then. */
+static void retry_arm(struct lbd *d)
+{
+	int rc;
+
+	if (!retry_due(d)) {
+		sd_event_source_set_enabled(d->retry, SD_EVENT_OFF);
+		return;
 	}
-	log_info("%s: %zu VIPs; tables swapped %zu, removed %zu; VIPs +%zu -%zu; "
-		 "backends +%zu ~%zu retired %zu",
-		 why, cfg->n_vips, st.tables_swapped, st.tables_removed, st.vips_added,
-		 st.vips_removed, st.backends_added, st.backends_changed, st.backends_retired);
+	rc = sd_event_source_set_time_relative(d->retry, RETRY_USEC);
+	if (!rc)
+		rc = sd_event_source_set_enabled(d->retry, SD_EVENT_ONESHOT);
+	if (rc < 0)
+		log_err("cannot set the retry timer: %s", strerror(-rc));
+}
+
+/* ------------------------------------------------------------------ */
+/* Applying the state model to the maps */
+
+static void apply_log(const char *why, const struct state *st, const struct apply_stats *as,
+		      __u64 ms)
+{
+	log_info("%s: %zu VIPs; tables swapped %zu, emptied %zu in %zu batches; VIPs +%zu -%zu; "
+		 "backends +%zu ~%zu retired %zu; %llu ms",
+		 why, st->cfg->n_vips, as->tables_swapped, as->tables_removed, as->table_batches,
+		 as->vips_added, as->vips_removed, as->backends_added, as->backends_changed,
+		 as->backends_retired, (unsigned long long)ms);
+}
+
+/* Everything, from st. 0 or -errno (logged). */
+static int apply_full(struct lbd *d, const struct state *st, const char *why)
+{
+	__u64 t0 = mono_ms();
+	struct apply_stats as;
+	char err[256];
+	int rc;
+
+	if (st->cfg->mtu > d->env.mtu)
+		log_warn("%s: mtu %u is above %s's MTU %u: frames in between will be lost",
+			 why, st->cfg->mtu, st->cfg->interface, d->env.mtu);
+	rc = apply_state(d->ap, st, &d->env, &as, err, sizeof(err));
+	if (rc) {
+		log_err("%s: cannot apply the config: %s", why, err);
+		return rc;
+	}
+	apply_log(why, st, &as, mono_ms() - t0);
 	return 0;
 }
 
-/* Tick while the next hop owes a retry, and only then. */
-static void retry_arm(struct lbd *d)
+/* What the state model changed since the last apply: only the dirty
+ * VIPs, unless a full apply is owed. Runs once per loop iteration, after
+ * the events that landed together, so their changes share one swap. */
+static void apply_changes(struct lbd *d)
 {
-	bool due = d->nh && nexthop_retry_due(d->nh);
-	struct itimerspec its = { 0 };
+	struct apply_stats as;
+	__u64 t0 = mono_ms();
+	char err[256];
+	int rc;
 
-	if (due == d->retry_armed)
-		return;
-	if (due) {
-		its.it_value.tv_sec = NEXT_HOP_RETRY_SEC;
-		its.it_interval.tv_sec = NEXT_HOP_RETRY_SEC;
+	if (d->full_due) {
+		rc = apply_full(d, d->st, "retry");
+	} else {
+		rc = apply_dirty(d->ap, d->st, &as, err, sizeof(err));
+		if (rc)
+			log_err("state change: cannot apply it: %s; retrying in full every %llu s",
+				err, RETRY_USEC / 1000000);
+		else if (as.tables_swapped + as.tables_removed + as.backends_changed)
+			log_debug("state change: tables swapped %zu, emptied %zu in %zu batches; "
+				  "backends ~%zu; %llu ms", as.tables_swapped, as.tables_removed,
+				  as.table_batches, as.backends_changed,
+				  (unsigned long long)(mono_ms() - t0));
 	}
-	if (timerfd_settime(d->retry_fd, 0, &its, NULL))
-		log_err("cannot set the retry timer: %s", strerror(errno));
-	else
-		d->retry_armed = due;
+	d->full_due = rc != 0;
+	if (!rc)
+		state_clean(d->st);
+	retry_arm(d);
 }
+
+static int on_apply(sd_event_source *s, void *data)
+{
+	apply_changes(data);
+	return 0;
+}
+
+static void apply_soon(struct lbd *d)
+{
+	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_ONESHOT);
+}
+
+/* ------------------------------------------------------------------ */
+/* The state file */
+
+static void save_now(struct lbd *d)
+{
+	char err[320];
+	int rc = statefile_save(d->st, d->st->cfg->state_dir, wall_ms(), err, sizeof(err));
+
+	if (rc && !d->save_failing)
+		log_err("cannot save the state: %s; retrying every %llu s", err,
+			RETRY_USEC / 1000000);
+	else if (!rc && d->save_failing)
+		log_info("state saved again in %s", d->st->cfg->state_dir);
+	d->save_failing = rc != 0;
+	d->save_due = rc != 0;
+	retry_arm(d);
+}
+
+static int on_save(sd_event_source *s, uint64_t usec, void *data)
+{
+	save_now(data);
+	return 0;
+}
+
+/* Health changes come in bursts: one write for a burst. */
+static void save_soon(struct lbd *d)
+{
+	int enabled = SD_EVENT_OFF;
+
+	d->save_due = true;
+	if (d->save_failing)
+		return;		/* the retry timer has it */
+	sd_event_source_get_enabled(d->save_ev, &enabled);
+	if (enabled != SD_EVENT_OFF)
+		return;
+	sd_event_source_set_time_relative(d->save_ev, SAVE_USEC);
+	sd_event_source_set_enabled(d->save_ev, SD_EVENT_ONESHOT);
+}
+
+static void state_load(struct lbd *d)
+{
+	const char *dir = d->st->cfg->state_dir;
+	struct statefile_stats fs;
+	char err[320];
+	int rc = statefile_load(d->st, dir, wall_ms(), &fs, err, sizeof(err));
+
+	if (rc == -ENOENT) {
+		log_info("no state file in %s: every backend's health is unknown (counted as up) "
+			 "until checked", dir);
+	} else if (rc) {
+		log_warn("state file unusable, ignored: %s; starting with no saved state", err);
+	} else {
+		log_info("state restored from %s/%s: %zu backends (%zu forgotten: no longer in "
+			 "the config; %zu overrides dropped: the config changed them)", dir,
+			 STATEFILE_NAME, fs.backends, fs.forgotten, fs.rs.overrides_dropped);
+	}
+}
+
+/* The state model's listener: log what operators must know, schedule the
+ * apply and the save. */
+static void on_state(struct state *st, size_t vip, unsigned int kinds, void *data)
+{
+	const struct state_vip *v = &st->vips[vip];
+	struct lbd *d = data;
+	size_t j, kept = 0;
+
+	if (kinds & STATE_CH_ALL_DOWN) {
+		for (j = 0; j < v->cfg->n_backends; j++)
+			kept += v->be[j].kept;
+		if (v->cfg->all_down_drop)
+			log_warn("VIP %s: every backend is down by health; all_down is drop: its "
+				 "new flows are dropped", v->cfg->name);
+		else
+			log_warn("VIP %s: every backend is down by health; all_down is keep: the "
+				 "last %zu stay in the table", v->cfg->name, kept);
+	}
+	if (kinds & STATE_CH_RECOVERED)
+		log_info("VIP %s: a backend is up again; all_down is over", v->cfg->name);
+	if (kinds & STATE_CH_EFFECTIVE)
+		apply_soon(d);
+	if (kinds & STATE_CH_SAVED)
+		save_soon(d);
+}
+
+/* ------------------------------------------------------------------ */
+/* The next hop */
 
 /*
  * env.next_hop changes only once the write succeeded; after a failure the
@@ -199,8 +372,8 @@ static void next_hop_write(struct lbd *d, const __u8 mac[6])
 
 	if (rc) {
 		if (!d->write_failing)
-			log_err("cannot write the next hop %s: %s; retrying every %d s",
-				mac_text(mac), strerror(-rc), NEXT_HOP_RETRY_SEC);
+			log_err("cannot write the next hop %s: %s; retrying every %llu s",
+				mac_text(mac), strerror(-rc), RETRY_USEC / 1000000);
 		d->write_failing = true;
 		nexthop_retell(d->nh);
 		return;
@@ -230,8 +403,8 @@ static void next_hop_update(struct lbd *d)
 static void next_hop_result(struct lbd *d, int rc)
 {
 	if (rc < 0 && !d->read_failing)
-		log_err("reading routes and neighbours: %s; retrying every %d s",
-			strerror(-rc), NEXT_HOP_RETRY_SEC);
+		log_err("reading routes and neighbours: %s; retrying every %llu s",
+			strerror(-rc), RETRY_USEC / 1000000);
 	else if (rc >= 0 && d->read_failing)
 		log_info("routes and neighbours read again");
 	d->read_failing = rc < 0;
@@ -240,27 +413,19 @@ static void next_hop_result(struct lbd *d, int rc)
 	retry_arm(d);
 }
 
-static void next_hop_event(struct lbd *d)
+static int on_next_hop(sd_event_source *s, int fd, uint32_t revents, void *data)
 {
+	struct lbd *d = data;
+
 	next_hop_result(d, nexthop_process(d->nh));
-}
-
-static void on_retry(struct lbd *d)
-{
-	__u64 ticks;
-
-	/* EAGAIN when the timer was disarmed since it fired. */
-	if (read(d->retry_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
-		return;
-	if (d->nh)
-		next_hop_result(d, nexthop_retry(d->nh));
+	return 0;
 }
 
 static void next_hop_stop(struct lbd *d)
 {
 	if (!d->nh)
 		return;
-	epoll_ctl(d->ep_fd, EPOLL_CTL_DEL, nexthop_fd(d->nh), NULL);
+	d->nh_io = sd_event_source_disable_unref(d->nh_io);
 	nexthop_free(d->nh);
 	d->nh = NULL;
 	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
@@ -305,22 +470,39 @@ static void next_hop_first(struct lbd *d)
 static int next_hop_start(struct lbd *d, const struct config *cfg)
 {
 	int family = cfg->has_src4 ? AF_INET : AF_INET6;
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = -1 };
+	int rc;
 
 	d->nh = nexthop_new(d->ld.ifindex, family);
 	if (!d->nh) {
 		log_err("cannot watch routes and neighbours: %s", strerror(errno));
 		return -1;
 	}
-	ev.data.fd = nexthop_fd(d->nh);
-	if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev)) {
-		log_err("epoll: %s", strerror(errno));
+	rc = sd_event_add_io(d->loop, &d->nh_io, nexthop_fd(d->nh), EPOLLIN, on_next_hop, d);
+	if (rc < 0) {
+		log_err("cannot watch routes and neighbours: %s", strerror(-rc));
 		next_hop_stop(d);
 		return -1;
 	}
 	next_hop_first(d);
 	return 0;
 }
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *data)
+{
+	struct lbd *d = data;
+
+	if (d->nh && nexthop_retry_due(d->nh))
+		next_hop_result(d, nexthop_retry(d->nh));
+	if (d->save_due && d->save_failing)
+		save_now(d);
+	if (d->full_due)
+		apply_changes(d);
+	retry_arm(d);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reload */
 
 /* Fields that only a restart can change. */
 static int reload_allowed(const struct config *old, const struct config *cfg)
@@ -337,16 +519,53 @@ static int reload_allowed(const struct config *old, const struct config *cfg)
 	if (old->flow_table_size != cfg->flow_table_size)
 		log_warn("reload: flow_table_size takes effect only after 'lbd --unload %s'",
 			 cfg->interface);
+	if (strcmp(old->state_dir, cfg->state_dir))
+		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
+			 "now on", old->state_dir, cfg->state_dir);
 	return 1;
 }
 
+/* The next state, from a config and what the running state knows. */
+static struct state *state_next(struct lbd *d, struct config *cfg)
+{
+	struct state_replace_stats rs;
+	struct state *next = state_new(cfg, wall_ms());
+
+	if (!next) {
+		log_err("reload: %s", strerror(errno));
+		return NULL;
+	}
+	next->listener = on_state;
+	next->listener_data = d;
+	state_carry(next, d->st, wall_ms(), &rs);
+	if (rs.overrides_dropped)
+		log_info("reload: %zu operator overrides replaced by the config's new values",
+			 rs.overrides_dropped);
+	return next;
+}
+
+static void state_replace(struct lbd *d, struct state *next)
+{
+	state_free(d->st);
+	d->st = next;
+	state_clean(next);
+	save_soon(d);
+}
+
+/*
+ * A config refused for what it asks (no free ids) changes nothing: the
+ * running state stays. One that failed while writing is the new state all
+ * the same (the maps are on their way to it), and the full apply is
+ * retried every second until it succeeds.
+ */
 static void reload(struct lbd *d)
 {
 	struct config *cfg = NULL;
+	struct state *next;
 	int rc;
 
 	log_info("SIGHUP: reading %s", d->config_path);
-	if (config_read(d->config_path, &cfg) || !reload_allowed(d->cfg, cfg)) {
+	if (config_read(d->config_path, &cfg) || !reload_allowed(d->st->cfg, cfg)) {
 		log_err("reload: the config was not applied; the running config stays");
 		config_free(cfg);
 		return;
@@ -359,37 +578,49 @@ static void reload(struct lbd *d)
 		next_hop_stop(d);
 	else if (!d->nh && next_hop_start(d, cfg))
 		log_err("reload: cannot follow the next hop; the data path keeps its last MAC");
-	if (apply(d, cfg, "reload")) {
-		/* Writes before the failure stay: say so rather than pretend. */
-		log_err("reload: the config was applied only in part; fix the cause and reload");
-		next_hop_unwritten(d);
-		config_free(cfg);
+	next = state_next(d, cfg);
+	if (!next)
+		return;
+	rc = apply_full(d, next, "reload");
+	if (rc == -ENOSPC) {
+		log_err("reload: the config was not applied; the running config stays");
+		state_free(next);
 		return;
 	}
-	config_free(d->cfg);
-	d->cfg = cfg;
+	if (rc) {
+		log_err("reload: the config was applied only in part; retrying every %llu s",
+			RETRY_USEC / 1000000);
+		next_hop_unwritten(d);
+	}
+	d->full_due = rc != 0;
+	state_replace(d, next);
+	retry_arm(d);
 }
 
-/* Returns 1 to keep running, 0 to exit. */
-static int on_signal(struct lbd *d)
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
 {
-	struct signalfd_siginfo si;
-
-	if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
-		return 1;
-	if (si.ssi_signo == SIGHUP) {
-		reload(d);
-		return 1;
-	}
-	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
-		 strsignal((int)si.ssi_signo), d->cfg->interface);
+	reload(data);
 	return 0;
 }
 
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
+{
+	struct lbd *d = data;
+
+	if (d->save_due)
+		save_now(d);
+	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
+		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start */
+
 static int loop_setup(struct lbd *d)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	sigset_t set;
+	int rc;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -397,40 +628,32 @@ static int loop_setup(struct lbd *d)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
-	d->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	d->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	d->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->sig_fd < 0 || d->ep_fd < 0 || d->retry_fd < 0)
-		return -errno;
-	ev.data.fd = d->sig_fd;
-	if (epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->sig_fd, &ev))
-		return -errno;
-	ev.data.fd = d->retry_fd;
-	return epoll_ctl(d->ep_fd, EPOLL_CTL_ADD, d->retry_fd, &ev) ? -errno : 0;
-}
-
-static int loop_run(struct lbd *d)
-{
-	struct epoll_event evs[8];
-	int n, i;
-
-	for (;;) {
-		n = epoll_wait(d->ep_fd, evs, 8, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_err("epoll: %s", strerror(errno));
-			return EXIT_FAILURE;
-		}
-		for (i = 0; i < n; i++) {
-			if (evs[i].data.fd == d->sig_fd && !on_signal(d))
-				return 0;
-			if (evs[i].data.fd == d->retry_fd)
-				on_retry(d);
-			if (d->nh && evs[i].data.fd == nexthop_fd(d->nh))
-				next_hop_event(d);
-		}
-	}
+	rc = sd_event_new(&d->loop);
+	if (rc >= 0)
+		rc = sd_event_add_signal(d->loop, NULL, SIGHUP, on_hup, d);
+	if (rc >= 0)
+		rc = sd_event_add_signal(d->loop, NULL, SIGTERM, on_exit_signal, d);
+	if (rc >= 0)
+		rc = sd_event_add_signal(d->loop, NULL, SIGINT, on_exit_signal, d);
+	if (rc >= 0)
+		rc = sd_event_add_time_relative(d->loop, &d->retry, CLOCK_MONOTONIC, RETRY_USEC,
+						0, on_retry, d);
+	if (rc >= 0)
+		rc = sd_event_source_set_enabled(d->retry, SD_EVENT_OFF);
+	if (rc >= 0)
+		rc = sd_event_add_time_relative(d->loop, &d->save_ev, CLOCK_MONOTONIC, SAVE_USEC,
+						0, on_save, d);
+	if (rc >= 0)
+		rc = sd_event_source_set_enabled(d->save_ev, SD_EVENT_OFF);
+	if (rc >= 0)
+		rc = sd_event_add_defer(d->loop, &d->apply_ev, on_apply, d);
+	/* After every other event of the iteration: changes that land
+	 * together are applied together. */
+	if (rc >= 0)
+		rc = sd_event_source_set_priority(d->apply_ev, SD_EVENT_PRIORITY_IDLE);
+	if (rc >= 0)
+		rc = sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	return rc < 0 ? rc : 0;
 }
 
 static const char *const action_names[] = {
@@ -439,56 +662,93 @@ static const char *const action_names[] = {
 	[LOADER_UPGRADED] = "upgraded the running program",
 };
 
-static int start(struct lbd *d)
+static int attach(struct lbd *d)
 {
+	const struct config *cfg = d->st->cfg;
 	struct loader_opts lo = {
-		.ifname = d->cfg->interface,
-		.generic = d->cfg->xdp_generic,
-		.flow_table_size = d->cfg->flow_table_size,
+		.ifname = cfg->interface,
+		.generic = cfg->xdp_generic,
+		.flow_table_size = cfg->flow_table_size,
 	};
 	char err[320];
-	int rc;
+	int rc = iface_read(cfg->interface, &d->env);
 
-	if (loop_setup(d)) {
-		log_err("cannot set up signals and epoll: %s", strerror(errno));
-		return EXIT_FAILURE;
-	}
-	rc = iface_read(d->cfg->interface, &d->env);
 	if (rc) {
-		log_err("cannot read %s: %s", d->cfg->interface, strerror(-rc));
-		return EXIT_FAILURE;
+		log_err("cannot read %s: %s", cfg->interface, strerror(-rc));
+		return -1;
 	}
 	if (loader_start(&d->ld, &lo, err, sizeof(err))) {
-		log_err("cannot start on %s: %s", d->cfg->interface, err);
-		return EXIT_FAILURE;
+		log_err("cannot start on %s: %s", cfg->interface, err);
+		return -1;
 	}
 	if (d->ld.relinked)
 		log_warn("%s: the pinned XDP link had lost its interface (was it re-created?); "
-			 "attaching a new link, maps kept", d->cfg->interface);
-	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", d->cfg->interface,
+			 "attaching a new link, maps kept", cfg->interface);
+	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
 	maps_find(d);
-	if (d->cfg->next_hop_auto && next_hop_start(d, d->cfg))
+	d->ap = apply_new(&d->maps);
+	if (!d->ap) {
+		log_err("cannot start: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int start(struct lbd *d)
+{
+	int rc = loop_setup(d);
+
+	if (rc) {
+		log_err("cannot set up the event loop: %s", strerror(-rc));
 		return EXIT_FAILURE;
-	if (apply(d, d->cfg, "start"))
+	}
+	d->st->listener = on_state;
+	d->st->listener_data = d;
+	state_load(d);
+	if (attach(d))
 		return EXIT_FAILURE;
-	return loop_run(d);
+	if (d->st->cfg->next_hop_auto && next_hop_start(d, d->st->cfg))
+		return EXIT_FAILURE;
+	if (apply_full(d, d->st, "start"))
+		return EXIT_FAILURE;
+	state_clean(d->st);
+	/* What the state model changed while loading is in the maps now. */
+	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	rc = sd_event_loop(d->loop);
+	if (rc < 0) {
+		log_err("event loop: %s", strerror(-rc));
+		return EXIT_FAILURE;
+	}
+	return 0;
 }
 
 static int cmd_run(const char *path)
 {
-	struct lbd d = { .config_path = path, .sig_fd = -1, .ep_fd = -1, .retry_fd = -1 };
+	struct lbd d = { .config_path = path };
+	struct config *cfg = NULL;
 	int rc;
 
-	rc = config_read(path, &d.cfg);
+	rc = config_read(path, &cfg);
 	if (rc)
 		return rc;
+	d.st = state_new(cfg, wall_ms());
+	if (!d.st) {
+		log_err("cannot start: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
 	rc = start(&d);
+	sd_event_source_disable_unref(d.nh_io);
+	sd_event_source_disable_unref(d.retry);
+	sd_event_source_disable_unref(d.save_ev);
+	sd_event_source_disable_unref(d.apply_ev);
+	sd_event_unref(d.loop);
 	if (d.nh)
 		nexthop_free(d.nh);
+	apply_free(d.ap);
 	if (d.ld.skel)
 		loader_close(&d.ld);
-	config_free(d.cfg);
+	state_free(d.st);
 	return rc;
 }
 

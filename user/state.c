@@ -258,37 +258,24 @@ static void vip_carry(struct state_vip *to, const struct state_vip *from,
 	to->all_down_since_ms = from->all_down_since_ms;
 }
 
-int state_config_replace(struct state *st, struct config *cfg, __u64 now_ms,
-			 struct state_replace_stats *rs)
+void state_carry(struct state *to, const struct state *from, __u64 now_ms,
+		 struct state_replace_stats *rs)
 {
-	struct state_vip *vips = vips_new(cfg);
+	const struct config *a = from->cfg, *b = to->cfg;
 	size_t i = 0, j = 0;
-	unsigned int ch;
 	int c;
 
 	memset(rs, 0, sizeof(*rs));
-	if (!vips) {
-		config_free(cfg);
-		return -ENOMEM;
-	}
-	while (i < st->cfg->n_vips && j < cfg->n_vips) {
-		c = vip_key_cmp(&st->cfg->vips[i], &cfg->vips[j]);
+	while (i < a->n_vips && j < b->n_vips) {
+		c = vip_key_cmp(&a->vips[i], &b->vips[j]);
 		if (!c)
-			vip_carry(&vips[j], &st->vips[i], rs);
+			vip_carry(&to->vips[j], &from->vips[i], rs);
 		i += c <= 0;
 		j += c >= 0;
 	}
-	vips_free(st->vips, st->cfg->n_vips);
-	config_free(st->cfg);
-	st->cfg = cfg;
-	st->vips = vips;
-	st->generation++;
-	st->config_ms = now_ms;
-	for (i = 0; i < cfg->n_vips; i++) {
-		ch = state_vip_resolve(&vips[i], now_ms);
-		notify(st, i, ch & ~STATE_CH_EFFECTIVE);
-	}
-	return 0;
+	to->generation = from->generation + 1;
+	to->config_ms = now_ms;
+	state_resolve_all(to, now_ms);
 }
 
 void state_override_set(struct state *st, size_t vip, size_t be,

@@ -85,7 +85,7 @@ typedef void (*state_listener_fn)(struct state *st, size_t vip, unsigned int kin
 				  void *data);
 
 struct state {
-	struct config *cfg;	/* owned; replaced by state_config_replace() */
+	struct config *cfg;	/* owned */
 	struct state_vip *vips;	/* cfg->n_vips, in config order */
 	__u64 generation;	/* configs taken, 1 for the first */
 	__u64 config_ms;	/* wall clock when the current config was taken */
@@ -93,7 +93,7 @@ struct state {
 	void *listener_data;
 };
 
-/* What state_config_replace() carried over and what it dropped. */
+/* What state_carry() carried over and what it dropped. */
 struct state_replace_stats {
 	size_t overrides_kept;
 	size_t overrides_dropped;	/* the config changed the field overridden */
@@ -122,14 +122,15 @@ struct state *state_new(struct config *cfg, __u64 now_ms);
 void state_free(struct state *st);
 
 /*
- * Take a new config (owned from now on, also on error). VIPs are matched by
- * (address, port, protocol), backends by address: a matched backend keeps
- * its health and its override, except a field of the override whose config
- * value this config changes (the config speaks last). 0 or -ENOMEM; on
- * error the old config stays.
+ * Carry what from knows into to, a fresh state_new() of the next config,
+ * and resolve it: VIPs are matched by (address, port, protocol), backends
+ * by address. A matched backend keeps its health and its override, except
+ * a field of the override whose config value the new config changes (the
+ * config speaks last). from is untouched, so a config that cannot be
+ * applied leaves the running state as it was.
  */
-int state_config_replace(struct state *st, struct config *cfg, __u64 now_ms,
-			 struct state_replace_stats *rs);
+void state_carry(struct state *to, const struct state *from, __u64 now_ms,
+		 struct state_replace_stats *rs);
 
 /* Replace one backend's override (all fields; a zeroed one clears it). */
 void state_override_set(struct state *st, size_t vip, size_t be,
@@ -153,7 +154,7 @@ struct state_saved {
  * Give a backend of the current config what was saved for it, before
  * state_resolve_all(). The config speaks last: an override of a field
  * whose config value is no longer the saved one is dropped, as
- * state_config_replace() does. Health is taken only by a checked VIP.
+ * state_carry() does. Health is taken only by a checked VIP.
  */
 void state_backend_restore(struct state *st, size_t vip, size_t be,
 			   const struct state_saved *s, struct state_replace_stats *rs);
