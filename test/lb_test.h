@@ -6,12 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
 
 /*
  * Skip the calling test when it cannot load BPF (not root); under CI=true
  * fail instead, since CI must run every test.
  */
 void lb_test_require_bpf(void);
+
+/* The balancer's maps in obj, for apply_new(). Fails the test if one is
+ * missing. */
+struct apply_maps lb_test_apply_maps(struct bpf_object *obj);
 
 /* One BPF_PROG_TEST_RUN call with repeat = 1. *out_len is the buffer size
  * on entry and the output length on return. Returns 0 or -errno. */

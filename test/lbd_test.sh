@@ -42,7 +42,7 @@ test_cleanup() {
 	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
 }
 
-step() { echo "== $*"; }
+step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
 fail() {
 	echo "lbd_test: FAIL: $*" >&2
 	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
@@ -148,6 +148,42 @@ for i in range(int(sys.argv[1])):
     s.close()
 PY
 }
+# The web VIP as the data path sees it: "in: A B; up: A B C" -- the
+# backends in its table, and those whose entries let flows stay.
+web_view() {
+	/usr/bin/python3 - "$pins" <<'PY'
+import json, socket, struct, subprocess, sys
+pins = sys.argv[1]
+def dump(*args):
+    return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", *args]))
+def raw(b): return bytes(int(x, 16) for x in b)
+web = None
+for e in dump("pinned", pins + "/vip_map"):
+    k = raw(e["key"])
+    if k[:4] == socket.inet_aton("198.18.100.1") and struct.unpack(">H", k[16:18])[0] == 80:
+        web = struct.unpack("<I", raw(e["value"])[:4])[0]
+addr, up = {}, []
+# lbd numbers backends from 1: the first ids hold this test's few.
+for i in range(1, 17):
+    e = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned",
+        pins + "/backends", "key"] + [str(b) for b in struct.pack("<I", i)]))
+    v = raw(e["value"])
+    if v[16] == 4 and struct.unpack("<H", v[18:20])[0] == web:
+        a = socket.inet_ntoa(v[:4])
+        addr[struct.unpack("<I", raw(e["key"]))[0]] = a
+        if v[17] & 1:
+            up.append(a)
+inner = [struct.unpack("<I", raw(e["value"]))[0] for e in dump("pinned", pins + "/vip_tables")
+         if struct.unpack("<I", raw(e["key"]))[0] == web]
+ids = set()
+if inner:
+    ent = {struct.unpack("<I", raw(e["key"]))[0]: struct.unpack("<Q", raw(e["value"]))[0]
+           for e in dump("id", str(inner[0]))}
+    for s in range(ent.get(0, 0)):
+        ids.add((ent[1 + s // 4] >> (16 * (s % 4))) & 0xffff)
+print("in: %s; up: %s" % (" ".join(sorted(addr[i] for i in ids)), " ".join(sorted(up))))
+PY
+}
 flow_count() { bpftool -j map dump pinned "$pins/flow_table" | json 'print(len(d))'; }
 wait_flows() { # N: wait for at least N flow entries
 	for _ in $(seq 40); do
@@ -244,6 +280,50 @@ lbd_pid=
 n=$(flow_count)
 syns 3
 wait_flows $((n + 3))
+
+step "state file: an override and a health state survive SIGKILL and restarts"
+# No health checks run yet: the saved state is the only source of health.
+sed 's/"protocol": "tcp",/"protocol": "tcp", "health_check": { "type": "tcp" },/' \
+	"$work/a.json" >"$work/c.json"
+mkdir -p "$work/state"
+cat >"$work/state/state.json" <<EOF
+{ "format": 1, "saved_ms": 1700000000000, "vips": [
+  { "vip": "198.18.100.1:80/tcp", "name": "web", "backends": [
+    { "address": "198.18.3.2", "config": { "state": "active", "weight": 100 },
+      "override": { "state": "drain", "since_ms": 1700000000001 } },
+    { "address": "198.18.3.4", "config": { "state": "active", "weight": 100 },
+      "health": { "state": "down", "since_ms": 1700000000002, "reason": "refused" } } ] } ] }
+EOF
+start_lbd "$lbd" "$work/c.json" || fail "lbd did not start with a state file"
+grep -q 'state restored from .*: 2 backends' "$work/lbd.log" || fail "the state file was not read"
+want="in: 198.18.3.1; up: 198.18.3.1 198.18.3.2"
+[ "$(web_view)" = "$want" ] || fail "web is '$(web_view)', want '$want'"
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+lbd_pid=
+[ "$(web_view)" = "$want" ] || fail "SIGKILL changed web: '$(web_view)'"
+start_lbd "$lbd" "$work/c.json" || fail "lbd did not restart"
+grep -q 'state restored from .*: 2 backends' "$work/lbd.log" || fail "the state file was not read again"
+grep -q 'start: 2 VIPs; tables swapped 0' "$work/lbd.log" || fail "the restart rewrote tables"
+[ "$(web_view)" = "$want" ] || fail "after the restart web is '$(web_view)'"
+# SIGTERM saves; the times the file had are kept, not restamped.
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || fail "lbd exited non-zero on SIGTERM"
+lbd_pid=
+json 'b = d["vips"][0]["backends"]; assert b[0]["override"]["since_ms"] == 1700000000001, b; assert b[1]["health"] == {"state": "down", "since_ms": 1700000000002, "reason": "refused"}, b' \
+	<"$work/state/state.json" || fail "the saved state changed: $(cat "$work/state/state.json")"
+
+step "state file: a corrupt one is ignored with its reason; lbd starts and forwards"
+printf '{ "format": 1, "vips": [' >"$work/state/state.json"
+start_lbd "$lbd" "$work/c.json" || fail "lbd did not start with a corrupt state file"
+grep -q "state file unusable, ignored: $work/state/state.json:1:24: ']' expected" "$work/lbd.log" ||
+	fail "no line about the corrupt file: $(cat "$work/lbd.log")"
+want="in: 198.18.3.1 198.18.3.2 198.18.3.4; up: 198.18.3.1 198.18.3.2 198.18.3.4"
+[ "$(web_view)" = "$want" ] || fail "web is '$(web_view)', want '$want'"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+rm -rf "$work/state"
 
 step "upgrade: a rebuilt program replaces the old one on the same link, same maps"
 flows_before=$(flows)

@@ -14,44 +14,22 @@
 #include <criterion/criterion.h>
 
 #include "apply.h"
+#include "apply_bed.h"
 #include "config.h"
 #include "datapath.h"
 #include "lb_test.h"
-#include "lb_xdp.skel.h"
 #include "pkt.h"
 
-static struct lb_xdp *skel;
-static struct apply_maps maps;
-static struct apply *ap;
-static const struct apply_env env = {
-	.src_mac = { 2, 0, 0, 0, 0, 1 },
-	.next_hop = { 2, 0, 0, 0, 0, 0xfe },
-	.mtu = 1500,
-};
+static struct apply_bed bed;
 
 static void setup(void)
 {
-	lb_test_require_bpf();
-	skel = lb_xdp__open_and_load();
-	cr_assert_not_null(skel);
-	maps = (struct apply_maps){
-		.vip_map = bpf_map__fd(skel->maps.vip_map),
-		.vip_tables = bpf_map__fd(skel->maps.vip_tables),
-		.backends = bpf_map__fd(skel->maps.backends),
-		.flow_table = bpf_map__fd(skel->maps.flow_table),
-		.lb_cfg = bpf_map__fd(skel->maps.lb_cfg),
-		.vip_filter = bpf_map__fd(skel->maps.vip_filter),
-		.vip_stats = bpf_map__fd(skel->maps.vip_stats),
-		.backend_stats = bpf_map__fd(skel->maps.backend_stats),
-	};
-	ap = apply_new(&maps);
-	cr_assert_not_null(ap);
+	apply_bed_open(&bed);
 }
 
 static void teardown(void)
 {
-	apply_free(ap);
-	lb_xdp__destroy(skel);
+	apply_bed_close(&bed);
 }
 
 TestSuite(apply, .init = setup, .fini = teardown);
@@ -86,7 +64,7 @@ static struct state *state_of(const char *text)
 static int apply_try(const char *text, struct apply_stats *st, char *err, size_t errlen)
 {
 	struct state *model = state_of(text);
-	int rc = apply_state(ap, model, &env, st, err, errlen);
+	int rc = apply_state(bed.ap, model, &apply_bed_env, st, err, errlen);
 
 	state_free(model);
 	return rc;
@@ -105,7 +83,7 @@ static __u32 inner_id(__u32 vip)
 {
 	__u32 id = 0;
 
-	bpf_map_lookup_elem(maps.vip_tables, &vip, &id);
+	bpf_map_lookup_elem(bed.maps.vip_tables, &vip, &id);
 	return id;
 }
 
@@ -115,7 +93,7 @@ static struct lb_vip vip_get(const char *addr, uint16_t port, uint8_t proto, uin
 	struct lb_vip v = { .id = ~0U };
 
 	k.family = pkt_addr(addr, k.addr);
-	if (bpf_map_lookup_elem(maps.vip_map, &k, &v))
+	if (bpf_map_lookup_elem(bed.maps.vip_map, &k, &v))
 		v.id = ~0U;
 	return v;
 }
@@ -124,7 +102,7 @@ static struct lb_backend backend_get(__u32 id)
 {
 	struct lb_backend b;
 
-	cr_assert_eq(bpf_map_lookup_elem(maps.backends, &id, &b), 0);
+	cr_assert_eq(bpf_map_lookup_elem(bed.maps.backends, &id, &b), 0);
 	return b;
 }
 
@@ -149,7 +127,7 @@ static bool table_installed(__u32 vip)
 {
 	__u32 *t, n;
 
-	if (datapath_table_read(maps.vip_tables, vip, &t, &n))
+	if (datapath_table_read(bed.maps.vip_tables, vip, &t, &n))
 		return false;
 	free(t);
 	return true;
@@ -160,7 +138,7 @@ static bool table_has(__u32 vip, __u32 backend_id)
 	__u32 *t, n, i;
 	bool found = false;
 
-	if (datapath_table_read(maps.vip_tables, vip, &t, &n))
+	if (datapath_table_read(bed.maps.vip_tables, vip, &t, &n))
 		return false;
 	for (i = 0; i < n; i++)
 		found |= t[i] == backend_id;
@@ -228,28 +206,22 @@ Test(apply, order_does_not_change_the_maps)
 	const char *b = CONFIG(DNS(BE("fd00:3::2") "," BE("fd00:3::1")) ","
 			       WEB(BE("198.18.3.3") "," BE("198.18.3.1") "," BE("198.18.3.2")));
 	__u32 *ta, *tb, na, nb, vip;
-	struct lb_xdp *first;
+	struct apply_bed first;
 
 	apply_text(a);
 	/* Keep the first balancer's tables; build the second set in a fresh one. */
-	first = skel;
-	cr_assert_eq(datapath_table_read(maps.vip_tables, 0, &ta, &na), 0);
-	skel = NULL;
-	apply_free(ap);
+	first = bed;
 	setup();
 	apply_text(b);
 	for (vip = 0; vip < 2; vip++) {
-		int fd_a = bpf_map__fd(first->maps.vip_tables);
-
-		free(ta);
-		cr_assert_eq(datapath_table_read(fd_a, vip, &ta, &na), 0);
-		cr_assert_eq(datapath_table_read(maps.vip_tables, vip, &tb, &nb), 0);
+		cr_assert_eq(datapath_table_read(first.maps.vip_tables, vip, &ta, &na), 0);
+		cr_assert_eq(datapath_table_read(bed.maps.vip_tables, vip, &tb, &nb), 0);
 		cr_assert_eq(na, nb);
 		cr_assert_arr_eq(ta, tb, na * sizeof(*ta), "VIP %u: tables differ", vip);
+		free(ta);
 		free(tb);
 	}
-	free(ta);
-	lb_xdp__destroy(first);
+	apply_bed_close(&first);
 }
 
 Test(apply, drain_keeps_flows_down_moves_them)
@@ -320,9 +292,9 @@ Test(apply, settings_reach_lb_cfg)
 	__be32 a[4];
 
 	apply_text(CONFIG(WEB(BE("198.18.3.1"))));
-	cr_assert_eq(bpf_map_lookup_elem(maps.lb_cfg, &zero, &c), 0);
-	cr_assert_arr_eq(c.src_mac, env.src_mac, 6);
-	cr_assert_arr_eq(c.next_hop_mac, env.next_hop, 6);
+	cr_assert_eq(bpf_map_lookup_elem(bed.maps.lb_cfg, &zero, &c), 0);
+	cr_assert_arr_eq(c.src_mac, apply_bed_env.src_mac, 6);
+	cr_assert_arr_eq(c.next_hop_mac, apply_bed_env.next_hop, 6);
 	cr_assert_eq(c.mtu, 1500);
 	pkt_addr("198.18.2.2", a);
 	cr_assert_eq(c.src4, a[0]);
@@ -352,8 +324,8 @@ Test(apply, exhausted_ids_reuse_only_free_retired_ones)
 	}
 	pkt_addr("198.18.3.9", vals[0].addr);
 	vals[0].vip_id = 0;
-	cr_assert_eq(bpf_map_update_batch(maps.backends, keys, vals, &count, &opts), 0);
-	cr_assert_eq(bpf_map_update_elem(maps.flow_table, &fk, &fv, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_batch(bed.maps.backends, keys, vals, &count, &opts), 0);
+	cr_assert_eq(bpf_map_update_elem(bed.maps.flow_table, &fk, &fv, BPF_ANY), 0);
 
 	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.9"))));
 	a = backend_find(0, "198.18.3.1");
@@ -525,7 +497,7 @@ static struct dump tables_dump(void)
 	__u32 vip, id, *t, n;
 
 	for (vip = 0; vip < LB_MAX_VIPS; vip++) {
-		if (datapath_table_read(maps.vip_tables, vip, &t, &n))
+		if (datapath_table_read(bed.maps.vip_tables, vip, &t, &n))
 			continue;
 		id = inner_id(vip);
 		dump_add(&d, &vip, sizeof(vip));
@@ -558,13 +530,13 @@ Test(apply, same_config_after_vip_id_reuse_changes_nothing)
 	apply_text(a);
 	apply_text(b);
 	tables = tables_dump();
-	backends = map_dump(maps.backends);
+	backends = map_dump(bed.maps.backends);
 	st = apply_text(b);
 	cr_assert_eq(st.tables_swapped, 0, "%zu tables rewritten", st.tables_swapped);
 	cr_assert_eq(st.backends_retired, 0, "%zu live backends retired", st.backends_retired);
 	cr_assert_eq(st.backends_added + st.backends_changed + st.tables_removed, 0);
 	tables_again = tables_dump();
-	backends_again = map_dump(maps.backends);
+	backends_again = map_dump(bed.maps.backends);
 	dump_assert_eq(&tables, &tables_again, "vip_tables");
 	dump_assert_eq(&backends, &backends_again, "backends");
 	free(a);
@@ -599,17 +571,17 @@ Test(apply, refused_config_leaves_every_map_as_it_was)
 		vals[i].addr[0] = htonl(0xc6130000 + i);
 	}
 	pkt_addr("198.18.3.1", vals[0].addr);
-	cr_assert_eq(bpf_map_update_batch(maps.backends, keys, vals, &count, &opts), 0);
-	cfg = map_dump(maps.lb_cfg);
-	vips = map_dump(maps.vip_map);
-	backends = map_dump(maps.backends);
+	cr_assert_eq(bpf_map_update_batch(bed.maps.backends, keys, vals, &count, &opts), 0);
+	cfg = map_dump(bed.maps.lb_cfg);
+	vips = map_dump(bed.maps.vip_map);
+	backends = map_dump(bed.maps.backends);
 	tables = tables_dump();
 
 	cr_assert_eq(apply_try(text, &st, err, sizeof(err)), -ENOSPC);
 	cr_assert(strstr(err, "backend id"), "error: %s", err);
-	after[0] = map_dump(maps.lb_cfg);
-	after[1] = map_dump(maps.vip_map);
-	after[2] = map_dump(maps.backends);
+	after[0] = map_dump(bed.maps.lb_cfg);
+	after[1] = map_dump(bed.maps.vip_map);
+	after[2] = map_dump(bed.maps.backends);
 	after[3] = tables_dump();
 	dump_assert_eq(&cfg, &after[0], "lb_cfg");
 	dump_assert_eq(&vips, &after[1], "vip_map");
@@ -643,7 +615,7 @@ Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
 	k.sport = htons(40000);
 	k.dport = htons(80);
 	f.backend_id = old_id;
-	cr_assert_eq(bpf_map_update_elem(maps.flow_table, &k, &f, BPF_ANY), 0);
+	cr_assert_eq(bpf_map_update_elem(bed.maps.flow_table, &k, &f, BPF_ANY), 0);
 	apply_text(b);
 	cr_assert_eq(vip_get("198.18.100.1", 8080, IPPROTO_TCP, 0).id, vip, "the id was not reused");
 	apply_text(c);
@@ -651,7 +623,7 @@ Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
 	cr_assert_eq(backend_get(old_id).flags, 0, "the old backend id is up again");
 	cr_assert_eq(backend_get(old_id).vip_id, LB_BACKEND_VIP_NONE);
 	len = pkt_tcp(in, sizeof(in), &k, PKT_TCP_ACK, 0);
-	cr_assert_eq(lb_test_run(bpf_program__fd(skel->progs.lb_xdp), in, len, out, &out_len,
+	cr_assert_eq(lb_test_run(bpf_program__fd(bed.skel->progs.lb_xdp), in, len, out, &out_len,
 				 &verdict), 0);
 	cr_assert_eq(verdict, XDP_PASS, "a flow of the removed port-80 service was forwarded");
 	free(a);
