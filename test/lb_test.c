@@ -41,6 +41,7 @@ struct apply_maps lb_test_apply_maps(struct bpf_object *obj)
 		.vip_filter = map_fd(obj, "vip_filter"),
 		.vip_stats = map_fd(obj, "vip_stats"),
 		.backend_stats = map_fd(obj, "backend_stats"),
+		.lb_stats = map_fd(obj, "lb_stats"),
 	};
 }
 

@@ -32,6 +32,7 @@ struct apply_maps {
 	int vip_filter;
 	int vip_stats;
 	int backend_stats;
+	int lb_stats;		/* read only, by readmodel.c */
 };
 
 /* What lbd learned from the kernel rather than from the file. */

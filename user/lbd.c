@@ -174,6 +174,7 @@ static void maps_find(struct lbd *d)
 	m->vip_filter = loader_map_fd(&d->ld, "vip_filter");
 	m->vip_stats = loader_map_fd(&d->ld, "vip_stats");
 	m->backend_stats = loader_map_fd(&d->ld, "backend_stats");
+	m->lb_stats = loader_map_fd(&d->ld, "lb_stats");
 }
 
 /* ------------------------------------------------------------------ */
