@@ -23,6 +23,8 @@ void apply_bed_open(struct apply_bed *b)
 
 void apply_bed_close(struct apply_bed *b)
 {
+	state_free(b->model);
+	b->model = NULL;
 	apply_free(b->ap);
 	lb_xdp__destroy(b->skel);
 	b->ap = NULL;

@@ -8,11 +8,13 @@
 
 #include "apply.h"
 #include "lb_xdp.skel.h"
+#include "state.h"
 
 struct apply_bed {
 	struct lb_xdp *skel;
 	struct apply_maps maps;
 	struct apply *ap;
+	struct state *model;	/* a suite's state, if it keeps one; freed on close */
 };
 
 /* MACs and MTU as lbd would learn them from the interface. */

@@ -20,7 +20,6 @@
 #include "state.h"
 
 static struct apply_bed bed;
-static struct state *model;
 
 static void setup(void)
 {
@@ -29,7 +28,6 @@ static void setup(void)
 
 static void teardown(void)
 {
-	state_free(model);
 	apply_bed_close(&bed);
 }
 
@@ -51,9 +49,9 @@ static void start(struct apply *ap)
 	char err[256];
 
 	cr_assert_eq(config_parse(CFG, strlen(CFG), "t.json", &cfg, &errs), 0);
-	state_free(model);
-	model = state_new(cfg, 1000);
-	cr_assert_eq(apply_state(ap, model, &apply_bed_env, &st, err, sizeof(err)), 0, "%s", err);
+	state_free(bed.model);
+	bed.model = state_new(cfg, 1000);
+	cr_assert_eq(apply_state(ap, bed.model, &apply_bed_env, &st, err, sizeof(err)), 0, "%s", err);
 }
 
 /* n SYNs from n source ports to addr:80; how many were sent on. */
@@ -102,9 +100,9 @@ Test(readmodel, counters_by_name)
 	start(bed.ap);
 	cr_assert_eq(syns("198.18.100.1", 200), 200);
 	cr_assert_eq(syns("198.18.100.2", 7), 0);
-	cr_assert_eq(readmodel_read(&rm, &bed.maps, bed.ap, model, 5000), 0);
-	web = readmodel_vip_json(&rm, model, 0, true);
-	empty = readmodel_vip_json(&rm, model, 1, true);
+	cr_assert_eq(readmodel_read(&rm, &bed.maps, bed.ap, bed.model, 5000), 0);
+	web = readmodel_vip_json(&rm, bed.model, 0, true);
+	empty = readmodel_vip_json(&rm, bed.model, 1, true);
 	g = readmodel_global_json(&rm);
 	cr_assert_str_eq(json_string_value(get(web, "name")), "web");
 	cr_assert_str_eq(json_string_value(get(web, "vip")), "198.18.100.1:80/tcp");
@@ -142,8 +140,8 @@ Test(readmodel, counters_outlive_the_controller)
 	again = apply_new(&bed.maps);
 	cr_assert_not_null(again);
 	start(again);
-	cr_assert_eq(readmodel_read(&rm, &bed.maps, again, model, 5000), 0);
-	web = readmodel_vip_json(&rm, model, 0, false);
+	cr_assert_eq(readmodel_read(&rm, &bed.maps, again, bed.model, 5000), 0);
+	web = readmodel_vip_json(&rm, bed.model, 0, false);
 	cr_assert_eq(num(web, "packets"), 50);
 	cr_assert_null(json_object_get(web, "backends"));
 	json_decref(web);
