@@ -25,10 +25,10 @@ struct {
 
 /* The template for each VIP's Maglev table. BPF_F_INNER_MAP keeps the
  * verifier from inlining lookups with this max_entries, so tables of
- * other sizes can be put in vip_tables. */
+ * other sizes can be put in vip_tables; see LB_TABLE_MAP_FLAGS. */
 struct lb_table_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, LB_TABLE_MAP_FLAGS);
 	__uint(max_entries, LB_TABLE_ENTRIES(LB_TABLE_SIZE_DEFAULT));
 	__type(key, __u32);
 	__type(value, __u64);

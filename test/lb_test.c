@@ -22,27 +22,12 @@ void lb_test_require_bpf(void)
 	cr_skip_test("needs root and BPF (run as root)");
 }
 
-static int map_fd(struct bpf_object *obj, const char *name)
-{
-	int fd = bpf_object__find_map_fd_by_name(obj, name);
-
-	cr_assert_geq(fd, 0, "no map %s", name);
-	return fd;
-}
-
 struct apply_maps lb_test_apply_maps(struct bpf_object *obj)
 {
-	return (struct apply_maps){
-		.vip_map = map_fd(obj, "vip_map"),
-		.vip_tables = map_fd(obj, "vip_tables"),
-		.backends = map_fd(obj, "backends"),
-		.flow_table = map_fd(obj, "flow_table"),
-		.lb_cfg = map_fd(obj, "lb_cfg"),
-		.vip_filter = map_fd(obj, "vip_filter"),
-		.vip_stats = map_fd(obj, "vip_stats"),
-		.backend_stats = map_fd(obj, "backend_stats"),
-		.lb_stats = map_fd(obj, "lb_stats"),
-	};
+	struct apply_maps m;
+
+	cr_assert_eq(apply_maps_find(obj, &m), 0, "a map is missing");
+	return m;
 }
 
 int lb_test_run(int prog_fd, const void *in, size_t in_len,

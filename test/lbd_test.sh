@@ -359,25 +359,33 @@ bpftool map create "$pins/backend_stats" type percpu_array key 4 value 8 entries
 refused "an incompatible map" "map backend_stats: the pinned map has value size 8, this lbd needs 16"
 rm "$pins/backend_stats"
 
+# old_tables VALUE_SIZE [FILLED]: pin a vip_tables as an older build left it,
+# its inner tables of VALUE_SIZE-byte entries without BPF_F_MMAPABLE; with
+# FILLED, one table in it.
+old_tables() {
+	rm -f "$pins/vip_tables"
+	bpftool map create "$pins/old_table" type array key 4 value "$1" entries 14 name lb_table flags 0x1000
+	bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
+		key 4 value 4 entries 4096 name vip_tables
+	[ -z "${2:-}" ] || bpftool map update pinned "$pins/vip_tables" key 3 0 0 0 value pinned "$pins/old_table"
+	rm "$pins/old_table"
+}
+
 step "a pinned map of maps whose inner tables have another layout is refused"
-# As an older build left vip_tables: one 4-byte backend id per entry.
-rm "$pins/vip_tables"
-bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
-bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
-	key 4 value 4 entries 4096 name vip_tables
-bpftool map update pinned "$pins/vip_tables" key 3 0 0 0 value pinned "$pins/old_table"
-rm "$pins/old_table"
+# One 4-byte backend id per entry, as builds before 8701e36 had.
+old_tables 4 filled
 refused "old-layout tables" \
-	"map vip_tables: the pinned map's inner maps have key size 4 and value size 4, this lbd needs 4 and 8"
-rm "$pins/vip_tables"
+	"map vip_tables: the pinned map's inner maps have key size 4, value size 4 and flags 0x1000, this lbd needs 4, 8 and 0x1400"
+
+step "... and so are tables of the right sizes without BPF_F_MMAPABLE (builds before this one)"
+old_tables 8 filled
+refused "tables that cannot be mapped" \
+	"map vip_tables: the pinned map's inner maps have key size 4, value size 8 and flags 0x1000, this lbd needs 4, 8 and 0x1400"
 
 step "... and so is an empty one, which shows no inner map: lbd probes it"
-bpftool map create "$pins/old_table" type array key 4 value 4 entries 14 name lb_table flags 0x1000
-bpftool map create "$pins/vip_tables" type array_of_maps inner_map pinned "$pins/old_table" \
-	key 4 value 4 entries 4096 name vip_tables
-rm "$pins/old_table"
+old_tables 4
 refused "empty old-layout tables" \
-	"map vip_tables: the pinned map takes no inner map of this lbd's layout (key size 4, value size 8): Invalid argument"
+	"map vip_tables: the pinned map takes no inner map of this lbd's layout (key size 4, value size 8, flags 0x1400): Invalid argument"
 [ -z "$(table_ids)" ] || fail "the probe left a table behind: $(table_ids)"
 rm "$pins/vip_tables"
 

@@ -2,6 +2,7 @@
 #include "apply.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,9 @@ struct apply {
 	struct apply_maps m;
 	struct tables *tables;
 	struct lb_backend *cur;		/* LB_MAX_BACKENDS entries */
+	__u32 *out_keys;		/* backend entries to write in one batch */
+	struct lb_backend *out_vals;
+	size_t n_out;
 	struct vip_list vips;
 	bool valid;
 	__u64 generation;
@@ -73,7 +77,7 @@ struct plan {
 	bool vip_released[LB_MAX_VIPS];	/* a removed VIP's id given to a new VIP */
 	bool vip_new[LB_MAX_VIPS];	/* given out by this apply */
 	bool *be_taken;			/* LB_MAX_BACKENDS: assigned by this config */
-	bool *be_new;			/* LB_MAX_BACKENDS: given out by this apply */
+	bool *be_reset;			/* LB_MAX_BACKENDS: given out again by this apply */
 	bool *flow_refs;		/* ids some flow entry points at, when read */
 	struct apply_stats *st;
 	char *err;
@@ -510,7 +514,9 @@ static int backend_ids_assign(struct plan *p)
 			if (rc)
 				return fail(p, rc, "no free backend id");
 			p->be_taken[p->be_ids[i][j]] = true;
-			p->be_new[p->be_ids[i][j]] = true;
+			/* A never-used id's counters are zero: nothing could
+			 * count for it. */
+			p->be_reset[p->be_ids[i][j]] = p->cur[p->be_ids[i][j]].family != 0;
 			p->st->backends_added++;
 		}
 	}
@@ -535,7 +541,7 @@ static int counters_reset(struct plan *p)
 			return fail(p, rc, "resetting VIP counters");
 	}
 	for (id = 1; id < LB_MAX_BACKENDS; id++) {
-		if (!p->be_new[id])
+		if (!p->be_reset[id])
 			continue;
 		rc = stats_reset(p->m->backend_stats, id, sizeof(struct lb_backend_stats));
 		if (rc)
@@ -566,8 +572,9 @@ static struct lb_backend backend_want(const struct state_vip *v, size_t j, __u32
  */
 enum be_pass { BE_RAISE, BE_LOWER };
 
-static int backend_write(struct apply *a, __u32 id, struct lb_backend want, enum be_pass pass,
-			 size_t *changed)
+/* Queue an entry for backends_flush(); each id at most once a pass. */
+static void backend_write(struct apply *a, __u32 id, struct lb_backend want, enum be_pass pass,
+			  size_t *changed)
 {
 	struct lb_backend *cur = &a->cur[id];
 	bool lowering = (cur->flags & LB_BACKEND_F_UP) && !(want.flags & LB_BACKEND_F_UP);
@@ -575,27 +582,36 @@ static int backend_write(struct apply *a, __u32 id, struct lb_backend want, enum
 	if (pass == BE_RAISE && lowering)
 		want.flags = cur->flags;
 	if (!memcmp(&want, cur, sizeof(want)))
-		return 0;
+		return;
 	if (cur->family && changed)
 		(*changed)++;
-	if (bpf_map_update_elem(a->m.backends, &id, &want, BPF_ANY))
-		return -errno;
-	*cur = want;
-	return 0;
+	a->out_keys[a->n_out] = id;
+	a->out_vals[a->n_out++] = want;
 }
 
-static int vip_backends_write(struct apply *a, const struct state_vip *v, __u32 vip_id,
-			      const __u32 *ids, enum be_pass pass, size_t *changed)
+/* One batched update for a pass's entries: the kernel copies them all in
+ * one call, where one call each cost 2 us an entry. */
+static int backends_flush(struct apply *a)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = (__u32)a->n_out, i;
+	int rc = 0;
+
+	if (count && bpf_map_update_batch(a->m.backends, a->out_keys, a->out_vals, &count, &opts))
+		rc = -errno;
+	for (i = 0; i < count && i < a->n_out; i++)
+		a->cur[a->out_keys[i]] = a->out_vals[i];
+	a->n_out = 0;
+	return rc;
+}
+
+static void vip_backends_write(struct apply *a, const struct state_vip *v, __u32 vip_id,
+			       const __u32 *ids, enum be_pass pass, size_t *changed)
 {
 	size_t j;
-	int rc;
 
-	for (j = 0; j < v->cfg->n_backends; j++) {
-		rc = backend_write(a, ids[j], backend_want(v, j, vip_id), pass, changed);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	for (j = 0; j < v->cfg->n_backends; j++)
+		backend_write(a, ids[j], backend_want(v, j, vip_id), pass, changed);
 }
 
 static int backends_write(struct plan *p, enum be_pass pass)
@@ -603,13 +619,11 @@ static int backends_write(struct plan *p, enum be_pass pass)
 	size_t i, *changed = pass == BE_RAISE ? &p->st->backends_changed : NULL;
 	int rc;
 
-	for (i = 0; i < p->cfg->n_vips; i++) {
-		rc = vip_backends_write(p->a, &p->model->vips[i], p->vip_ids[i], p->be_ids[i], pass,
-					changed);
-		if (rc)
-			return fail(p, rc, "writing a backend");
-	}
-	return 0;
+	for (i = 0; i < p->cfg->n_vips; i++)
+		vip_backends_write(p->a, &p->model->vips[i], p->vip_ids[i], p->be_ids[i], pass,
+				   changed);
+	rc = backends_flush(p->a);
+	return rc ? fail(p, rc, "writing backends") : 0;
 }
 
 /*
@@ -876,8 +890,8 @@ static int plan_alloc(struct plan *p)
 	p->vip_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->vip_ids));
 	p->be_ids = calloc(p->cfg->n_vips + 1, sizeof(*p->be_ids));
 	p->be_taken = calloc(LB_MAX_BACKENDS, sizeof(*p->be_taken));
-	p->be_new = calloc(LB_MAX_BACKENDS, sizeof(*p->be_new));
-	if (!p->vip_ids || !p->be_ids || !p->be_taken || !p->be_new)
+	p->be_reset = calloc(LB_MAX_BACKENDS, sizeof(*p->be_reset));
+	if (!p->vip_ids || !p->be_ids || !p->be_taken || !p->be_reset)
 		return -ENOMEM;
 	for (i = 0; i < p->cfg->n_vips; i++) {
 		p->be_ids[i] = calloc(p->cfg->vips[i].n_backends + 1, sizeof(**p->be_ids));
@@ -901,7 +915,7 @@ static void plan_free(struct plan *p)
 	ids_free(p->be_ids, p->cfg->n_vips);
 	free(p->vip_ids);
 	free(p->be_taken);
-	free(p->be_new);
+	free(p->be_reset);
 	free(p->flow_refs);
 	free(p->known);
 	free(p->cur_vips.v);
@@ -991,6 +1005,34 @@ static void plan_keep(struct plan *p)
 	memset(&p->want, 0, sizeof(p->want));
 }
 
+int apply_maps_find(struct bpf_object *obj, struct apply_maps *m)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} all[] = {
+		{ "vip_map", offsetof(struct apply_maps, vip_map) },
+		{ "vip_tables", offsetof(struct apply_maps, vip_tables) },
+		{ "backends", offsetof(struct apply_maps, backends) },
+		{ "flow_table", offsetof(struct apply_maps, flow_table) },
+		{ "lb_cfg", offsetof(struct apply_maps, lb_cfg) },
+		{ "vip_filter", offsetof(struct apply_maps, vip_filter) },
+		{ "vip_stats", offsetof(struct apply_maps, vip_stats) },
+		{ "backend_stats", offsetof(struct apply_maps, backend_stats) },
+		{ "lb_stats", offsetof(struct apply_maps, lb_stats) },
+	};
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		fd = bpf_object__find_map_fd_by_name(obj, all[i].name);
+		if (fd < 0)
+			return -ENOENT;
+		*(int *)((char *)m + all[i].off) = fd;
+	}
+	return 0;
+}
+
 struct apply *apply_new(const struct apply_maps *m)
 {
 	struct apply *a = calloc(1, sizeof(*a));
@@ -999,8 +1041,10 @@ struct apply *apply_new(const struct apply_maps *m)
 		return NULL;
 	a->m = *m;
 	a->cur = calloc(LB_MAX_BACKENDS, sizeof(*a->cur));
+	a->out_keys = calloc(LB_MAX_BACKENDS, sizeof(*a->out_keys));
+	a->out_vals = calloc(LB_MAX_BACKENDS, sizeof(*a->out_vals));
 	a->tables = tables_new(m->vip_tables);
-	if (!a->cur || !a->tables) {
+	if (!a->cur || !a->out_keys || !a->out_vals || !a->tables) {
 		apply_free(a);
 		errno = ENOMEM;
 		return NULL;
@@ -1017,6 +1061,8 @@ void apply_free(struct apply *a)
 	free(a->vip_ids);
 	free(a->vips.v);
 	free(a->cur);
+	free(a->out_keys);
+	free(a->out_vals);
 	free(a);
 }
 
@@ -1093,17 +1139,12 @@ static int dirty_write(struct apply *a, const struct state *model, enum be_pass 
 		       size_t *changed)
 {
 	size_t i;
-	int rc;
 
-	for (i = 0; i < model->cfg->n_vips; i++) {
-		if (!model->vips[i].dirty)
-			continue;
-		rc = vip_backends_write(a, &model->vips[i], a->vip_ids[i], a->be_ids[i], pass,
-					changed);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	for (i = 0; i < model->cfg->n_vips; i++)
+		if (model->vips[i].dirty)
+			vip_backends_write(a, &model->vips[i], a->vip_ids[i], a->be_ids[i], pass,
+					   changed);
+	return backends_flush(a);
 }
 
 static int dirty_tables(struct apply *a, const struct state *model, char *err, size_t errlen)

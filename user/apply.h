@@ -35,6 +35,12 @@ struct apply_maps {
 	int lb_stats;		/* read only, by readmodel.c */
 };
 
+struct bpf_object;
+
+/* The maps of a loaded balancer object, by name. 0, or -ENOENT when one is
+ * missing. */
+int apply_maps_find(struct bpf_object *obj, struct apply_maps *m);
+
 /* What lbd learned from the kernel rather than from the file. */
 struct apply_env {
 	__u8 src_mac[6];

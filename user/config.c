@@ -1286,7 +1286,7 @@ out:
 }
 
 /* Up to CONFIG_FILE_MAX + 1 bytes: enough to tell that a file is too large. */
-static int file_read(const char *path, char **out, size_t *len)
+int config_file_read(const char *path, char **out, size_t *len)
 {
 	size_t n = 0, cap = 0, limit = CONFIG_FILE_MAX + 1;
 	char *buf = NULL, *p;
@@ -1335,7 +1335,7 @@ int config_load(const char *path, struct config **out, struct config_errors *err
 
 	*out = NULL;
 	config_errors_clear(errs);
-	ret = file_read(path, &buf, &len);
+	ret = config_file_read(path, &buf, &len);
 	if (ret) {
 		if (errs_add(errs, "%s: %s", path, strerror(-ret)))
 			return -ENOMEM;

@@ -101,6 +101,10 @@ struct config_errors {
  */
 int config_load(const char *path, struct config **out, struct config_errors *errs);
 
+/* The bytes of the file at path, at most CONFIG_FILE_MAX + 1 of them (so
+ * that a file too large shows as such), in a new buffer. 0 or -errno. */
+int config_file_read(const char *path, char **text, size_t *len);
+
 /* The same, from len bytes of memory; name stands for the file in messages. */
 int config_parse(const char *text, size_t len, const char *name, struct config **out,
 		 struct config_errors *errs);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 
@@ -13,57 +14,39 @@
 /* The kernel's ENOTSUPP, which bpf() returns as is; no uapi header has it. */
 #define KERNEL_ENOTSUPP	524
 
-/* The backend ids of a table as its inner map holds them: LB_TABLE_LANES
- * to an entry (lb_abi.h). Returns NULL when out of memory. */
-static __u64 *table_pack(const __u32 *table, __u32 size, __u32 *n)
+/* An inner table map's entries, mapped: BPF_F_MMAPABLE arrays map whole
+ * pages. MAP_FAILED on error, with errno. */
+static __u64 *table_map(int fd, __u32 entries, int prot, size_t *len)
 {
-	__u64 *e;
-	__u32 i;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-	*n = LB_TABLE_ENTRIES(size) - LB_TABLE_HDR;
-	e = calloc(*n, sizeof(*e));
-	if (!e)
-		return NULL;
-	for (i = 0; i < size; i++)
-		lb_table_lane_set(&e[lb_table_entry_of(i) - LB_TABLE_HDR], i, table[i]);
-	return e;
+	*len = ((size_t)entries * sizeof(__u64) + page - 1) / page * page;
+	return mmap(NULL, *len, prot, MAP_SHARED | MAP_POPULATE, fd, 0);
 }
 
-/* Fill the id entries in one batch call and the header last, so the map is
- * complete before anything can see it. */
+/* Write the packed ids and the size through a mapping of the new map: no
+ * packet sees it before it is installed, so the order does not matter. */
 static int table_fill(int fd, const __u32 *table, __u32 size)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 n, count, zero = 0, i;
-	__u64 hdr = size, *vals;
-	__u32 *keys;
-	int err = 0;
+	__u32 entries = LB_TABLE_ENTRIES(size), i;
+	size_t len;
+	__u64 *e = table_map(fd, entries, PROT_READ | PROT_WRITE, &len);
 
-	vals = table_pack(table, size, &n);
-	keys = malloc((size_t)n * sizeof(*keys));
-	if (!vals || !keys) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		keys[i] = LB_TABLE_HDR + i;
-	count = n;
-	if (bpf_map_update_batch(fd, keys, vals, &count, &opts))
-		err = -errno;
-	else if (bpf_map_update_elem(fd, &zero, &hdr, BPF_ANY))
-		err = -errno;
-out:
-	free(keys);
-	free(vals);
-	return err;
+	if (e == MAP_FAILED)
+		return -errno;
+	/* A new array map starts zeroed: the lanes can be or-ed in. */
+	for (i = 0; i < size; i++)
+		lb_table_lane_set(&e[lb_table_entry_of(i)], i, table[i]);
+	e[0] = size;
+	munmap(e, len);
+	return 0;
 }
 
 int datapath_table_new(const __u32 *table, __u32 size)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
-	__u32 i, zero = 0;
-	__u64 hdr = 0;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = LB_TABLE_MAP_FLAGS);
 	int fd, err;
+	__u32 i;
 
 	if (size > LB_TABLE_SIZE_MAX || (size && !table))
 		return -EINVAL;
@@ -74,10 +57,8 @@ int datapath_table_new(const __u32 *table, __u32 size)
 			    LB_TABLE_ENTRIES(size), &opts);
 	if (fd < 0)
 		return -errno;
-	if (size)
-		err = table_fill(fd, table, size);
-	else
-		err = bpf_map_update_elem(fd, &zero, &hdr, BPF_ANY) ? -errno : 0;
+	/* The empty table is all zeros as created: size 0. */
+	err = size ? table_fill(fd, table, size) : 0;
 	if (err) {
 		close(fd);
 		return err;
@@ -122,40 +103,42 @@ int datapath_table_swap(int vip_tables_fd, __u32 vip_id, const __u32 *table, __u
 	return err;
 }
 
-/* Every entry of an inner table map in one call (the kernel walks it for
- * us), unpacked into size backend ids. */
-static int table_unpack(int fd, __u32 size, __u32 *out)
+/* The ids of an installed table, read through a mapping of it. */
+static int table_unpack(int fd, __u32 **table, __u32 *size)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = LB_TABLE_ENTRIES(size), batch, i;
-	__u32 *keys;
-	__u64 *vals;
+	struct bpf_map_info info;
+	__u32 len_info = sizeof(info), i, n;
+	__u32 *out = NULL;
+	size_t len;
+	__u64 *e;
 	int err = 0;
 
-	keys = malloc((size_t)count * sizeof(*keys));
-	vals = malloc((size_t)count * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (bpf_map_lookup_batch(fd, NULL, &batch, keys, vals, &count, &opts) && errno != ENOENT)
-		err = -errno;
-	else if (count < LB_TABLE_ENTRIES(size))
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len_info))
+		return -errno;
+	e = table_map(fd, info.max_entries, PROT_READ, &len);
+	if (e == MAP_FAILED)
+		return -errno;
+	n = info.max_entries ? (__u32)e[0] : 0;
+	if (!n)
+		err = -ENOENT;
+	else if (n > LB_TABLE_SIZE_MAX || LB_TABLE_ENTRIES(n) > info.max_entries)
 		err = -EIO;
-	else
-		for (i = 0; i < size; i++)
-			out[i] = lb_table_lane(vals[lb_table_entry_of(i)], i);
-out:
-	free(keys);
-	free(vals);
+	else if (!(out = malloc((size_t)n * sizeof(*out))))
+		err = -ENOMEM;
+	for (i = 0; !err && i < n; i++)
+		out[i] = lb_table_lane(e[lb_table_entry_of(i)], i);
+	munmap(e, len);
+	if (!err) {
+		*table = out;
+		*size = n;
+	}
 	return err;
 }
 
 int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *size)
 {
-	__u32 inner_id, zero = 0, n;
-	__u64 hdr = 0;
-	__u32 *out;
+	__u32 inner_id;
 	int fd, err;
 
 	if (bpf_map_lookup_elem(vip_tables_fd, &vip_id, &inner_id))
@@ -163,30 +146,7 @@ int datapath_table_read(int vip_tables_fd, __u32 vip_id, __u32 **table, __u32 *s
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(fd, &zero, &hdr))
-		err = -errno;
-	else if (!hdr)
-		err = -ENOENT;
-	else if (hdr > LB_TABLE_SIZE_MAX)
-		err = -EIO;
-	else
-		err = 0;
-	if (err)
-		goto out_close;
-	n = (__u32)hdr;
-	out = malloc((size_t)n * sizeof(*out));
-	if (!out) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	err = table_unpack(fd, n, out);
-	if (err) {
-		free(out);
-		goto out_close;
-	}
-	*table = out;
-	*size = n;
-out_close:
+	err = table_unpack(fd, table, size);
 	close(fd);
 	return err;
 }

@@ -45,6 +45,8 @@ struct lbd {
 	const char *config_path;
 	sd_event *loop;
 	struct state *st;	/* the state model; owns the running config */
+	char *cfg_text;		/* the bytes the running config was parsed from */
+	size_t cfg_len;
 	struct loader ld;
 	struct apply_maps maps;
 	struct apply *ap;
@@ -91,20 +93,37 @@ static void usage(FILE *f)
 		"SIGTERM and SIGINT stop lbd and leave the data path attached.\n");
 }
 
+static int config_result(int rc, struct config_errors *errs)
+{
+	size_t i;
+
+	for (i = 0; i < errs->n; i++)
+		log_err("%s", errs->lines[i]);
+	config_errors_clear(errs);
+	if (rc == -EINVAL)
+		return EXIT_CONFIG;
+	return rc ? EXIT_FAILURE : 0;
+}
+
 /* Load a config, logging every error. Returns 0, or the exit code to use. */
 static int config_read(const char *path, struct config **cfg)
 {
 	struct config_errors errs = { 0 };
-	size_t i;
-	int rc;
 
-	rc = config_load(path, cfg, &errs);
-	for (i = 0; i < errs.n; i++)
-		log_err("%s", errs.lines[i]);
-	config_errors_clear(&errs);
-	if (rc == -EINVAL)
-		return EXIT_CONFIG;
-	return rc ? EXIT_FAILURE : 0;
+	return config_result(config_load(path, cfg, &errs), &errs);
+}
+
+/* The same, keeping the file's bytes in *text (also on a parse error). */
+static int config_take(const char *path, char **text, size_t *len, struct config **cfg)
+{
+	struct config_errors errs = { 0 };
+	int rc = config_file_read(path, text, len);
+
+	if (rc) {
+		log_err("%s: %s", path, strerror(-rc));
+		return EXIT_FAILURE;
+	}
+	return config_result(config_parse(*text, *len, path, cfg, &errs), &errs);
 }
 
 static int cmd_check(const char *path)
@@ -160,21 +179,6 @@ static const char *mac_text(const __u8 mac[6])
 	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
 		 mac[3], mac[4], mac[5]);
 	return buf;
-}
-
-static void maps_find(struct lbd *d)
-{
-	struct apply_maps *m = &d->maps;
-
-	m->vip_map = loader_map_fd(&d->ld, "vip_map");
-	m->vip_tables = loader_map_fd(&d->ld, "vip_tables");
-	m->backends = loader_map_fd(&d->ld, "backends");
-	m->flow_table = loader_map_fd(&d->ld, "flow_table");
-	m->lb_cfg = loader_map_fd(&d->ld, "lb_cfg");
-	m->vip_filter = loader_map_fd(&d->ld, "vip_filter");
-	m->vip_stats = loader_map_fd(&d->ld, "vip_stats");
-	m->backend_stats = loader_map_fd(&d->ld, "backend_stats");
-	m->lb_stats = loader_map_fd(&d->ld, "lb_stats");
 }
 
 /* ------------------------------------------------------------------ */
@@ -545,10 +549,13 @@ static struct state *state_next(struct lbd *d, struct config *cfg)
 	return next;
 }
 
-static void state_replace(struct lbd *d, struct state *next)
+static void state_replace(struct lbd *d, struct state *next, char *text, size_t len)
 {
 	state_free(d->st);
+	free(d->cfg_text);
 	d->st = next;
+	d->cfg_text = text;
+	d->cfg_len = len;
 	state_clean(next);
 	save_soon(d);
 }
@@ -559,16 +566,38 @@ static void state_replace(struct lbd *d, struct state *next)
  * the same (the maps are on their way to it), and the full apply is
  * retried every second until it succeeds.
  */
+/* The same bytes make the same config: only the maps are brought in line
+ * again with the running state (what a reload is also for). */
+static bool reload_same(struct lbd *d, const char *text, size_t len)
+{
+	if (len != d->cfg_len || memcmp(text, d->cfg_text, len))
+		return false;
+	log_info("reload: %s has not changed", d->config_path);
+	d->full_due = apply_full(d, d->st, "reload") != 0;
+	retry_arm(d);
+	return true;
+}
+
 static void reload(struct lbd *d)
 {
 	struct config *cfg = NULL;
 	struct state *next;
+	char *text = NULL;
+	size_t len = 0;
 	int rc;
 
 	log_info("SIGHUP: reading %s", d->config_path);
-	if (config_read(d->config_path, &cfg) || !reload_allowed(d->st->cfg, cfg)) {
+	rc = config_file_read(d->config_path, &text, &len);
+	if (!rc && reload_same(d, text, len)) {
+		free(text);
+		return;
+	}
+	free(text);
+	text = NULL;
+	if (config_take(d->config_path, &text, &len, &cfg) || !reload_allowed(d->st->cfg, cfg)) {
 		log_err("reload: the config was not applied; the running config stays");
 		config_free(cfg);
+		free(text);
 		return;
 	}
 	rc = iface_read(cfg->interface, &d->env);
@@ -580,12 +609,15 @@ static void reload(struct lbd *d)
 	else if (!d->nh && next_hop_start(d, cfg))
 		log_err("reload: cannot follow the next hop; the data path keeps its last MAC");
 	next = state_next(d, cfg);
-	if (!next)
+	if (!next) {
+		free(text);
 		return;
+	}
 	rc = apply_full(d, next, "reload");
 	if (rc == -ENOSPC) {
 		log_err("reload: the config was not applied; the running config stays");
 		state_free(next);
+		free(text);
 		return;
 	}
 	if (rc) {
@@ -594,7 +626,7 @@ static void reload(struct lbd *d)
 		next_hop_unwritten(d);
 	}
 	d->full_due = rc != 0;
-	state_replace(d, next);
+	state_replace(d, next, text, len);
 	retry_arm(d);
 }
 
@@ -687,7 +719,10 @@ static int attach(struct lbd *d)
 			 "attaching a new link, maps kept", cfg->interface);
 	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
-	maps_find(d);
+	if (apply_maps_find(loader_object(&d->ld), &d->maps)) {
+		log_err("cannot start: the balancer object lacks a map lbd writes");
+		return -1;
+	}
 	d->ap = apply_new(&d->maps);
 	if (!d->ap) {
 		log_err("cannot start: %s", strerror(errno));
@@ -730,12 +765,15 @@ static int cmd_run(const char *path)
 	struct config *cfg = NULL;
 	int rc;
 
-	rc = config_read(path, &cfg);
-	if (rc)
+	rc = config_take(path, &d.cfg_text, &d.cfg_len, &cfg);
+	if (rc) {
+		free(d.cfg_text);
 		return rc;
+	}
 	d.st = state_new(cfg, wall_ms());
 	if (!d.st) {
 		log_err("cannot start: %s", strerror(errno));
+		free(d.cfg_text);
 		return EXIT_FAILURE;
 	}
 	rc = start(&d);
@@ -750,6 +788,7 @@ static int cmd_run(const char *path)
 	if (d.ld.skel)
 		loader_close(&d.ld);
 	state_free(d.st);
+	free(d.cfg_text);
 	return rc;
 }
 

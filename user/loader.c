@@ -143,10 +143,10 @@ static int inner_probe(struct bpf_map *map, int fd, char *err, size_t errlen)
 		rc = -errno;
 		snprintf(err, errlen,
 			 "map %s: the pinned map takes no inner map of this lbd's layout "
-			 "(key size %u, value size %u): %s; refusing to replace it (the "
-			 "running data path is left as it is; 'lbd --unload' removes it)",
+			 "(key size %u, value size %u, flags %#x): %s; refusing to replace it "
+			 "(the running data path is left as it is; 'lbd --unload' removes it)",
 			 bpf_map__name(map), bpf_map__key_size(want), bpf_map__value_size(want),
-			 strerror(-rc));
+			 bpf_map__map_flags(want), strerror(-rc));
 	} else if (bpf_map_delete_elem(fd, &key)) {
 		/* The probe stays in slot 0: an empty table, no backend, as before. */
 		rc = -errno;
@@ -188,14 +188,15 @@ static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
 	}
 	close(inner);
 	if (info.key_size == bpf_map__key_size(want) &&
-	    info.value_size == bpf_map__value_size(want))
+	    info.value_size == bpf_map__value_size(want) &&
+	    info.map_flags == bpf_map__map_flags(want))
 		return 0;
 	snprintf(err, errlen,
-		 "map %s: the pinned map's inner maps have key size %u and value size %u, this "
-		 "lbd needs %u and %u; refusing to replace it (the running data path is left as "
-		 "it is; 'lbd --unload' removes it)",
-		 bpf_map__name(map), info.key_size, info.value_size, bpf_map__key_size(want),
-		 bpf_map__value_size(want));
+		 "map %s: the pinned map's inner maps have key size %u, value size %u and flags "
+		 "%#x, this lbd needs %u, %u and %#x; refusing to replace it (the running data "
+		 "path is left as it is; 'lbd --unload' removes it)",
+		 bpf_map__name(map), info.key_size, info.value_size, info.map_flags,
+		 bpf_map__key_size(want), bpf_map__value_size(want), bpf_map__map_flags(want));
 	return -EINVAL;
 }
 
@@ -481,11 +482,9 @@ fail:
 	return rc;
 }
 
-int loader_map_fd(const struct loader *ld, const char *name)
+struct bpf_object *loader_object(const struct loader *ld)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(ld->skel->obj, name);
-
-	return map ? bpf_map__fd(map) : -ENOENT;
+	return ld->skel->obj;
 }
 
 void loader_close(struct loader *ld)

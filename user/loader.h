@@ -53,8 +53,8 @@ struct loader_opts {
  */
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen);
 
-/* The fd of one of the balancer's maps, by name; -ENOENT if unknown. */
-int loader_map_fd(const struct loader *ld, const char *name);
+/* The balancer's object, whose maps are the pinned ones once started. */
+struct bpf_object *loader_object(const struct loader *ld);
 
 /* Close everything lbd holds; pins, link and maps stay. */
 void loader_close(struct loader *ld);
