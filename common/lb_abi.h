@@ -243,6 +243,15 @@ struct lb_backend_stats {
 };
 _Static_assert(sizeof(struct lb_backend_stats) == 16, "lb_backend_stats layout");
 
+/* The kernel's clocks read together, by lb_clock.bpf.c, for the controller:
+ * flow entries carry bpf_jiffies64() times, which user space cannot read
+ * otherwise. */
+struct lb_clock_reading {
+	__u64 jiffies;		/* bpf_jiffies64() */
+	__u64 mono_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+};
+_Static_assert(sizeof(struct lb_clock_reading) == 16, "lb_clock_reading layout");
+
 /* Backend-side decapsulation counters, per-CPU, one entry. */
 enum lb_decap_counter {
 	LB_DECAP_IPIP = 0,	/* IPv4 in IPv4 stripped */

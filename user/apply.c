@@ -209,34 +209,18 @@ static struct vip_entry *vip_list_find(const struct vip_list *l, const struct lb
 	return l->n ? bsearch(&want, l->v, l->n, sizeof(*l->v), vip_entry_cmp) : NULL;
 }
 
-/* vip_map in batches: a walk by key takes two calls an entry. */
+static int vip_read(const void *key, const void *value, void *data)
+{
+	return vip_list_add(data, key, value);
+}
+
+/* vip_map in batches (a walk by key takes two calls an entry); a chunk of
+ * the map's size, so no bucket overflows it. */
 static int vips_read(struct plan *p)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	enum { CHUNK = LB_MAX_VIPS * 4 };	/* the map's size: no bucket overflows it */
-	struct lb_vip_key *keys = calloc(CHUNK, sizeof(*keys));
-	struct lb_vip *vals = calloc(CHUNK, sizeof(*vals));
-	__u32 batch, count, i;
-	void *in = NULL;
-	int rc = 0, done = 0;
+	int rc = datapath_map_walk(p->m->vip_map, sizeof(struct lb_vip_key),
+				   sizeof(struct lb_vip), LB_MAX_VIPS * 4, vip_read, &p->cur_vips);
 
-	if (!keys || !vals)
-		rc = -ENOMEM;
-	while (!rc && !done) {
-		count = CHUNK;
-		if (bpf_map_lookup_batch(p->m->vip_map, in, &batch, keys, vals, &count, &opts)) {
-			if (errno != ENOENT) {
-				rc = -errno;
-				break;
-			}
-			done = 1;
-		}
-		for (i = 0; !rc && i < count; i++)
-			rc = vip_list_add(&p->cur_vips, &keys[i], &vals[i]);
-		in = &batch;
-	}
-	free(keys);
-	free(vals);
 	vip_list_sort(&p->cur_vips);
 	return rc;
 }
@@ -415,41 +399,24 @@ static int vips_release(struct plan *p)
 	return backends_retire(p, true);
 }
 
-/* Which backend ids some flow entry points at. Read once, when needed, in
- * batches: the flow table may hold millions of entries. */
+static int flow_ref(const void *key, const void *value, void *data)
+{
+	const struct lb_flow *f = value;
+	bool *refs = data;
+
+	if (f->backend_id < LB_MAX_BACKENDS)
+		refs[f->backend_id] = true;
+	return 0;
+}
+
+/* Which backend ids some flow entry points at. Read once, when needed: the
+ * flow table may hold millions of entries. */
 static int flow_refs_read(struct plan *p)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	enum { CHUNK = 8192 };
-	struct lb_flow_key *keys = calloc(CHUNK, sizeof(*keys));
-	struct lb_flow *vals = calloc(CHUNK, sizeof(*vals));
-	__u32 batch, count, i;
-	void *in = NULL;
-	int rc = 0, done = 0;
-
 	p->flow_refs = calloc(LB_MAX_BACKENDS, sizeof(bool));
-	if (!p->flow_refs || !keys || !vals) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	while (!done) {
-		count = CHUNK;
-		if (bpf_map_lookup_batch(p->m->flow_table, in, &batch, keys, vals, &count, &opts)) {
-			if (errno != ENOENT) {
-				rc = -errno;
-				break;
-			}
-			done = 1;
-		}
-		for (i = 0; i < count; i++)
-			if (vals[i].backend_id < LB_MAX_BACKENDS)
-				p->flow_refs[vals[i].backend_id] = true;
-		in = &batch;
-	}
-out:
-	free(keys);
-	free(vals);
-	return rc;
+	if (!p->flow_refs)
+		return -ENOMEM;
+	return datapath_flows_walk(p->m->flow_table, flow_ref, p->flow_refs);
 }
 
 /* A never-used id, else one retired by an earlier apply (so in no table)

@@ -199,6 +199,42 @@ int datapath_filter_sync(int vip_map_fd, int vip_filter_fd)
 	return err;
 }
 
+int datapath_map_walk(int fd, size_t key_size, size_t value_size, __u32 chunk,
+		      int (*fn)(const void *key, const void *value, void *data), void *data)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	char *keys = calloc(chunk, key_size), *vals = calloc(chunk, value_size);
+	__u32 batch, count, i;
+	void *in = NULL;
+	int rc = 0, done = 0;
+
+	if (!keys || !vals)
+		rc = -ENOMEM;
+	while (!rc && !done) {
+		count = chunk;
+		if (bpf_map_lookup_batch(fd, in, &batch, keys, vals, &count, &opts)) {
+			if (errno != ENOENT) {
+				rc = -errno;
+				break;
+			}
+			done = 1;
+		}
+		for (i = 0; !rc && i < count; i++)
+			rc = fn(keys + i * key_size, vals + i * value_size, data);
+		in = &batch;
+	}
+	free(keys);
+	free(vals);
+	return rc;
+}
+
+int datapath_flows_walk(int flow_table_fd,
+			int (*fn)(const void *key, const void *value, void *data), void *data)
+{
+	return datapath_map_walk(flow_table_fd, sizeof(struct lb_flow_key),
+				 sizeof(struct lb_flow), 8192, fn, data);
+}
+
 __u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key)
 {
 	return table[lb_flow_hash(key) % size];

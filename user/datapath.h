@@ -58,6 +58,20 @@ void datapath_filter_add(struct lb_vip_filter *filter, const struct lb_vip_key *
  */
 int datapath_filter_sync(int vip_map_fd, int vip_filter_fd);
 
+/*
+ * Call fn for every entry of a hash or array map, read in batches of chunk
+ * entries (a map may hold millions; for a hash map, chunk must be at least
+ * its largest bucket). fn returns 0 to go on, anything else to stop with
+ * that value. Entries created or removed meanwhile may or may not be seen.
+ * 0, fn's value, or -errno.
+ */
+int datapath_map_walk(int fd, size_t key_size, size_t value_size, __u32 chunk,
+		      int (*fn)(const void *key, const void *value, void *data), void *data);
+
+/* The same over the flow table, in chunks of 8192. */
+int datapath_flows_walk(int flow_table_fd,
+			int (*fn)(const void *key, const void *value, void *data), void *data);
+
 /* Which backend a flow gets from a table, as the data path computes it. */
 __u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key);
 

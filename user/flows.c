@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "flows.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "lb_clock.skel.h"
+
+#define HZ_SPIN_NS	200000000ULL	/* give up measuring after 0.2 s */
+
+struct flows {
+	int flow_table;
+	struct lb_clock *clock;
+	unsigned int hz;	/* 0 until measured */
+};
+
+struct flows *flows_new(int flow_table_fd)
+{
+	struct flows *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->flow_table = flow_table_fd;
+	f->clock = lb_clock__open_and_load();
+	if (!f->clock) {
+		int err = errno;
+
+		free(f);
+		errno = err;
+		return NULL;
+	}
+	return f;
+}
+
+void flows_free(struct flows *f)
+{
+	if (!f)
+		return;
+	lb_clock__destroy(f->clock);
+	free(f);
+}
+
+static int clock_read(struct flows *f, struct lb_clock_reading *c)
+{
+	unsigned char frame[64] = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = sizeof(frame),
+		    .repeat = 1);
+	__u32 zero = 0;
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(f->clock->progs.lb_clock), &opts))
+		return -errno;
+	return bpf_map_lookup_elem(bpf_map__fd(f->clock->maps.lb_clock_now), &zero, c) ? -errno
+										   : 0;
+}
+
+/* The first reading after jiffies moves on from c->jiffies. */
+static int tick_edge(struct flows *f, struct lb_clock_reading *c, __u64 deadline_ns)
+{
+	__u64 from = c->jiffies;
+	int rc;
+
+	do {
+		rc = clock_read(f, c);
+		if (rc)
+			return rc;
+		if (c->mono_ns > deadline_ns)
+			return -ETIMEDOUT;
+	} while (c->jiffies == from);
+	return 0;
+}
+
+/* The kernel builds with HZ 100, 250, 300 or 1000: the nearest by period. */
+static unsigned int hz_snap(__u64 period_ns)
+{
+	static const unsigned int known[] = { 100, 250, 300, 1000 };
+	unsigned int best = known[0];
+	__u64 d, best_d = ~0ULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		__u64 want = 1000000000ULL / known[i];
+
+		d = period_ns > want ? period_ns - want : want - period_ns;
+		if (d < best_d) {
+			best_d = d;
+			best = known[i];
+		}
+	}
+	return best;
+}
+
+int flows_hz(struct flows *f, unsigned int *hz)
+{
+	struct lb_clock_reading c, first;
+	int rc;
+
+	if (!f->hz) {
+		rc = clock_read(f, &c);
+		if (!rc)
+			rc = tick_edge(f, &c, c.mono_ns + HZ_SPIN_NS);
+		first = c;
+		if (!rc)
+			rc = tick_edge(f, &c, first.mono_ns + HZ_SPIN_NS);
+		if (rc)
+			return rc;
+		f->hz = hz_snap((c.mono_ns - first.mono_ns) / (c.jiffies - first.jiffies));
+	}
+	*hz = f->hz;
+	return 0;
+}
+
+/* Jiffies now, and the age of a time in jiffies, in ms. */
+static int now_jiffies(struct flows *f, __u64 *now, unsigned int *hz)
+{
+	struct lb_clock_reading c;
+	int rc = flows_hz(f, hz);
+
+	if (!rc)
+		rc = clock_read(f, &c);
+	if (!rc)
+		*now = c.jiffies;
+	return rc;
+}
+
+static __u64 age_ms(__u64 now, __u64 then, unsigned int hz)
+{
+	return now > then ? (now - then) * 1000 / hz : 0;
+}
+
+struct count_walk {
+	__u32 *counts;
+	__u64 since;		/* jiffies: seen at or after this is active */
+};
+
+static int count_one(const void *key, const void *value, void *data)
+{
+	const struct lb_flow *fl = value;
+	struct count_walk *w = data;
+
+	if (fl->backend_id < LB_MAX_BACKENDS && fl->last_seen >= w->since)
+		w->counts[fl->backend_id]++;
+	return 0;
+}
+
+int flows_count(struct flows *f, __u32 idle_ms, __u32 *counts)
+{
+	struct count_walk w = { .counts = counts };
+	unsigned int hz;
+	__u64 now, idle;
+	int rc = now_jiffies(f, &now, &hz);
+
+	memset(counts, 0, LB_MAX_BACKENDS * sizeof(*counts));
+	if (rc)
+		return rc;
+	idle = (__u64)idle_ms * hz / 1000;
+	w.since = now > idle ? now - idle : 0;
+	return datapath_flows_walk(f->flow_table, count_one, &w);
+}
+
+int flows_lookup(struct flows *f, const struct lb_flow_key *k, struct lb_flow *out,
+		 __u64 *age)
+{
+	unsigned int hz;
+	__u64 now;
+	int rc = now_jiffies(f, &now, &hz);
+
+	if (rc)
+		return rc;
+	if (bpf_map_lookup_elem(f->flow_table, k, out))
+		return -errno;
+	*age = age_ms(now, out->last_seen, hz);
+	return 0;
+}
