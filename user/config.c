@@ -51,6 +51,7 @@
 #define CONFIG_HC_FALL_DEF	3
 #define CONFIG_SOCKET_DEFAULT	"/run/sluice/lbd.sock"
 #define CONFIG_STATE_DEFAULT	"/var/lib/sluice"
+#define CONFIG_GROUP_DEFAULT	"root"
 #define CONFIG_KEY_SHOWN	64	/* bytes of an unknown key shown in a pointer */
 #define CONFIG_READ_CHUNK	65536
 
@@ -692,6 +693,41 @@ static void abspath_parse(struct config_ctx *c, json_t *root, const char *key, c
 		memcpy(dst, s, len + 1);
 }
 
+/* A group name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32 bytes,
+ * an optional '$' last. Whether the group exists is lbd's to check. */
+static bool group_name_ok(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (!len || len > CONFIG_GROUP_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if ((ch >= 'a' && ch <= 'z') || ch == '_' ||
+		    (i && ((ch >= '0' && ch <= '9') || ch == '-')) ||
+		    (i && i == len - 1 && ch == '$'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static void group_parse(struct config_ctx *c, json_t *root, const char *key, char *dst,
+			const char *def)
+{
+	const char *s;
+
+	snprintf(dst, CONFIG_GROUP_MAX + 1, "%s", def);
+	if (get_string(c, root, key, false, &s) <= 0)
+		return;
+	if (!group_name_ok(s))
+		ctx_err_at(c, key, "not a group name (a-z, 0-9, '_' and '-', not starting with "
+			   "a digit or '-', at most %d bytes)", CONFIG_GROUP_MAX);
+	else
+		snprintf(dst, CONFIG_GROUP_MAX + 1, "%s", s);
+}
+
 /* ------------------------------------------------------------------ */
 /* Duplicates: sort indexes by key, then by index, so the first of each run
  * is the earliest in the file. */
@@ -1175,7 +1211,8 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "interface", "xdp_mode", "next_hop",
 					    "tunnel_source", "mtu", "flow_table_size",
-					    "control_socket", "state_dir", "vips", NULL };
+					    "control_socket", "control_group",
+					    "control_admin_group", "state_dir", "vips", NULL };
 	int mode = 0;
 	long long n;
 
@@ -1195,6 +1232,8 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 		cfg->flow_table_size = (__u32)n;
 	abspath_parse(c, root, "control_socket", cfg->control_socket,
 		      sizeof(cfg->control_socket), CONFIG_SOCKET_DEFAULT);
+	group_parse(c, root, "control_group", cfg->control_group, CONFIG_GROUP_DEFAULT);
+	group_parse(c, root, "control_admin_group", cfg->control_admin_group, "");
 	abspath_parse(c, root, "state_dir", cfg->state_dir, sizeof(cfg->state_dir),
 		      CONFIG_STATE_DEFAULT);
 	vips_parse(c, root, cfg);

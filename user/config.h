@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 
+#define CONFIG_GROUP_MAX	32	/* bytes of a group name */
 #define CONFIG_FILE_MAX		(32 * 1024 * 1024)	/* bytes; larger files are refused */
 
 enum config_backend_state {
@@ -81,6 +82,10 @@ struct config {
 	__u32 mtu;		/* 1280 .. 9216; 0: the interface's MTU */
 	__u32 flow_table_size;
 	char control_socket[108];	/* sizeof(sun_path) */
+	/* Who may use it: members of control_group read; changes need root
+	 * or, when set (not ""), a member of control_admin_group. */
+	char control_group[CONFIG_GROUP_MAX + 1];
+	char control_admin_group[CONFIG_GROUP_MAX + 1];
 	char state_dir[4096];		/* PATH_MAX */
 	struct config_vip *vips;
 	size_t n_vips;

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -29,6 +30,8 @@
 
 #include "apply.h"
 #include "config.h"
+#include "control.h"
+#include "flows.h"
 #include "loader.h"
 #include "log.h"
 #include "nexthop.h"
@@ -56,6 +59,10 @@ struct lbd {
 	sd_event_source *retry;	/* one timer for every retry below */
 	sd_event_source *apply_ev;	/* deferred: the state model's changes */
 	sd_event_source *save_ev;	/* timer: the state file */
+	struct flows *flows;
+	struct control *ctl;
+	__u64 started_ms;
+	char state_note[360];	/* the state file at start: what became of it */
 	bool full_due;		/* a full apply failed: retry it */
 	bool save_due;
 	bool save_failing;
@@ -328,9 +335,13 @@ static void state_load(struct lbd *d)
 	if (rc == -ENOENT) {
 		log_info("no state file in %s: every backend's health is unknown (counted as up) "
 			 "until checked", dir);
+		snprintf(d->state_note, sizeof(d->state_note), "none at start");
 	} else if (rc) {
 		log_warn("state file unusable, ignored: %s; starting with no saved state", err);
+		snprintf(d->state_note, sizeof(d->state_note), "unusable at start, ignored: %s",
+			 err);
 	} else {
+		snprintf(d->state_note, sizeof(d->state_note), "restored at start");
 		log_info("state restored from %s/%s: %zu backends (%zu forgotten: no longer in "
 			 "the config; %zu overrides dropped: the config changed them)", dir,
 			 STATEFILE_NAME, fs.backends, fs.forgotten, fs.rs.overrides_dropped);
@@ -507,6 +518,141 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 }
 
 /* ------------------------------------------------------------------ */
+/* The control socket: what it asks of lbd */
+
+/* control_group and control_admin_group, by id. 0, or EXIT_CONFIG with the
+ * reason logged. */
+static int access_resolve(const struct config *cfg, struct control_access *acc)
+{
+	struct group *g = getgrnam(cfg->control_group);
+
+	if (!g) {
+		log_err("control_group \"%s\": no such group", cfg->control_group);
+		return EXIT_CONFIG;
+	}
+	acc->group = g->gr_gid;
+	acc->has_admin = cfg->control_admin_group[0] != '\0';
+	if (!acc->has_admin)
+		return 0;
+	g = getgrnam(cfg->control_admin_group);
+	if (!g) {
+		log_err("control_admin_group \"%s\": no such group", cfg->control_admin_group);
+		return EXIT_CONFIG;
+	}
+	acc->admin = g->gr_gid;
+	return 0;
+}
+
+static struct state *ctl_state(void *data)
+{
+	return ((struct lbd *)data)->st;
+}
+
+/* An operator's change is in the data path and on disk before lbctl hears
+ * back. */
+static int ctl_commit(void *data, char *err, size_t errlen)
+{
+	struct lbd *d = data;
+
+	apply_changes(d);
+	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	if (d->save_due) {
+		save_now(d);
+		if (!d->save_failing)
+			sd_event_source_set_enabled(d->save_ev, SD_EVENT_OFF);
+	}
+	if (!d->full_due)
+		return 0;
+	snprintf(err, errlen, "the change is in lbd's state, but the maps could not be "
+		 "written; lbd retries every %llu s (its log says why)", RETRY_USEC / 1000000);
+	return -EIO;
+}
+
+/* What is wrong, one line each, for lbctl status. */
+static json_t *degraded(const struct lbd *d)
+{
+	json_t *a = json_array();
+	char line[400];
+	size_t i;
+
+	for (i = 0; i < d->st->cfg->n_vips; i++) {
+		const struct state_vip *v = &d->st->vips[i];
+
+		if (!v->all_down)
+			continue;
+		snprintf(line, sizeof(line), "VIP %s: all_down (%s)", v->cfg->name,
+			 v->cfg->all_down_drop ? "drop: its new flows are dropped" :
+			 "keep: the last backends stay in the table");
+		json_array_append_new(a, json_string(line));
+	}
+	if (d->nh && !memcmp(d->env.next_hop, "\0\0\0\0\0\0", 6))
+		json_array_append_new(a, json_string("next hop not resolved"));
+	if (d->read_failing || d->write_failing)
+		json_array_append_new(a, json_string("next hop: reading or writing it fails; "
+						     "retrying"));
+	if (d->full_due)
+		json_array_append_new(a, json_string("maps: an apply failed; retrying"));
+	if (d->save_failing)
+		json_array_append_new(a, json_string("state file: saving fails; retrying"));
+	if (!strncmp(d->state_note, "unusable", 8)) {
+		snprintf(line, sizeof(line), "state file %s", d->state_note);
+		json_array_append_new(a, json_string(line));
+	}
+	return a;
+}
+
+static json_t *ctl_status(void *data)
+{
+	const struct lbd *d = data;
+	const struct config *cfg = d->st->cfg;
+	__u64 now = wall_ms();
+	json_t *nh;
+
+	nh = json_pack("{s:s, s:s, s:b}", "mode", cfg->next_hop_auto ? "auto" : "fixed", "mac",
+		       mac_text(cfg->next_hop_auto ? d->env.next_hop : cfg->next_hop),
+		       "resolved", !cfg->next_hop_auto ||
+				   memcmp(d->env.next_hop, "\0\0\0\0\0\0", 6));
+	if (d->nh)
+		json_object_set_new(nh, "gateway", json_string(nexthop_gateway(d->nh)));
+	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:s, s:I, s:I}, s:I, s:I, s:o, "
+			 "s:{s:s, s:s, s:b}, s:o}",
+			 "version", LB_VERSION, "interface", cfg->interface,
+			 "xdp_mode", cfg->xdp_generic ? "generic" : "native",
+			 "program_id", (int)d->ld.prog_id, "pin_dir", d->ld.pin_dir,
+			 "config", "file", d->config_path, "generation",
+			 (json_int_t)d->st->generation, "loaded_ms", (json_int_t)d->st->config_ms,
+			 "started_ms", (json_int_t)d->started_ms,
+			 "uptime_s", (json_int_t)((now - d->started_ms) / 1000),
+			 "next_hop", nh,
+			 "state_file", "dir", cfg->state_dir, "at_start", d->state_note,
+			 "saving", !d->save_failing,
+			 "degraded", degraded(d));
+}
+
+static int control_start(struct lbd *d)
+{
+	const struct ctl_env env = {
+		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
+		.commit = ctl_commit, .status = ctl_status, .data = d,
+	};
+	struct control_access acc;
+	char err[320];
+	int rc = access_resolve(d->st->cfg, &acc);
+
+	if (rc)
+		return rc;
+	d->ctl = control_new(d->loop, d->st->cfg->control_socket, &acc, &env, err, sizeof(err));
+	if (!d->ctl) {
+		log_err("cannot listen on the control socket %s", err);
+		return EXIT_FAILURE;
+	}
+	log_info("control socket %s (group %s%s%s)", d->st->cfg->control_socket,
+		 d->st->cfg->control_group, acc.has_admin ? ", admin group " : "",
+		 acc.has_admin ? d->st->cfg->control_admin_group : "");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Reload */
 
 /* Fields that only a restart can change. */
@@ -524,6 +670,9 @@ static int reload_allowed(const struct config *old, const struct config *cfg)
 	if (old->flow_table_size != cfg->flow_table_size)
 		log_warn("reload: flow_table_size takes effect only after 'lbd --unload %s'",
 			 cfg->interface);
+	if (strcmp(old->control_socket, cfg->control_socket))
+		log_warn("reload: control_socket moves to %s only after a restart; lbd listens on "
+			 "%s", cfg->control_socket, old->control_socket);
 	if (strcmp(old->state_dir, cfg->state_dir))
 		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
 			 "now on", old->state_dir, cfg->state_dir);
@@ -580,6 +729,7 @@ static bool reload_same(struct lbd *d, const char *text, size_t len)
 
 static void reload(struct lbd *d)
 {
+	struct control_access acc;
 	struct config *cfg = NULL;
 	struct state *next;
 	char *text = NULL;
@@ -594,12 +744,15 @@ static void reload(struct lbd *d)
 	}
 	free(text);
 	text = NULL;
-	if (config_take(d->config_path, &text, &len, &cfg) || !reload_allowed(d->st->cfg, cfg)) {
+	if (config_take(d->config_path, &text, &len, &cfg) || !reload_allowed(d->st->cfg, cfg) ||
+	    access_resolve(cfg, &acc)) {
 		log_err("reload: the config was not applied; the running config stays");
 		config_free(cfg);
 		free(text);
 		return;
 	}
+	if (d->ctl && control_access_set(d->ctl, &acc))
+		log_warn("reload: cannot set the control socket's group: %s", strerror(errno));
 	rc = iface_read(cfg->interface, &d->env);
 	if (rc)
 		log_warn("reload: cannot read %s again (%s); keeping its MAC and MTU",
@@ -724,7 +877,8 @@ static int attach(struct lbd *d)
 		return -1;
 	}
 	d->ap = apply_new(&d->maps);
-	if (!d->ap) {
+	d->flows = d->ap ? flows_new(d->maps.flow_table) : NULL;
+	if (!d->ap || !d->flows) {
 		log_err("cannot start: %s", strerror(errno));
 		return -1;
 	}
@@ -749,6 +903,9 @@ static int start(struct lbd *d)
 	if (apply_full(d, d->st, "start"))
 		return EXIT_FAILURE;
 	state_clean(d->st);
+	rc = control_start(d);
+	if (rc)
+		return rc;
 	/* What the state model changed while loading is in the maps now. */
 	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
 	rc = sd_event_loop(d->loop);
@@ -776,7 +933,10 @@ static int cmd_run(const char *path)
 		free(d.cfg_text);
 		return EXIT_FAILURE;
 	}
+	d.started_ms = wall_ms();
 	rc = start(&d);
+	control_free(d.ctl);
+	flows_free(d.flows);
 	sd_event_source_disable_unref(d.nh_io);
 	sd_event_source_disable_unref(d.retry);
 	sd_event_source_disable_unref(d.save_ev);

@@ -1,0 +1,668 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "ctlcmd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <netinet/in.h>
+
+#include "datapath.h"
+#include "lb_hash.h"
+#include "log.h"
+#include "maglev.h"
+#include "readmodel.h"
+
+static const char *const code_names[] = {
+	[CTL_OK] = "ok",
+	[CTL_BAD_REQUEST] = "bad_request",
+	[CTL_NOT_FOUND] = "not_found",
+	[CTL_PERMISSION] = "permission",
+	[CTL_TIMEOUT] = "timeout",
+	[CTL_CONFLICT] = "conflict",
+	[CTL_FAILED] = "failed",
+};
+
+const char *ctl_code_name(enum ctl_code code)
+{
+	return (unsigned int)code <= CTL_FAILED ? code_names[code] : "failed";
+}
+
+__attribute__((format(printf, 3, 4)))
+static void fail(struct ctl_reply *r, enum ctl_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+}
+
+static __u64 wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Arguments */
+
+/* Every key of req must be "cmd" or one of keys. */
+static bool keys_check(json_t *req, const char *const *keys, struct ctl_reply *r)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(req, key, v) {
+		bool known = !strcmp(key, "cmd");
+
+		for (i = 0; keys[i] && !known; i++)
+			known = !strcmp(key, keys[i]);
+		if (!known) {
+			fail(r, CTL_BAD_REQUEST, "unknown key \"%s\"", key);
+			return false;
+		}
+	}
+	return true;
+}
+
+static const char *str_arg(json_t *req, const char *key, bool required, struct ctl_reply *r)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (!v && !required)
+		return NULL;
+	if (!json_is_string(v)) {
+		fail(r, CTL_BAD_REQUEST, "\"%s\": %s", key, v ? "must be a string" : "missing");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* An integer in [min, max], or def when absent. false on error. */
+static bool uint_arg(json_t *req, const char *key, long long min, long long max, long long def,
+		     long long *out, struct ctl_reply *r)
+{
+	json_t *v = json_object_get(req, key);
+
+	*out = def;
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		fail(r, CTL_BAD_REQUEST, "\"%s\": must be an integer in %lld..%lld", key, min, max);
+		return false;
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+static long vip_arg(const struct state *st, json_t *req, struct ctl_reply *r)
+{
+	const char *name = str_arg(req, "vip", true, r);
+	long v;
+
+	if (!name)
+		return -1;
+	v = state_vip_find(st, name);
+	if (v < 0)
+		fail(r, CTL_NOT_FOUND, "no VIP \"%s\" (give its name or ADDRESS:PORT/PROTO)", name);
+	return v;
+}
+
+static long backend_arg(const struct state *st, size_t vip, json_t *req, struct ctl_reply *r)
+{
+	const char *addr = str_arg(req, "backend", true, r);
+	long b;
+
+	if (!addr)
+		return -1;
+	b = state_backend_find(st, vip, addr);
+	if (b < 0)
+		fail(r, CTL_NOT_FOUND, "VIP %s has no backend %s", st->cfg->vips[vip].name, addr);
+	return b;
+}
+
+/* ------------------------------------------------------------------ */
+/* What readers see */
+
+struct view {
+	struct readmodel rm;
+	__u32 *flows;		/* per backend id, seen within CTL_IDLE_S */
+};
+
+static bool view_read(const struct ctl_env *env, const struct state *st, bool flows,
+		      struct view *v, struct ctl_reply *r)
+{
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	rc = readmodel_read(&v->rm, env->maps, env->ap, st, wall_ms());
+	if (!rc && flows) {
+		v->flows = calloc(LB_MAX_BACKENDS, sizeof(*v->flows));
+		rc = v->flows ? flows_count(env->flows, CTL_IDLE_S * 1000, v->flows) : -ENOMEM;
+	}
+	if (rc) {
+		fail(r, CTL_FAILED, "reading the counters: %s", strerror(-rc));
+		readmodel_free(&v->rm);
+		free(v->flows);
+	}
+	return !rc;
+}
+
+static void view_free(struct view *v)
+{
+	readmodel_free(&v->rm);
+	free(v->flows);
+}
+
+/* How many slots of each backend id the installed table of a VIP holds. */
+static void slots_count(const struct ctl_env *env, size_t vip, __u32 **slots)
+{
+	__u32 *t, n, i, id = apply_vip_id(env->ap, vip);
+
+	*slots = NULL;
+	if (id >= LB_MAX_VIPS || datapath_table_read(env->maps->vip_tables, id, &t, &n))
+		return;
+	*slots = calloc(LB_MAX_BACKENDS, sizeof(**slots));
+	for (i = 0; *slots && i < n; i++)
+		(*slots)[t[i]]++;
+	free(t);
+}
+
+/* A backend as readers see it: the read model's, with its id, table slots
+ * and active flows. */
+static json_t *backend_json(const struct ctl_env *env, const struct state *st,
+			    const struct view *v, size_t vip, size_t be, const __u32 *slots)
+{
+	json_t *j = readmodel_backend_json(&v->rm, st, vip, be);
+	__u32 id = apply_backend_id(env->ap, vip, be);
+
+	json_object_set_new(j, "id", json_integer(id));
+	json_object_set_new(j, "slots", json_integer(slots ? slots[id] : 0));
+	if (v->flows)
+		json_object_set_new(j, "flows", json_integer(v->flows[id]));
+	return j;
+}
+
+static json_t *vip_backends_json(const struct ctl_env *env, const struct state *st,
+				 const struct view *v, size_t vip, bool with_vip)
+{
+	json_t *arr = json_array(), *b;
+	__u32 *slots;
+	size_t k;
+
+	slots_count(env, vip, &slots);
+	for (k = 0; k < st->cfg->vips[vip].n_backends; k++) {
+		b = backend_json(env, st, v, vip, k, slots);
+		if (with_vip)
+			json_object_set_new(b, "vip", json_string(st->cfg->vips[vip].name));
+		json_array_append_new(arr, b);
+	}
+	free(slots);
+	return arr;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands that read */
+
+static size_t backends_total(const struct state *st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < st->cfg->n_vips; i++)
+		n += st->cfg->vips[i].n_backends;
+	return n;
+}
+
+static void cmd_status(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	json_t *j = env->status(env->data), *down = json_array();
+	size_t i;
+
+	for (i = 0; i < st->cfg->n_vips; i++)
+		if (st->vips[i].all_down)
+			json_array_append_new(down, json_string(st->cfg->vips[i].name));
+	json_object_set_new(j, "vips", json_integer((json_int_t)st->cfg->n_vips));
+	json_object_set_new(j, "backends", json_integer((json_int_t)backends_total(st)));
+	json_object_set_new(j, "all_down", down);
+	r->result = j;
+}
+
+static void cmd_vip_list(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	json_t *arr;
+	struct view v;
+	size_t i;
+
+	if (!view_read(env, st, false, &v, r))
+		return;
+	arr = json_array();
+	for (i = 0; i < st->cfg->n_vips; i++)
+		json_array_append_new(arr, readmodel_vip_json(&v.rm, st, i, false));
+	view_free(&v);
+	r->result = arr;
+}
+
+static void cmd_vip_show(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	long vip = vip_arg(st, req, r);
+	struct view v;
+
+	if (vip < 0 || !view_read(env, st, true, &v, r))
+		return;
+	r->result = readmodel_vip_json(&v.rm, st, (size_t)vip, false);
+	json_object_set_new(r->result, "backends",
+			    vip_backends_json(env, st, &v, (size_t)vip, false));
+	view_free(&v);
+}
+
+static void cmd_backend_list(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	long vip = json_object_get(req, "vip") ? vip_arg(st, req, r) : -1;
+	struct view v;
+	size_t i;
+
+	if (r->code || !view_read(env, st, true, &v, r))
+		return;
+	if (vip >= 0) {
+		r->result = vip_backends_json(env, st, &v, (size_t)vip, true);
+	} else {
+		r->result = json_array();
+		for (i = 0; i < st->cfg->n_vips; i++) {
+			json_t *part = vip_backends_json(env, st, &v, i, true);
+
+			json_array_extend(r->result, part);
+			json_decref(part);
+		}
+	}
+	view_free(&v);
+}
+
+static void cmd_stats(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	long vip = json_object_get(req, "vip") ? vip_arg(st, req, r) : -1;
+	json_t *vips;
+	struct view v;
+	size_t i;
+
+	if (r->code || !view_read(env, st, false, &v, r))
+		return;
+	r->result = readmodel_global_json(&v.rm);
+	vips = json_array();
+	for (i = 0; i < st->cfg->n_vips; i++)
+		if (vip < 0 || (size_t)vip == i)
+			json_array_append_new(vips, readmodel_vip_json(&v.rm, st, i, vip >= 0));
+	json_object_set_new(r->result, "vips", vips);
+	view_free(&v);
+}
+
+/* ------------------------------------------------------------------ */
+/* flow explain */
+
+static bool flow_key_arg(json_t *req, struct lb_flow_key *k, struct ctl_reply *r)
+{
+	const char *proto = str_arg(req, "proto", true, r), *src, *dst;
+	long long sport, dport;
+	__u8 fs, fd;
+
+	src = proto ? str_arg(req, "src", true, r) : NULL;
+	dst = src ? str_arg(req, "dst", true, r) : NULL;
+	if (!dst || !uint_arg(req, "sport", 0, 65535, 0, &sport, r) ||
+	    !uint_arg(req, "dport", 0, 65535, 0, &dport, r))
+		return false;
+	memset(k, 0, sizeof(*k));
+	if (!strcmp(proto, "tcp"))
+		k->proto = IPPROTO_TCP;
+	else if (!strcmp(proto, "udp"))
+		k->proto = IPPROTO_UDP;
+	fs = inet_pton(AF_INET, src, k->src) == 1 ? LB_FAMILY_IPV4 :
+	     inet_pton(AF_INET6, src, k->src) == 1 ? LB_FAMILY_IPV6 : 0;
+	fd = inet_pton(AF_INET, dst, k->dst) == 1 ? LB_FAMILY_IPV4 :
+	     inet_pton(AF_INET6, dst, k->dst) == 1 ? LB_FAMILY_IPV6 : 0;
+	if (!k->proto)
+		fail(r, CTL_BAD_REQUEST, "\"proto\": must be \"tcp\" or \"udp\"");
+	else if (!fs || !fd)
+		fail(r, CTL_BAD_REQUEST, "\"%s\": not an IP address", fs ? "dst" : "src");
+	else if (fs != fd)
+		fail(r, CTL_BAD_REQUEST, "src and dst are of different families");
+	k->family = fd;
+	k->sport = htons((__u16)sport);
+	k->dport = htons((__u16)dport);
+	return !r->code;
+}
+
+/* The VIP a packet to the key's destination meets: its port, else port 0. */
+static long flow_vip(const struct state *st, const struct lb_flow_key *k)
+{
+	const struct config_vip *v;
+	size_t i;
+	long any = -1;
+
+	for (i = 0; i < st->cfg->n_vips; i++) {
+		v = &st->cfg->vips[i];
+		if (v->family != k->family || v->proto != k->proto ||
+		    memcmp(v->addr, k->dst, sizeof(v->addr)))
+			continue;
+		if (v->port == ntohs(k->dport))
+			return (long)i;
+		if (!v->port)
+			any = (long)i;
+	}
+	return any;
+}
+
+static long backend_of_id(const struct ctl_env *env, const struct state *st, size_t vip,
+			  __u32 id)
+{
+	size_t j;
+
+	for (j = 0; j < st->cfg->vips[vip].n_backends; j++)
+		if (apply_backend_id(env->ap, vip, j) == id)
+			return (long)j;
+	return -1;
+}
+
+/* Why this backend, in a few words an operator can act on. */
+static const char *flow_why(const struct state_vip *v, const struct state_backend *b,
+			    bool from_flow)
+{
+	if (v->all_down)
+		return v->cfg->all_down_drop ? "all_down: every backend down by health, policy drop"
+					     : "all_down: held in the table by policy keep";
+	if (from_flow && b->eff == STATE_DRAINING)
+		return "established on a draining backend: it stays until it ends";
+	if (from_flow)
+		return "established: the flow table names it";
+	return "new flow: the table's slot names it";
+}
+
+static void explain_entry(const struct ctl_env *env, const struct state *st, size_t vip,
+			  const struct lb_flow_key *k, json_t *j, long *be)
+{
+	struct lb_flow f;
+	__u64 age;
+	long b;
+
+	if (flows_lookup(env->flows, k, &f, &age))
+		return;
+	b = backend_of_id(env, st, vip, f.backend_id);
+	json_object_set_new(j, "flow_entry", json_pack("{s:i, s:I}", "backend_id",
+						       (int)f.backend_id, "age_ms",
+						       (json_int_t)age));
+	/* The data path follows an entry only while its backend is up. */
+	if (b >= 0 && st->vips[vip].be[b].eff != STATE_OUT)
+		*be = b;
+}
+
+static void explain_table(const struct ctl_env *env, size_t vip, const struct lb_flow_key *k,
+			  json_t *j, __u32 *id)
+{
+	__u32 *t, n, vid = apply_vip_id(env->ap, vip), slot;
+
+	*id = 0;
+	if (vid >= LB_MAX_VIPS || datapath_table_read(env->maps->vip_tables, vid, &t, &n))
+		return;
+	slot = lb_flow_hash(k) % n;
+	*id = t[slot];
+	json_object_set_new(j, "slot", json_integer(slot));
+	json_object_set_new(j, "table_size", json_integer(n));
+	free(t);
+}
+
+static void cmd_flow_explain(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	struct lb_flow_key k;
+	long vip, be = -1;
+	json_t *j;
+	__u32 id;
+
+	if (!flow_key_arg(req, &k, r))
+		return;
+	vip = flow_vip(st, &k);
+	if (vip < 0) {
+		fail(r, CTL_NOT_FOUND, "no VIP takes this flow: its packets pass to the node's stack");
+		return;
+	}
+	if (st->cfg->vips[vip].hash_l3)
+		k.sport = k.dport = 0;
+	j = json_pack("{s:s}", "vip", st->cfg->vips[vip].name);
+	explain_entry(env, st, (size_t)vip, &k, j, &be);
+	json_object_set_new(j, "from", json_string(be >= 0 ? "flow_table" : "table"));
+	if (be < 0) {
+		explain_table(env, (size_t)vip, &k, j, &id);
+		be = id ? backend_of_id(env, st, (size_t)vip, id) : -1;
+	}
+	if (st->vips[vip].all_down && st->cfg->vips[vip].all_down_drop)
+		be = -1;
+	if (be >= 0) {
+		const struct state_backend *b = &st->vips[vip].be[be];
+
+		json_object_set_new(j, "backend", json_string(b->cfg->address));
+		json_object_set_new(j, "effective", json_string(state_eff_name(b->eff)));
+		json_object_set_new(j, "why", json_string(flow_why(&st->vips[vip], b,
+					    !strcmp(json_string_value(json_object_get(j, "from")),
+						    "flow_table"))));
+	} else {
+		json_object_set_new(j, "backend", json_null());
+		json_object_set_new(j, "why", json_string(st->vips[vip].all_down ?
+			"all_down: every backend down by health, policy drop: dropped" :
+			"no backend in the table: dropped (no_backend)"));
+	}
+	r->result = j;
+}
+
+/* ------------------------------------------------------------------ */
+/* Commands that change */
+
+enum change { CH_DRAIN, CH_UNDRAIN, CH_DOWN, CH_WEIGHT, CH_RESET };
+
+static const char *const change_names[] = { "drain", "undrain", "down", "weight", "reset" };
+
+/*
+ * The override a change leaves. undrain puts the backend back to taking
+ * traffic: it drops a state override, or, when the config itself says
+ * drain or down, overrides that with active.
+ */
+static struct state_override change_override(const struct state_backend *b, enum change ch,
+					      __u32 weight)
+{
+	struct state_override o = b->ovr;
+
+	switch (ch) {
+	case CH_DRAIN:
+	case CH_DOWN:
+		o.has_state = true;
+		o.state = ch == CH_DRAIN ? CONFIG_BACKEND_DRAIN : CONFIG_BACKEND_DOWN;
+		break;
+	case CH_UNDRAIN:
+		o.has_state = b->cfg->state != CONFIG_BACKEND_ACTIVE;
+		o.state = CONFIG_BACKEND_ACTIVE;
+		break;
+	case CH_WEIGHT:
+		o.has_weight = true;
+		o.weight = weight;
+		break;
+	case CH_RESET:
+		memset(&o, 0, sizeof(o));
+		break;
+	}
+	return o;
+}
+
+static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
+		       const char *who, struct ctl_reply *r, struct ctl_wait *w)
+{
+	static const char *const keys[] = { "vip", "backend", "weight", "wait", "timeout_s",
+					    "idle_s", NULL };
+	struct state *st = env->state(env->data);
+	struct state_override o;
+	long long weight = 0, timeout, idle;
+	char err[CTL_MSG_MAX];
+	long vip, be;
+	struct view v;
+
+	if (!keys_check(req, keys, r))
+		return;
+	vip = vip_arg(st, req, r);
+	be = vip < 0 ? -1 : backend_arg(st, (size_t)vip, req, r);
+	if (be < 0)
+		return;
+	if (!uint_arg(req, "weight", 1, MAGLEV_WEIGHT_MAX, 0, &weight, r) ||
+	    !uint_arg(req, "timeout_s", 1, 86400, CTL_WAIT_TIMEOUT_S, &timeout, r) ||
+	    !uint_arg(req, "idle_s", 1, 3600, CTL_IDLE_S, &idle, r))
+		return;
+	if (ch == CH_WEIGHT && !json_object_get(req, "weight")) {
+		fail(r, CTL_BAD_REQUEST, "\"weight\": missing");
+		return;
+	}
+	o = change_override(&st->vips[vip].be[be], ch, (__u32)weight);
+	if (ch == CH_WEIGHT)
+		log_info("control: %s: backend weight %s %s %lld", who, st->cfg->vips[vip].name,
+			 st->vips[vip].be[be].cfg->address, weight);
+	else
+		log_info("control: %s: backend %s %s %s", who, change_names[ch],
+			 st->cfg->vips[vip].name, st->vips[vip].be[be].cfg->address);
+	state_override_set(st, (size_t)vip, (size_t)be, &o, wall_ms());
+	if (env->commit(env->data, err, sizeof(err))) {
+		fail(r, CTL_FAILED, "%s", err);
+		return;
+	}
+	if (ch == CH_DRAIN && json_is_true(json_object_get(req, "wait"))) {
+		snprintf(w->vip, sizeof(w->vip), "%s", st->cfg->vips[vip].name);
+		snprintf(w->backend, sizeof(w->backend), "%s", st->vips[vip].be[be].cfg->address);
+		w->started_ms = wall_ms();
+		w->deadline_ms = w->started_ms + (__u64)timeout * 1000;
+		w->idle_ms = (__u32)idle * 1000;
+		r->pending = true;
+		return;
+	}
+	if (!view_read(env, st, false, &v, r))
+		return;
+	r->result = backend_json(env, st, &v, (size_t)vip, (size_t)be, NULL);
+	json_object_del(r->result, "slots");
+	view_free(&v);
+}
+
+bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 now_ms,
+		   struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	long vip = state_vip_find(st, w->vip);
+	long be = vip < 0 ? -1 : state_backend_find(st, (size_t)vip, w->backend);
+	__u32 *counts, id, left;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (be < 0) {
+		fail(r, CTL_CONFLICT, "VIP %s backend %s was removed while waiting", w->vip,
+		     w->backend);
+		return true;
+	}
+	if (st->vips[vip].be[be].eff == STATE_IN) {
+		fail(r, CTL_CONFLICT, "VIP %s backend %s takes new flows again", w->vip, w->backend);
+		return true;
+	}
+	counts = calloc(LB_MAX_BACKENDS, sizeof(*counts));
+	rc = counts ? flows_count(env->flows, w->idle_ms, counts) : -ENOMEM;
+	id = apply_backend_id(env->ap, (size_t)vip, (size_t)be);
+	left = rc ? 0 : counts[id];
+	free(counts);
+	if (rc) {
+		fail(r, CTL_FAILED, "reading the flow table: %s", strerror(-rc));
+		return true;
+	}
+	if (left && now_ms < w->deadline_ms)
+		return false;
+	if (left) {
+		fail(r, CTL_TIMEOUT, "VIP %s backend %s still has %u flows after %llu s", w->vip,
+		     w->backend, left, (unsigned long long)(now_ms - w->started_ms) / 1000);
+		return true;
+	}
+	r->result = json_pack("{s:s, s:s, s:i, s:I}", "vip", w->vip, "backend", w->backend,
+			      "flows", 0, "waited_ms", (json_int_t)(now_ms - w->started_ms));
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch */
+
+struct ctl_cmd {
+	const char *name;
+	bool admin;
+	enum change ch;
+	void (*read)(const struct ctl_env *env, json_t *req, struct ctl_reply *r);
+	const char *const *keys;
+};
+
+static const char *const k_none[] = { NULL };
+static const char *const k_vip[] = { "vip", NULL };
+static const char *const k_flow[] = { "proto", "src", "sport", "dst", "dport", NULL };
+
+static const struct ctl_cmd cmds[] = {
+	{ "status", false, 0, cmd_status, k_none },
+	{ "vip.list", false, 0, cmd_vip_list, k_none },
+	{ "vip.show", false, 0, cmd_vip_show, k_vip },
+	{ "backend.list", false, 0, cmd_backend_list, k_vip },
+	{ "stats", false, 0, cmd_stats, k_vip },
+	{ "flow.explain", false, 0, cmd_flow_explain, k_flow },
+	{ "backend.drain", true, CH_DRAIN, NULL, NULL },
+	{ "backend.undrain", true, CH_UNDRAIN, NULL, NULL },
+	{ "backend.down", true, CH_DOWN, NULL, NULL },
+	{ "backend.weight", true, CH_WEIGHT, NULL, NULL },
+	{ "backend.reset", true, CH_RESET, NULL, NULL },
+};
+
+void ctl_run(const struct ctl_env *env, json_t *req, bool admin, const char *who,
+	     struct ctl_reply *r, struct ctl_wait *w)
+{
+	const char *name;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(req)) {
+		fail(r, CTL_BAD_REQUEST, "a request is a JSON object");
+		return;
+	}
+	name = str_arg(req, "cmd", true, r);
+	for (i = 0; name && i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(name, cmds[i].name))
+			continue;
+		if (cmds[i].admin && !admin) {
+			fail(r, CTL_PERMISSION, "%s changes lbd's state: it needs root or the "
+			     "control_admin_group", name);
+			return;
+		}
+		if (cmds[i].read && keys_check(req, cmds[i].keys, r))
+			cmds[i].read(env, req, r);
+		else if (!cmds[i].read)
+			change_run(env, req, cmds[i].ch, who, r, w);
+		return;
+	}
+	if (name)
+		fail(r, CTL_BAD_REQUEST, "unknown command \"%s\"", name);
+}
+
+json_t *ctl_reply_json(struct ctl_reply *r)
+{
+	json_t *j;
+
+	if (r->code)
+		return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", r->msg, "code",
+				 ctl_code_name(r->code));
+	j = json_pack("{s:b, s:o}", "ok", 1, "result", r->result ? r->result : json_null());
+	r->result = NULL;
+	return j;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The control socket's commands: one JSON request in, one JSON reply out
+ * (docs/control-api.md). Reads come from the read model and the state
+ * model; changes go to the state model as operator overrides, and are
+ * applied and saved before the reply (env->commit). The socket itself
+ * (framing, clients, permissions) is control.c's.
+ */
+#ifndef LB_CTLCMD_H
+#define LB_CTLCMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <jansson.h>
+
+#include "apply.h"
+#include "flows.h"
+#include "state.h"
+
+/* Why a request failed; each has a name on the wire and an lbctl exit code. */
+enum ctl_code {
+	CTL_OK = 0,
+	CTL_BAD_REQUEST,	/* malformed, unknown command or key, bad value */
+	CTL_NOT_FOUND,		/* no such VIP or backend */
+	CTL_PERMISSION,		/* the peer may not do this */
+	CTL_TIMEOUT,		/* drain --wait: flows left when the time ran out */
+	CTL_CONFLICT,		/* the backend changed under a wait */
+	CTL_FAILED,		/* lbd could not do it (the kernel refused a write) */
+};
+
+const char *ctl_code_name(enum ctl_code code);
+
+/* What the commands read and change, from lbd. */
+struct ctl_env {
+	const struct apply_maps *maps;
+	struct apply *ap;
+	struct flows *flows;
+	struct state *(*state)(void *data);			/* the running state */
+	int (*commit)(void *data, char *err, size_t errlen);	/* apply and save now */
+	json_t *(*status)(void *data);				/* lbd's own facts */
+	void *data;
+};
+
+#define CTL_MSG_MAX		256
+#define CTL_WAIT_TIMEOUT_S	300	/* drain --wait gives up after, by default */
+#define CTL_IDLE_S		30	/* a flow not seen for this long is over */
+
+/* A drain that waits for the backend's flows to end. */
+struct ctl_wait {
+	char vip[128];
+	char backend[64];
+	__u64 started_ms, deadline_ms;	/* wall clock */
+	__u32 idle_ms;
+};
+
+struct ctl_reply {
+	enum ctl_code code;
+	char msg[CTL_MSG_MAX];
+	json_t *result;		/* CTL_OK: owned by the caller */
+	bool pending;		/* CTL_OK, no result yet: poll the wait */
+};
+
+/*
+ * Run one request (a JSON object with "cmd"). admin: the peer may make
+ * changes; who names it in the log ("uid 0 pid 42"). A drain with "wait"
+ * fills w and sets r->pending.
+ */
+void ctl_run(const struct ctl_env *env, json_t *req, bool admin, const char *who,
+	     struct ctl_reply *r, struct ctl_wait *w);
+
+/* Poll a wait: false while flows are left and time remains; true with the
+ * reply otherwise. */
+bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 now_ms,
+		   struct ctl_reply *r);
+
+/* The reply as one JSON object: {"ok": true, "result": ...} or
+ * {"ok": false, "error": MSG, "code": NAME}. Takes r->result. */
+json_t *ctl_reply_json(struct ctl_reply *r);
+
+#endif /* LB_CTLCMD_H */

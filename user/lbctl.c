@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * lbctl: lbd's control socket from the command line.
+ *
+ *	lbctl [-s SOCKET] [-j | -p] OBJECT COMMAND [ARGS]
+ *
+ * Each command is a row of one table, which both dispatches it and writes
+ * the help. A command turns its arguments into one request
+ * (docs/control-api.md), sends it, and prints the reply: as text, or with
+ * -j / -p as the reply's JSON (errors too, as {"error": ..., "code": ...}).
+ *
+ * Exit codes (lbctl(8)): 0 done; 64 usage; 65 bad input (no such VIP or
+ * backend, a bad value); 69 lbd not reachable; 75 timed out (drain
+ * --wait); 77 permission denied; 1 lbd could not do it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <jansson.h>
+
+#include "ctlfmt.h"
+
+#define EXIT_USAGE	64	/* EX_USAGE */
+#define EXIT_DATAERR	65	/* EX_DATAERR */
+#define EXIT_UNAVAIL	69	/* EX_UNAVAILABLE */
+#define EXIT_TEMPFAIL	75	/* EX_TEMPFAIL */
+#define EXIT_NOPERM	77	/* EX_NOPERM */
+
+#define SOCKET_DEFAULT	"/run/sluice/lbd.sock"
+#define REPLY_WAIT_S	30	/* for a reply, past any drain --wait */
+#define REPLY_MAX	(256 * 1024 * 1024)
+
+struct opts {
+	const char *socket;
+	int json;		/* 0 text, 1 compact JSON, 2 pretty */
+};
+
+/* Fill req from positional arguments (and options): 0, or the exit code
+ * (EXIT_USAGE, EXIT_DATAERR for a bad value) with a message in err. */
+typedef int (*build_fn)(json_t *req, int argc, char **argv, char *err, size_t errlen);
+typedef void (*show_fn)(FILE *f, json_t *result, __u64 now_ms);
+
+struct cmd {
+	const char *object;	/* "status" and "stats" have no command */
+	const char *command;
+	const char *usage;	/* the arguments */
+	const char *help;
+	const char *wire;	/* the request's "cmd" */
+	int min_args, max_args;
+	build_fn build;
+	show_fn show;
+};
+
+static __u64 wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Arguments into requests */
+
+static bool to_uint(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return !errno && *s && !*end && *out >= min && *out <= max;
+}
+
+static int b_none(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	return 0;
+}
+
+static int b_vip(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	if (argc)
+		json_object_set_new(req, "vip", json_string(argv[0]));
+	return 0;
+}
+
+static int b_vip_backend(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	json_object_set_new(req, "vip", json_string(argv[0]));
+	json_object_set_new(req, "backend", json_string(argv[1]));
+	return 0;
+}
+
+static int b_weight(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	long long w;
+
+	if (!to_uint(argv[2], 1, 65535, &w)) {
+		snprintf(err, errlen, "weight \"%s\": must be an integer in 1..65535", argv[2]);
+		return EXIT_DATAERR;
+	}
+	b_vip_backend(req, argc, argv, err, errlen);
+	json_object_set_new(req, "weight", json_integer(w));
+	return 0;
+}
+
+/* drain VIP BACKEND [--wait [--timeout SECONDS] [--idle SECONDS]] */
+static int b_drain(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	long long n;
+	int i;
+
+	b_vip_backend(req, argc, argv, err, errlen);
+	for (i = 2; i < argc; i++) {
+		bool value = !strcmp(argv[i], "--timeout") || !strcmp(argv[i], "--idle");
+
+		if (!strcmp(argv[i], "--wait")) {
+			json_object_set_new(req, "wait", json_true());
+			continue;
+		}
+		if (!value || i + 1 == argc || !to_uint(argv[i + 1], 1, 86400, &n)) {
+			snprintf(err, errlen, "%s: expected --wait, --timeout SECONDS or "
+				 "--idle SECONDS (1..86400)", argv[i]);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, !strcmp(argv[i], "--timeout") ? "timeout_s" : "idle_s",
+				    json_integer(n));
+		i++;
+	}
+	if ((json_object_get(req, "timeout_s") || json_object_get(req, "idle_s")) &&
+	    !json_object_get(req, "wait")) {
+		snprintf(err, errlen, "--timeout and --idle go with --wait");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int b_flow(json_t *req, int argc, char **argv, char *err, size_t errlen)
+{
+	long long sport, dport;
+
+	if (!to_uint(argv[2], 0, 65535, &sport) || !to_uint(argv[4], 0, 65535, &dport)) {
+		snprintf(err, errlen, "ports must be integers in 0..65535");
+		return EXIT_DATAERR;
+	}
+	json_object_set_new(req, "proto", json_string(argv[0]));
+	json_object_set_new(req, "src", json_string(argv[1]));
+	json_object_set_new(req, "sport", json_integer(sport));
+	json_object_set_new(req, "dst", json_string(argv[3]));
+	json_object_set_new(req, "dport", json_integer(dport));
+	return 0;
+}
+
+static void show_drain(FILE *f, json_t *r, __u64 now_ms)
+{
+	if (json_object_get(r, "waited_ms"))
+		ctlfmt_drained(f, r, now_ms);
+	else
+		ctlfmt_backend(f, r, now_ms);
+}
+
+static const struct cmd cmds[] = {
+	{ "status", NULL, "", "lbd's version, interface, program, config, and what is degraded",
+	  "status", 0, 0, b_none, ctlfmt_status },
+	{ "vip", "list", "", "every VIP with its counters", "vip.list", 0, 0, b_none,
+	  ctlfmt_vip_list },
+	{ "vip", "show", "VIP", "one VIP and its backends", "vip.show", 1, 1, b_vip,
+	  ctlfmt_vip_show },
+	{ "backend", "list", "[VIP]",
+	  "backends: weight, config, override, health, effective state, slots, flows",
+	  "backend.list", 0, 1, b_vip, ctlfmt_backend_list },
+	{ "backend", "drain", "VIP BACKEND [--wait [--timeout SECONDS] [--idle SECONDS]]",
+	  "no new flows; its flows stay. --wait: until none is left (a flow is over when not "
+	  "seen for --idle, default 30 s), or --timeout (default 300 s, exit 75)",
+	  "backend.drain", 2, 7, b_drain, show_drain },
+	{ "backend", "undrain", "VIP BACKEND", "take new flows again", "backend.undrain", 2, 2,
+	  b_vip_backend, ctlfmt_backend },
+	{ "backend", "down", "VIP BACKEND", "out now: its flows move to other backends",
+	  "backend.down", 2, 2, b_vip_backend, ctlfmt_backend },
+	{ "backend", "weight", "VIP BACKEND N", "set its weight (1..65535)", "backend.weight", 3,
+	  3, b_weight, ctlfmt_backend },
+	{ "backend", "reset", "VIP BACKEND", "drop the operator's overrides: back to the config",
+	  "backend.reset", 2, 2, b_vip_backend, ctlfmt_backend },
+	{ "stats", NULL, "[VIP]", "counters: verdicts, drops by reason, events, per VIP or "
+	  "per backend", "stats", 0, 1, b_vip, ctlfmt_stats },
+	{ "flow", "explain", "tcp|udp SRC SPORT DST DPORT",
+	  "which backend a flow goes to, from where, and why", "flow.explain", 5, 5, b_flow,
+	  ctlfmt_flow },
+};
+
+#define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: lbctl [-s SOCKET] [-j | -p] OBJECT COMMAND [ARGS]\n\n");
+	for (i = 0; i < N_CMDS; i++)
+		fprintf(f, "  %s%s%s%s%s\n      %s\n", cmds[i].object, cmds[i].command ? " " : "",
+			cmds[i].command ? cmds[i].command : "", *cmds[i].usage ? " " : "",
+			cmds[i].usage, cmds[i].help);
+	fprintf(f, "\n  -s SOCKET  lbd's control socket (default %s)\n"
+		   "  -j, -p     print the reply as JSON, compact or pretty\n"
+		   "A VIP is its name or ADDRESS:PORT/PROTO ([ADDRESS]:PORT/PROTO for IPv6);\n"
+		   "a backend is its address.\n", SOCKET_DEFAULT);
+}
+
+/* ------------------------------------------------------------------ */
+/* The socket */
+
+struct failure {
+	int exit;
+	char msg[320];
+	char code[32];		/* the reply's, or ours: "unreachable", "permission" */
+};
+
+static int sock_open(const char *path, struct failure *fl)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fl->exit = EXIT_USAGE;
+		snprintf(fl->msg, sizeof(fl->msg), "%s: path too long", path);
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return fd;
+	fl->exit = errno == EACCES || errno == EPERM ? EXIT_NOPERM : EXIT_UNAVAIL;
+	snprintf(fl->code, sizeof(fl->code), "%s",
+		 fl->exit == EXIT_NOPERM ? "permission" : "unreachable");
+	snprintf(fl->msg, sizeof(fl->msg), "cannot reach lbd at %s: %s%s", path, strerror(errno),
+		 fl->exit == EXIT_NOPERM ? " (root, or a member of the socket's group)" :
+		 " (is lbd running? -s names another socket)");
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static bool send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* One line of reply, waiting at most wait_s for it. */
+static char *reply_read(int fd, int wait_s, struct failure *fl)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *nl = NULL;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	__u64 deadline = wall_ms() + (__u64)wait_s * 1000;
+	ssize_t n;
+
+	while (buf && !nl) {
+		__u64 now = wall_ms();
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0) {
+			fl->exit = EXIT_UNAVAIL;
+			snprintf(fl->msg, sizeof(fl->msg), "lbd did not answer within %d s", wait_s);
+			break;
+		}
+		if (len + 1 >= cap) {
+			char *grown = cap < REPLY_MAX ? realloc(buf, cap * 2) : NULL;
+
+			if (!grown)
+				break;
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fl->exit = EXIT_UNAVAIL;
+			snprintf(fl->msg, sizeof(fl->msg), "lbd closed the connection");
+			break;
+		}
+		buf[len + (size_t)n] = '\0';
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+	}
+	if (!nl) {
+		free(buf);
+		return NULL;
+	}
+	*nl = '\0';
+	return buf;
+}
+
+static int code_exit(const char *code)
+{
+	static const struct {
+		const char *code;
+		int exit;
+	} map[] = {
+		{ "bad_request", EXIT_DATAERR }, { "not_found", EXIT_DATAERR },
+		{ "conflict", EXIT_DATAERR }, { "permission", EXIT_NOPERM },
+		{ "timeout", EXIT_TEMPFAIL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(code, map[i].code))
+			return map[i].exit;
+	return EXIT_FAILURE;
+}
+
+/* Send req, and return the reply's result (or fill fl). */
+static json_t *call(const struct opts *o, json_t *req, int wait_s, struct failure *fl)
+{
+	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
+	json_t *reply = NULL, *result = NULL;
+	int fd = sock_open(o->socket, fl);
+
+	if (fd >= 0 && text) {
+		size_t len = strlen(text);
+
+		text[len] = '\n';
+		if (send_all(fd, text, len + 1))
+			line = reply_read(fd, wait_s, fl);
+		else
+			snprintf(fl->msg, sizeof(fl->msg), "sending the request: %s", strerror(errno));
+	}
+	if (line)
+		reply = json_loads(line, 0, NULL);
+	if (line && !reply)
+		snprintf(fl->msg, sizeof(fl->msg), "lbd's reply is not JSON");
+	if (reply && json_is_true(json_object_get(reply, "ok"))) {
+		result = json_incref(json_object_get(reply, "result"));
+	} else if (reply) {
+		snprintf(fl->code, sizeof(fl->code), "%s",
+			 json_string_value(json_object_get(reply, "code")) ?: "failed");
+		fl->exit = code_exit(fl->code);
+		snprintf(fl->msg, sizeof(fl->msg), "%s",
+			 json_string_value(json_object_get(reply, "error")) ?: "?");
+	}
+	if (!result && !fl->exit)
+		fl->exit = EXIT_FAILURE;
+	json_decref(reply);
+	free(line);
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	return result;
+}
+
+static int report(const struct opts *o, const struct failure *fl)
+{
+	json_t *j;
+
+	if (!o->json) {
+		fprintf(stderr, "lbctl: %s\n", fl->msg);
+		return fl->exit;
+	}
+	j = json_pack("{s:s, s:s}", "error", fl->msg, "code", fl->code[0] ? fl->code : "failed");
+	json_dumpf(j, stdout, o->json == 2 ? JSON_INDENT(2) : JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(j);
+	return fl->exit;
+}
+
+/* ------------------------------------------------------------------ */
+
+static const struct cmd *cmd_find(int argc, char **argv, int *used)
+{
+	size_t i;
+
+	for (i = 0; argc && i < N_CMDS; i++) {
+		if (strcmp(argv[0], cmds[i].object))
+			continue;
+		if (!cmds[i].command) {
+			*used = 1;
+			return &cmds[i];
+		}
+		if (argc > 1 && !strcmp(argv[1], cmds[i].command)) {
+			*used = 2;
+			return &cmds[i];
+		}
+	}
+	return NULL;
+}
+
+static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct failure fl = { 0 };
+	json_t *req, *result, *t;
+	char err[256];
+	int rc = 0, wait_s = REPLY_WAIT_S;
+
+	if (argc < c->min_args || argc > c->max_args) {
+		fprintf(stderr, "lbctl: usage: lbctl %s%s%s%s%s\n", c->object,
+			c->command ? " " : "", c->command ? c->command : "", *c->usage ? " " : "",
+			c->usage);
+		return EXIT_USAGE;
+	}
+	req = json_pack("{s:s}", "cmd", c->wire);
+	rc = c->build(req, argc, argv, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "lbctl: %s\n", err);
+		json_decref(req);
+		return rc;
+	}
+	if (json_is_true(json_object_get(req, "wait"))) {
+		t = json_object_get(req, "timeout_s");
+		wait_s += t ? (int)json_integer_value(t) : 300;
+	}
+	result = call(o, req, wait_s, &fl);
+	json_decref(req);
+	if (!result) {
+		rc = report(o, &fl);
+	} else if (o->json) {
+		json_dumpf(result, stdout, (o->json == 2 ? JSON_INDENT(2) : JSON_COMPACT) |
+			   JSON_ENCODE_ANY);
+		fputc('\n', stdout);
+	} else {
+		c->show(stdout, result, wall_ms());
+	}
+	json_decref(result);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .socket = SOCKET_DEFAULT };
+	const struct cmd *c;
+	int opt, used = 0;
+
+	while ((opt = getopt(argc, argv, "+s:jph")) != -1) {
+		switch (opt) {
+		case 's': o.socket = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'p': o.json = 2; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc && (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help"))) {
+		usage(stdout);
+		return 0;
+	}
+	c = cmd_find(argc, argv, &used);
+	if (!c) {
+		if (argc)
+			fprintf(stderr, "lbctl: unknown command \"%s%s%s\"\n", argv[0],
+				argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return run(&o, c, argc - used, argv + used);
+}
