@@ -21,12 +21,8 @@ src=$(cd "$src" && pwd)
 
 . "$src/test/netns_lib.sh"
 netns_require_root lbd_test
-if [ -z "${LBD_TEST_PRIVATE:-}" ]; then
-	exec unshare --mount --propagation private env LBD_TEST_PRIVATE=1 "$0" "$@"
-fi
-# Take away the host's bpffs in this mount namespace: lbd must mount its own.
-umount /sys/fs/bpf 2>/dev/null || true
-[ "$(stat -f -c %T /sys/fs/bpf)" != bpf_fs ] || { echo "lbd_test: cannot hide the host bpffs" >&2; exit 1; }
+# No bpffs at all in this mount namespace: lbd must mount its own.
+netns_private lbd_test "$0" "$@"
 netns_init
 
 lbd=$build/user/lbd

@@ -53,6 +53,23 @@ netns_require_root() {
 	exit 77
 }
 
+# netns_private NAME SCRIPT ARGS...: run the rest of SCRIPT in a mount
+# namespace of its own without the host's bpffs, as a host's /sys/fs/bpf
+# would be: pins made there outlive every lbd the test starts and stops,
+# and die with the test. Call before netns_init.
+netns_private() {
+	local name=$1
+	shift
+	if [ -z "${NETNS_PRIVATE:-}" ]; then
+		exec unshare --mount --propagation private env NETNS_PRIVATE=1 "$@"
+	fi
+	umount /sys/fs/bpf 2>/dev/null || true
+	if [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ]; then
+		echo "$name: cannot hide the host bpffs" >&2
+		exit 1
+	fi
+}
+
 # netns_topology CLIENT ROUTER NODE LB_PASS_OBJECT
 netns_topology() {
 	local cl=$1 rt=$2 lb=$3 pass=$4
@@ -78,4 +95,28 @@ netns_topology() {
 	nsx "$lb" ip addr add 198.18.1.2/24 dev l0
 	nsx "$lb" ip link set l0 up
 	nsx "$lb" ip route add default via 198.18.1.254
+}
+
+# netns_backends ROUTER DECAP_OBJECT NS...: backends 198.18.3.1, .2, ... on
+# a bridge behind the router (198.18.3.254), each with the VIP 198.18.100.1
+# on lo and lb_decap on its NIC b0, ready for a server bound to the VIP.
+netns_backends() {
+	local rt=$1 decap=$2 ns i=1
+	shift 2
+	netns_add "$@"
+	nsx "$rt" ip link add br0 type bridge
+	nsx "$rt" ip addr add 198.18.3.254/24 dev br0
+	nsx "$rt" ip link set br0 up
+	for ns in "$@"; do
+		ip link add b0 netns "$ns" type veth peer name "rb$i" netns "$rt"
+		nsx "$rt" ip link set "rb$i" master br0 up
+		nsx "$ns" ip addr add "198.18.3.$i/24" dev b0
+		nsx "$ns" ip addr add 198.18.100.1/32 dev lo
+		nsx "$ns" ip link set b0 up
+		nsx "$ns" ip route add default via 198.18.3.254
+		# Tunnelled packets arrive from the node, not from the client.
+		nsx "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.b0.rp_filter=0
+		nsx "$ns" ip link set dev b0 xdp obj "$decap" sec xdp
+		i=$((i + 1))
+	done
 }

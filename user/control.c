@@ -28,6 +28,7 @@ struct client {
 	bool read_ok;		/* root or the control group */
 	bool admin;		/* root or the admin group */
 	bool closing;		/* close once the reply is out */
+	bool discarding;	/* reply out: reading what is left, then closing */
 	bool waiting;		/* a drain --wait owes its reply */
 	struct ctl_wait wait;
 	char who[64];
@@ -94,7 +95,8 @@ static void client_arm(struct client *cl)
 	sd_event_source_set_io_events(cl->io, ev);
 	if (cl->waiting)
 		return;
-	timer_set(cl, (cl->in_len ? CONTROL_STALL_S : CONTROL_IDLE_S) * 1000000ULL);
+	timer_set(cl, (cl->in_len || cl->discarding ? CONTROL_STALL_S : CONTROL_IDLE_S) *
+		      1000000ULL);
 }
 
 /* Queue a reply and write what the socket takes now. */
@@ -116,7 +118,7 @@ static void reply_send(struct client *cl, json_t *reply)
 	cl->out_off = 0;
 	if (text)
 		text[len] = '\n';	/* the terminating NUL becomes the newline */
-	n = cl->out_len ? write(cl->fd, cl->out, cl->out_len) : 0;
+	n = cl->out_len ? send(cl->fd, cl->out, cl->out_len, MSG_NOSIGNAL) : 0;
 	if (n > 0)
 		cl->out_off = (size_t)n;
 	if (cl->out_off == cl->out_len) {
@@ -199,20 +201,37 @@ static void requests_take(struct client *cl)
 /* 0 to go on, -1 when the client is gone. */
 static int client_read(struct client *cl)
 {
-	ssize_t n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
+	ssize_t n;
+
+	if (cl->discarding)
+		cl->in_len = 0;
+	n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
 		return -1;
 	cl->in_len += (size_t)n;
-	requests_take(cl);
+	if (!cl->discarding)
+		requests_take(cl);
 	return 0;
+}
+
+/*
+ * The last reply is out: say so with a half close, and read the rest of
+ * what the client sent until it closes too. Closing with unread data would
+ * make the kernel report ECONNRESET to the client ahead of the reply.
+ */
+static void client_finish(struct client *cl)
+{
+	shutdown(cl->fd, SHUT_WR);
+	cl->discarding = true;
+	cl->in_len = 0;
 }
 
 static int client_write(struct client *cl)
 {
-	ssize_t n = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+	ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off, MSG_NOSIGNAL);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -225,8 +244,9 @@ static int client_write(struct client *cl)
 	cl->out = NULL;
 	cl->out_len = cl->out_off = 0;
 	if (cl->closing)
-		return -1;
-	requests_take(cl);
+		client_finish(cl);
+	else
+		requests_take(cl);
 	return 0;
 }
 
@@ -241,8 +261,8 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *data)
 		rc = client_write(cl);
 	else if (revents & EPOLLIN)
 		rc = client_read(cl);
-	if (!rc && cl->closing && !cl->out_len)
-		rc = -1;
+	if (!rc && cl->closing && !cl->out_len && !cl->discarding)
+		client_finish(cl);
 	if (rc) {
 		client_free(cl);
 		return 0;
@@ -328,7 +348,7 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *data)
 
 	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (c->n_clients >= CONTROL_CLIENTS_MAX) {
-			if (write(cfd, busy, sizeof(busy) - 1) < 0)
+			if (send(cfd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0)
 				log_debug("control: a client over the limit left first");
 			close(cfd);
 			continue;

@@ -9,7 +9,8 @@
  * No client can hold the others up: every socket is non-blocking, a request
  * is at most CONTROL_REQUEST_MAX bytes, a client reads its reply before its
  * next request is taken, and one that stalls half-way through a request is
- * closed after CONTROL_STALL_S.
+ * closed after CONTROL_STALL_S. Nor take lbd down: replies are sent with
+ * MSG_NOSIGNAL, so a client that left early is an EPIPE, not a SIGPIPE.
  */
 #ifndef LB_CONTROL_H
 #define LB_CONTROL_H

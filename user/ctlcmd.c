@@ -301,9 +301,16 @@ static void cmd_stats(const struct ctl_env *env, json_t *req, struct ctl_reply *
 		return;
 	r->result = readmodel_global_json(&v.rm);
 	vips = json_array();
-	for (i = 0; i < st->cfg->n_vips; i++)
-		if (vip < 0 || (size_t)vip == i)
-			json_array_append_new(vips, readmodel_vip_json(&v.rm, st, i, vip >= 0));
+	for (i = 0; i < st->cfg->n_vips; i++) {
+		json_t *one;
+
+		if (vip >= 0 && (size_t)vip != i)
+			continue;
+		one = readmodel_vip_json(&v.rm, st, i, false);
+		if (vip >= 0)
+			json_object_set_new(one, "backends", vip_backends_json(env, st, &v, i, false));
+		json_array_append_new(vips, one);
+	}
 	json_object_set_new(r->result, "vips", vips);
 	view_free(&v);
 }

@@ -252,7 +252,7 @@ static bool send_all(int fd, const char *buf, size_t len)
 	ssize_t n;
 
 	while (len) {
-		n = write(fd, buf, len);
+		n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

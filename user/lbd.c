@@ -61,6 +61,7 @@ struct lbd {
 	sd_event_source *save_ev;	/* timer: the state file */
 	struct flows *flows;
 	struct control *ctl;
+	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;
 	char state_note[360];	/* the state file at start: what became of it */
 	bool full_due;		/* a full apply failed: retry it */
@@ -133,11 +134,37 @@ static int config_take(const char *path, char **text, size_t *len, struct config
 	return config_result(config_parse(*text, *len, path, cfg, &errs), &errs);
 }
 
+/* control_group and control_admin_group, by id. 0, or EXIT_CONFIG with the
+ * reason logged. */
+static int access_resolve(const struct config *cfg, struct control_access *acc)
+{
+	struct group *g = getgrnam(cfg->control_group);
+
+	if (!g) {
+		log_err("control_group \"%s\": no such group", cfg->control_group);
+		return EXIT_CONFIG;
+	}
+	acc->group = g->gr_gid;
+	acc->has_admin = cfg->control_admin_group[0] != '\0';
+	if (!acc->has_admin)
+		return 0;
+	g = getgrnam(cfg->control_admin_group);
+	if (!g) {
+		log_err("control_admin_group \"%s\": no such group", cfg->control_admin_group);
+		return EXIT_CONFIG;
+	}
+	acc->admin = g->gr_gid;
+	return 0;
+}
+
 static int cmd_check(const char *path)
 {
+	struct control_access acc;
 	struct config *cfg = NULL;
 	int rc = config_read(path, &cfg);
 
+	if (!rc)
+		rc = access_resolve(cfg, &acc);
 	if (!rc)
 		printf("%s: valid (%zu VIPs)\n", path, cfg->n_vips);
 	config_free(cfg);
@@ -520,29 +547,6 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 /* ------------------------------------------------------------------ */
 /* The control socket: what it asks of lbd */
 
-/* control_group and control_admin_group, by id. 0, or EXIT_CONFIG with the
- * reason logged. */
-static int access_resolve(const struct config *cfg, struct control_access *acc)
-{
-	struct group *g = getgrnam(cfg->control_group);
-
-	if (!g) {
-		log_err("control_group \"%s\": no such group", cfg->control_group);
-		return EXIT_CONFIG;
-	}
-	acc->group = g->gr_gid;
-	acc->has_admin = cfg->control_admin_group[0] != '\0';
-	if (!acc->has_admin)
-		return 0;
-	g = getgrnam(cfg->control_admin_group);
-	if (!g) {
-		log_err("control_admin_group \"%s\": no such group", cfg->control_admin_group);
-		return EXIT_CONFIG;
-	}
-	acc->admin = g->gr_gid;
-	return 0;
-}
-
 static struct state *ctl_state(void *data)
 {
 	return ((struct lbd *)data)->st;
@@ -635,20 +639,17 @@ static int control_start(struct lbd *d)
 		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
 		.commit = ctl_commit, .status = ctl_status, .data = d,
 	};
-	struct control_access acc;
 	char err[320];
-	int rc = access_resolve(d->st->cfg, &acc);
 
-	if (rc)
-		return rc;
-	d->ctl = control_new(d->loop, d->st->cfg->control_socket, &acc, &env, err, sizeof(err));
+	d->ctl = control_new(d->loop, d->st->cfg->control_socket, &d->acc, &env, err,
+			     sizeof(err));
 	if (!d->ctl) {
 		log_err("cannot listen on the control socket %s", err);
 		return EXIT_FAILURE;
 	}
 	log_info("control socket %s (group %s%s%s)", d->st->cfg->control_socket,
-		 d->st->cfg->control_group, acc.has_admin ? ", admin group " : "",
-		 acc.has_admin ? d->st->cfg->control_admin_group : "");
+		 d->st->cfg->control_group, d->acc.has_admin ? ", admin group " : "",
+		 d->acc.has_admin ? d->st->cfg->control_admin_group : "");
 	return 0;
 }
 
@@ -751,6 +752,7 @@ static void reload(struct lbd *d)
 		free(text);
 		return;
 	}
+	d->acc = acc;
 	if (d->ctl && control_access_set(d->ctl, &acc))
 		log_warn("reload: cannot set the control socket's group: %s", strerror(errno));
 	rc = iface_read(cfg->interface, &d->env);
@@ -893,6 +895,11 @@ static int start(struct lbd *d)
 		log_err("cannot set up the event loop: %s", strerror(-rc));
 		return EXIT_FAILURE;
 	}
+	/* Before anything is attached: a config lbd cannot serve changes
+	 * nothing. */
+	rc = access_resolve(d->st->cfg, &d->acc);
+	if (rc)
+		return rc;
 	d->st->listener = on_state;
 	d->st->listener_data = d;
 	state_load(d);
@@ -992,6 +999,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* A peer that goes away must cost an EPIPE, never the process. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init("lbd", (enum log_level)level);
 	libbpf_set_print(libbpf_log);
 	if (check)

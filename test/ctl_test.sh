@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# lbctl and lbd's control socket, end to end, in network namespaces: the
+# output of every command against golden files (text and JSON), who may
+# read and who may change, malformed, oversize, stalled and too many
+# requests, and a drain with real TCP connections: new ones avoid the
+# backend, established ones go on, drain --wait times out while they live
+# and returns once they end, and the drain outlives SIGKILL.
+#
+# Usage: ctl_test.sh BUILD_DIR SOURCE_DIR   (root; CI=true makes a skip a failure)
+# CTL_GOLDEN_UPDATE=1 writes the golden files instead of comparing; LBD_BIN=PATH
+# runs another lbd binary (to see that a test catches a known bug).
+set -euo pipefail
+
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+
+. "$src/test/netns_lib.sh"
+netns_require_root ctl_test
+netns_private ctl_test "$0" "$@"
+netns_init
+
+lbd=${LBD_BIN:-$build/user/lbd}
+lbctl=$build/user/lbctl
+golden=$src/test/ctl
+tag=ctlt$$
+cl=$tag-cl rt=$tag-rt lb=$tag-lb be1=$tag-b1 be2=$tag-b2
+work=$NETNS_WORK
+sock=$work/run/lbd.sock
+lbd_pid=
+
+test_cleanup() {
+	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
+	touch "$work/stop"
+}
+
+step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
+fail() {
+	echo "ctl_test: FAIL: $*" >&2
+	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
+	exit 1
+}
+
+# --- the testbed: client, router, node, two backends ------------------------
+netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
+netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
+
+# Each backend greets a connection with its name, then echoes its lines.
+cat >"$work/echo.py" <<'PY'
+import socket, sys, threading
+name = sys.argv[1].encode() + b"\n"
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.100.1", 80))
+s.listen(512)
+def serve(c):
+    try:
+        c.sendall(name)
+        for line in c.makefile("rb"):
+            c.sendall(line)
+    except OSError:
+        pass
+    finally:
+        c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+i=1
+for ns in $be1 $be2; do
+	nsx "$ns" /usr/bin/python3 "$work/echo.py" "be$i" </dev/null >/dev/null 2>&1 &
+	i=$((i + 1))
+done
+
+# The socket's directory must be reachable by the unprivileged peers below.
+chmod 711 "$work"
+cat >"$work/lbd.json" <<EOF
+{
+  "interface": "l0",
+  "tunnel_source": { "ipv4": "198.18.1.2" },
+  "state_dir": "$work/state",
+  "control_socket": "$sock",
+  "control_group": "nogroup",
+  "vips": [
+    { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
+      "table_size": 251,
+      "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] },
+    { "name": "api", "address": "198.18.100.2", "port": 443, "protocol": "tcp",
+      "table_size": 251, "health_check": { "type": "tcp" },
+      "backends": [ { "address": "198.18.4.1" }, { "address": "198.18.4.2" },
+                    { "address": "198.18.4.3", "state": "drain" } ] }
+  ]
+}
+EOF
+# The api VIP's saved state: one backend down by health, one reweighted.
+mkdir -p "$work/state"
+cat >"$work/state/state.json" <<EOF
+{ "format": 1, "saved_ms": 1700000000000, "vips": [
+  { "vip": "198.18.100.2:443/tcp", "name": "api", "backends": [
+    { "address": "198.18.4.1", "config": { "state": "active", "weight": 100 },
+      "health": { "state": "down", "since_ms": 1700000000000, "reason": "refused" } },
+    { "address": "198.18.4.2", "config": { "state": "active", "weight": 100 },
+      "override": { "weight": 50, "since_ms": 1700000000000 } } ] } ] }
+EOF
+
+start_lbd() {
+	: >"$work/lbd.log"
+	nsenter --net="/run/netns/$lb" "$lbd" --config "$work/lbd.json" >>"$work/lbd.log" 2>&1 &
+	lbd_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'control socket ' "$work/lbd.log" && return 0
+		kill -0 "$lbd_pid" 2>/dev/null || fail "lbd died"
+		sleep 0.05
+	done
+	fail "lbd did not start"
+}
+start_lbd
+for ns in $be1 $be2; do
+	for _ in $(seq 50); do
+		nsx "$ns" ss -ltn | grep -q '198.18.100.1:80' && break
+		sleep 0.1
+	done
+done
+
+ctl() { "$lbctl" -s "$sock" "$@"; }
+# ctl_rc WANT ARGS...: lbctl must exit WANT.
+ctl_rc() {
+	local want=$1 rc=0
+	shift
+	ctl "$@" >"$work/out" 2>&1 || rc=$?
+	[ "$rc" -eq "$want" ] || fail "lbctl $* exited $rc, want $want: $(cat "$work/out")"
+}
+
+# --- golden output ------------------------------------------------------------
+# What changes from run to run is masked: the work directory, times, the
+# program id, counters the node's own traffic moves.
+mask() {
+	sed -E -e "s#$work#WORK#g" \
+		-e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z/TIME/g' \
+		-e 's/"(since_ms|loaded_ms|started_ms|uptime_s|all_down_since_ms)":[0-9]+/"\1":N/g' \
+		-e 's/"program_id":[0-9]+/"program_id":N/; s/program [0-9]+/program N/' \
+		-e 's/ up [0-9]+[smhd]/ up N/; s/\b[0-9]+[smhd]\b/Nt/g' \
+		-e '/^verdicts:/s/[0-9]+/N/g; s/"verdicts":\{[^}]*\}/"verdicts":N/'
+}
+check_golden() { # NAME ARGS...
+	local name=$1
+	shift
+	ctl "$@" | mask >"$work/got" || fail "lbctl $* failed"
+	if [ -n "${CTL_GOLDEN_UPDATE:-}" ]; then
+		cp "$work/got" "$golden/$name"
+		return
+	fi
+	diff -u "$golden/$name" "$work/got" >&2 || fail "lbctl $*: output differs from test/ctl/$name"
+}
+
+step "golden output of every command, as text and as JSON"
+for form in txt json; do
+	opt=()
+	[ "$form" = json ] && opt=(-j)
+	check_golden "status.$form" "${opt[@]}" status
+	check_golden "vip_list.$form" "${opt[@]}" vip list
+	check_golden "vip_show.$form" "${opt[@]}" vip show api
+	check_golden "backend_list.$form" "${opt[@]}" backend list api
+	check_golden "stats.$form" "${opt[@]}" stats api
+	check_golden "flow_explain.$form" "${opt[@]}" flow explain tcp 198.18.0.1 40000 198.18.100.2 443
+	check_golden "weight.$form" "${opt[@]}" backend weight api 198.18.4.3 7
+	check_golden "reset.$form" "${opt[@]}" backend reset api 198.18.4.3
+done
+
+step "errors: exit codes and the JSON error form"
+ctl_rc 65 vip show nope
+grep -q 'no VIP "nope"' "$work/out" || fail "no message: $(cat "$work/out")"
+ctl_rc 65 -j backend drain web 198.18.3.9
+grep -q '"code":"not_found"' "$work/out" || fail "JSON error: $(cat "$work/out")"
+ctl_rc 64 backend drain web
+ctl_rc 65 backend weight web 198.18.3.1 0
+ctl_rc 69 -s "$work/nothing.sock" status
+
+step "permissions: outside the group refused, a member reads but cannot change"
+outsider=(setpriv --reuid=65534 --regid=4242 --clear-groups)
+member=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+rc=0
+"${outsider[@]}" "$lbctl" -s "$sock" status >"$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 77 ] || fail "an outsider got exit $rc: $(cat "$work/out")"
+grep -q 'Permission denied' "$work/out" || fail "no clear message: $(cat "$work/out")"
+"${member[@]}" "$lbctl" -s "$sock" backend list web >/dev/null || fail "a group member cannot read"
+rc=0
+"${member[@]}" "$lbctl" -s "$sock" backend drain web 198.18.3.1 >"$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 77 ] || fail "a group member's drain exited $rc: $(cat "$work/out")"
+grep -q 'needs root or the control_admin_group' "$work/out" || fail "message: $(cat "$work/out")"
+ctl -j backend list web >"$work/list"
+grep -q '"override":{' "$work/list" && fail "the refused drain changed something"
+grep -q "control: uid 0 pid [0-9]*: backend weight api 198.18.4.3 7" "$work/lbd.log" ||
+	fail "a change was not logged with its peer"
+
+step "malformed, oversize, stalled, departed and too many clients: replies, and lbd goes on"
+nsx "$cl" true
+/usr/bin/python3 - "$sock" <<'PY' || fail "socket abuse"
+import json, select, socket, sys, time
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.settimeout(15)
+    return s
+def reply(s):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
+    return json.loads(buf)
+s = conn()
+for bad, want in ((b"not json\n", "bad_request"), (b"[1, 2]\n", "bad_request"),
+                  (b'{"cmd": "status", "cmd": "x"}\n', "bad_request"),
+                  (b'{"cmd": "vip.show", "vip": "web", "extra": 1}\n', "bad_request")):
+    s.sendall(bad)
+    r = reply(s)
+    assert r and not r["ok"] and r["code"] == want, (bad, r)
+s.sendall(b'{"cmd": "status"}\n')
+assert reply(s)["ok"], "the connection is not usable after bad requests"
+# Oversize: an error, then the connection is closed.
+big = conn()
+big.sendall(b"{" + b" " * 70000)
+r = reply(big)
+assert r and r["code"] == "bad_request" and "65536" in r["error"], r
+assert reply(big) is None, "an oversize request's connection stayed open"
+# A stalled client does not hold others up, and is closed after 10 s.
+stalled = conn()
+stalled.sendall(b'{"cmd": "sta')
+t0 = time.time()
+other = conn()
+other.sendall(b'{"cmd": "vip.list"}\n')
+assert reply(other)["ok"] and time.time() - t0 < 2, "a stalled client held another up"
+assert reply(stalled) is None and 8 < time.time() - t0 < 14, "the stalled client was not closed"
+# Clients that leave before their reply cost lbd a failed send, not its life.
+for _ in range(20):
+    c = conn()
+    c.sendall(b'{"cmd": "backend.list"}\n')
+    c.close()
+time.sleep(0.5)
+s.sendall(b'{"cmd": "status"}\n')
+assert reply(s)["ok"], "lbd went away with a client that left early"
+# Too many clients: the one over the limit is told so.
+many = [conn() for _ in range(70)]
+told, end = 0, time.time() + 3
+while time.time() < end and told < 6:
+    ready, _, _ = select.select(many, [], [], 0.2)
+    for c in ready:
+        r = reply(c)
+        told += bool(r and r["error"] == "too many clients")
+        many.remove(c)
+        c.close()
+assert told >= 6, "clients over the limit were not told: %d" % told
+for c in many:
+    c.close()
+s.sendall(b'{"cmd": "status"}\n')
+assert reply(s)["ok"]
+PY
+kill -0 "$lbd_pid" || fail "lbd died"
+
+# --- a drain with real connections ---------------------------------------------
+# N connections held open, each pinged every 100 ms until $work/stop
+# appears; their backends in FILE, then "broken N" in FILE.done.
+cat >"$work/hold.py" <<'PY'
+import os, socket, sys, time
+n, out, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+conns = []
+for _ in range(n):
+    c = socket.create_connection(("198.18.100.1", 80), timeout=5)
+    f = c.makefile("rb")
+    conns.append([c, f, f.readline().decode().strip()])
+with open(out, "w") as w:
+    w.write("".join(x[2] + "\n" for x in conns))
+broken, seq, deadline = 0, 0, time.time() + 180
+while not os.path.exists(stop) and time.time() < deadline and conns:
+    seq += 1
+    for x in list(conns):
+        try:
+            x[0].sendall(b"%d\n" % seq)
+            if x[1].readline() != b"%d\n" % seq:
+                raise OSError("wrong echo")
+        except OSError:
+            broken += 1
+            conns.remove(x)
+    time.sleep(0.1)
+for x in conns:
+    x[0].close()
+with open(out + ".done", "w") as w:
+    w.write("broken %d\n" % broken)
+PY
+# N new connections; the backend names that answered.
+newconns() {
+	nsx "$cl" /usr/bin/python3 -c "
+import socket, sys
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(('198.18.100.1', 80), timeout=5)
+    print(c.makefile('rb').readline().decode().strip())
+    c.close()" "$1"
+}
+
+step "drain: new connections avoid the backend, established ones go on"
+newconns 40 >"$work/before"
+grep -q be1 "$work/before" && grep -q be2 "$work/before" || fail "not both backends: $(sort "$work/before" | uniq -c)"
+rm -f "$work/stop"
+nsx "$cl" /usr/bin/python3 "$work/hold.py" 40 "$work/held" "$work/stop" &
+for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.1; done
+held_be1=$(grep -c be1 "$work/held" || true)
+[ "$held_be1" -gt 0 ] || fail "no held connection on be1: $(sort "$work/held" | uniq -c)"
+ctl backend drain web 198.18.3.1 >/dev/null || fail "drain failed"
+newconns 100 >"$work/after"
+grep -q be1 "$work/after" && fail "a new connection reached the drained backend"
+ctl -j backend list web | /usr/bin/python3 -c '
+import json, sys
+b = {x["address"]: x for x in json.load(sys.stdin)}
+assert b["198.18.3.1"]["effective"] == "draining", b["198.18.3.1"]
+assert b["198.18.3.1"]["flows"] > 0, "the drained backend shows no active flows"
+assert b["198.18.3.1"]["slots"] == 0 and b["198.18.3.2"]["slots"] == 251, b' ||
+	fail "backend list after the drain"
+
+step "drain --wait: times out (exit 75) while its connections live"
+t0=$(date +%s)
+ctl_rc 75 backend drain web 198.18.3.1 --wait --timeout 2 --idle 1
+grep -q 'still has [0-9]* flows after 2 s' "$work/out" || fail "timeout message: $(cat "$work/out")"
+[ $(($(date +%s) - t0)) -le 6 ] || fail "the timeout took $(($(date +%s) - t0)) s"
+
+step "drain --wait: returns once they end; none of them broke"
+touch "$work/stop"
+for _ in $(seq 50); do [ -s "$work/held.done" ] && break; sleep 0.1; done
+[ "$(cat "$work/held.done")" = "broken 0" ] || fail "held connections: $(cat "$work/held.done")"
+t0=$(date +%s)
+ctl backend drain web 198.18.3.1 --wait --timeout 30 --idle 1 >"$work/out" ||
+	fail "drain --wait failed: $(cat "$work/out")"
+grep -q 'drained, no flows left' "$work/out" || fail "drain --wait said: $(cat "$work/out")"
+[ $(($(date +%s) - t0)) -le 10 ] || fail "drain --wait took $(($(date +%s) - t0)) s"
+
+step "the drain outlives SIGKILL and a restart"
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+lbd_pid=
+newconns 30 >"$work/dead"
+grep -q be1 "$work/dead" && fail "a new connection reached be1 with lbd dead"
+start_lbd
+ctl -j backend list web >"$work/list"
+grep -q '"address":"198.18.3.1","config":{"state":"active","weight":100},"override":{"since_ms":[0-9]*,"state":"drain"}' "$work/list" ||
+	fail "the drain is gone after the restart: $(ctl backend list web)"
+newconns 30 >"$work/again"
+grep -q be1 "$work/again" && fail "a new connection reached be1 after the restart"
+
+step "undrain: the backend takes new connections again"
+ctl backend undrain web 198.18.3.1 >/dev/null
+newconns 40 >"$work/undrained"
+grep -q be1 "$work/undrained" || fail "be1 gets no new connection after undrain"
+
+echo "ctl_test: all passed"
