@@ -154,6 +154,8 @@ check_golden() { # NAME ARGS...
 }
 
 step "golden output of every command, as text and as JSON"
+sed 's/{ "address": "198.18.3.2" }/{ "address": "198.18.3.2", "weight": 300 }, { "address": "198.18.3.9" }/' \
+	"$work/lbd.json" >"$work/new.json"
 for form in txt json; do
 	opt=()
 	[ "$form" = json ] && opt=(-j)
@@ -165,6 +167,8 @@ for form in txt json; do
 	check_golden "flow_explain.$form" "${opt[@]}" flow explain tcp 198.18.0.1 40000 198.18.100.2 443
 	check_golden "weight.$form" "${opt[@]}" backend weight api 198.18.4.3 7
 	check_golden "reset.$form" "${opt[@]}" backend reset api 198.18.4.3
+	check_golden "config_validate.$form" "${opt[@]}" config validate "$work/new.json"
+	check_golden "config_diff.$form" "${opt[@]}" config diff "$work/new.json"
 done
 
 step "errors: exit codes and the JSON error form"
@@ -352,5 +356,49 @@ step "undrain: the backend takes new connections again"
 ctl backend undrain web 198.18.3.1 >/dev/null
 newconns 40 >"$work/undrained"
 grep -q be1 "$work/undrained" || fail "be1 gets no new connection after undrain"
+
+step "config validate: 0 for a good file, 78 and every error for a bad one"
+pins=/sys/fs/bpf/sluice/l0
+ctl config validate "$work/new.json" >"$work/out" || fail "a good config: $(cat "$work/out")"
+grep -q 'valid: 2 VIPs' "$work/out" || fail "validate said: $(cat "$work/out")"
+printf '{ "interface": "l0", "vips": [ { "name": "x", "address": "198.18.100.300" } ] }\n' >"$work/bad.json"
+ctl_rc 78 config validate "$work/bad.json"
+grep -q '/vips/0/address: ' "$work/out" && grep -q '/tunnel_source' "$work/out" ||
+	fail "validate listed: $(cat "$work/out")"
+
+step "config diff predicts what config apply installs, slot for slot"
+"$src/test/lbmaps.py" "$pins" 198.18.100.1 80 >"$work/before"
+ctl -j config diff "$work/new.json" >"$work/diff" || fail "diff: $(cat "$work/diff")"
+ctl config diff "$work/new.json" | grep -q '^web  198.18.100.1:80/tcp  changed: ' || fail "diff text"
+cp "$work/lbd.json" "$work/old.json"
+ctl config apply "$work/new.json" >"$work/out" || fail "apply: $(cat "$work/out")"
+grep -q 'applied: generation 2' "$work/out" || fail "apply said: $(cat "$work/out")"
+"$src/test/lbmaps.py" "$pins" 198.18.100.1 80 >"$work/after"
+/usr/bin/python3 - "$work/diff" "$work/before" "$work/after" <<'PY' || fail "diff and apply disagree"
+import json, sys
+diff, before, after = (json.load(open(p)) for p in sys.argv[1:])
+web = next(v for v in diff["vips"] if v["name"] == "web")
+moved = sum(a != b for a, b in zip(before["slots"], after["slots"]))
+assert len(before["slots"]) == len(after["slots"]) == web["table_size"] == 251
+assert moved == web["moved_slots"] > 0, (moved, web)
+assert web["backends_added"] == ["198.18.3.9"], web
+assert [c["address"] for c in web["backends_changed"]] == ["198.18.3.2"], web
+assert next(v for v in diff["vips"] if v["name"] == "api")["moved_slots"] == 0
+PY
+cmp -s "$work/new.json" "$work/lbd.json" || fail "config apply did not write the config file"
+ctl config show >"$work/shown"
+cmp -s "$work/shown" "$work/lbd.json" || fail "config show differs from the file"
+
+step "config apply of a bad file: 78, and nothing changes"
+ctl_rc 78 config apply "$work/bad.json"
+"$src/test/lbmaps.py" "$pins" 198.18.100.1 80 >"$work/again"
+cmp -s "$work/after" "$work/again" || fail "a refused apply changed the table"
+cmp -s "$work/new.json" "$work/lbd.json" || fail "a refused apply wrote the file"
+sed 's/"interface": "l0"/"interface": "l9"/' "$work/new.json" >"$work/moved.json"
+ctl_rc 78 config apply "$work/moved.json"
+grep -q 'interface cannot change from l0 to l9' "$work/out" || fail "said: $(cat "$work/out")"
+rc=0
+"${member[@]}" "$lbctl" -s "$sock" config apply "$work/new.json" >"$work/out" 2>&1 || rc=$?
+[ "$rc" -eq 77 ] || fail "a group member's config apply exited $rc"
 
 echo "ctl_test: all passed"

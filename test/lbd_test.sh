@@ -147,38 +147,7 @@ PY
 # The web VIP as the data path sees it: "in: A B; up: A B C" -- the
 # backends in its table, and those whose entries let flows stay.
 web_view() {
-	/usr/bin/python3 - "$pins" <<'PY'
-import json, socket, struct, subprocess, sys
-pins = sys.argv[1]
-def dump(*args):
-    return json.loads(subprocess.check_output(["bpftool", "-j", "map", "dump", *args]))
-def raw(b): return bytes(int(x, 16) for x in b)
-web = None
-for e in dump("pinned", pins + "/vip_map"):
-    k = raw(e["key"])
-    if k[:4] == socket.inet_aton("198.18.100.1") and struct.unpack(">H", k[16:18])[0] == 80:
-        web = struct.unpack("<I", raw(e["value"])[:4])[0]
-addr, up = {}, []
-# lbd numbers backends from 1: the first ids hold this test's few.
-for i in range(1, 17):
-    e = json.loads(subprocess.check_output(["bpftool", "-j", "map", "lookup", "pinned",
-        pins + "/backends", "key"] + [str(b) for b in struct.pack("<I", i)]))
-    v = raw(e["value"])
-    if v[16] == 4 and struct.unpack("<H", v[18:20])[0] == web:
-        a = socket.inet_ntoa(v[:4])
-        addr[struct.unpack("<I", raw(e["key"]))[0]] = a
-        if v[17] & 1:
-            up.append(a)
-inner = [struct.unpack("<I", raw(e["value"]))[0] for e in dump("pinned", pins + "/vip_tables")
-         if struct.unpack("<I", raw(e["key"]))[0] == web]
-ids = set()
-if inner:
-    ent = {struct.unpack("<I", raw(e["key"]))[0]: struct.unpack("<Q", raw(e["value"]))[0]
-           for e in dump("id", str(inner[0]))}
-    for s in range(ent.get(0, 0)):
-        ids.add((ent[1 + s // 4] >> (16 * (s % 4))) & 0xffff)
-print("in: %s; up: %s" % (" ".join(sorted(addr[i] for i in ids)), " ".join(sorted(up))))
-PY
+	"$src/test/lbmaps.py" "$pins" 198.18.100.1 80 | json 'print("in: %s; up: %s" % (" ".join(sorted(set(a for a in d["slots"] if a))), " ".join(d["up"])))'
 }
 flow_count() { bpftool -j map dump pinned "$pins/flow_table" | json 'print(len(d))'; }
 wait_flows() { # N: wait for at least N flow entries

@@ -1325,23 +1325,19 @@ out:
 }
 
 /* Up to CONFIG_FILE_MAX + 1 bytes: enough to tell that a file is too large. */
-int config_file_read(const char *path, char **out, size_t *len)
+int config_fd_read(int fd, char **out, size_t *len)
 {
 	size_t n = 0, cap = 0, limit = CONFIG_FILE_MAX + 1;
 	char *buf = NULL, *p;
 	ssize_t r;
-	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	while (n < limit) {
 		if (n == cap) {
 			cap = cap ? (cap * 2 < limit ? cap * 2 : limit) : CONFIG_READ_CHUNK;
 			p = realloc(buf, cap);
 			if (!p) {
-				ret = -ENOMEM;
-				break;
+				free(buf);
+				return -ENOMEM;
 			}
 			buf = p;
 		}
@@ -1349,21 +1345,27 @@ int config_file_read(const char *path, char **out, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			ret = -errno;
-			break;
+			free(buf);
+			return -errno;
 		}
 		if (!r)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+int config_file_read(const char *path, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = config_fd_read(fd, out, len);
+	close(fd);
+	return ret;
 }
 
 int config_load(const char *path, struct config **out, struct config_errors *errs)

@@ -110,6 +110,9 @@ int config_load(const char *path, struct config **out, struct config_errors *err
  * that a file too large shows as such), in a new buffer. 0 or -errno. */
 int config_file_read(const char *path, char **text, size_t *len);
 
+/* The same from an open file (one sent over the control socket). */
+int config_fd_read(int fd, char **text, size_t *len);
+
 /* The same, from len bytes of memory; name stands for the file in messages. */
 int config_parse(const char *text, size_t len, const char *name, struct config **out,
 		 struct config_errors *errs);

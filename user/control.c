@@ -2,6 +2,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ struct client {
 	bool closing;		/* close once the reply is out */
 	bool discarding;	/* reply out: reading what is left, then closing */
 	bool waiting;		/* a drain --wait owes its reply */
+	int passed_fd;		/* a file sent with the request (SCM_RIGHTS), or -1 */
 	struct ctl_wait wait;
 	char who[64];
 	struct client *next;
@@ -72,6 +74,8 @@ static void client_free(struct client *cl)
 	sd_event_source_disable_unref(cl->io);
 	sd_event_source_disable_unref(cl->timer);
 	close(cl->fd);
+	if (cl->passed_fd >= 0)
+		close(cl->passed_fd);
 	free(cl->out);
 	free(cl);
 }
@@ -168,8 +172,13 @@ static void request_run(struct client *cl, const char *line, size_t len)
 		reply_error(cl, CTL_BAD_REQUEST, msg);
 		return;
 	}
-	ctl_run(&cl->c->env, req, cl->admin, cl->who, &r, &cl->wait);
+	ctl_run(&cl->c->env, req, cl->passed_fd, cl->admin, cl->who, &r, &cl->wait);
 	json_decref(req);
+	/* A file goes with one request only. */
+	if (cl->passed_fd >= 0) {
+		close(cl->passed_fd);
+		cl->passed_fd = -1;
+	}
 	if (r.pending) {
 		cl->waiting = true;
 		wait_poll(cl);
@@ -198,14 +207,45 @@ static void requests_take(struct client *cl)
 	}
 }
 
+/* Keep the last file descriptor a read brought (closing any other): the
+ * next request may use it. */
+static void fds_take(struct client *cl, struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	int fd, i, n;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < n; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(fd));
+			if (cl->passed_fd >= 0)
+				close(cl->passed_fd);
+			cl->passed_fd = fd;
+		}
+	}
+}
+
 /* 0 to go on, -1 when the client is gone. */
 static int client_read(struct client *cl)
 {
+	union {
+		char buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf,
+			     .msg_controllen = sizeof(ctrl.buf) };
 	ssize_t n;
 
 	if (cl->discarding)
 		cl->in_len = 0;
-	n = read(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len);
+	iov.iov_base = cl->in + cl->in_len;
+	iov.iov_len = sizeof(cl->in) - cl->in_len;
+	n = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
+	if (n > 0)
+		fds_take(cl, &mh);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -334,6 +374,7 @@ static void client_new(struct control *c, int fd)
 	}
 	cl->c = c;
 	cl->fd = fd;
+	cl->passed_fd = -1;
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;
@@ -427,6 +468,29 @@ static int listen_on(struct control *c, const char **what_fail)
 		return -errno;
 	*what_fail = "setting its group";
 	return control_access_set(c, &c->acc);
+}
+
+int control_access_resolve(const struct config *cfg, struct control_access *acc, char *err,
+			   size_t errlen)
+{
+	struct group *g = getgrnam(cfg->control_group);
+
+	if (!g) {
+		snprintf(err, errlen, "control_group \"%s\": no such group", cfg->control_group);
+		return -ENOENT;
+	}
+	acc->group = g->gr_gid;
+	acc->has_admin = cfg->control_admin_group[0] != '\0';
+	if (!acc->has_admin)
+		return 0;
+	g = getgrnam(cfg->control_admin_group);
+	if (!g) {
+		snprintf(err, errlen, "control_admin_group \"%s\": no such group",
+			 cfg->control_admin_group);
+		return -ENOENT;
+	}
+	acc->admin = g->gr_gid;
+	return 0;
 }
 
 int control_access_set(struct control *c, const struct control_access *acc)

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "config.h"
 #include "ctlcmd.h"
 
 #define CONTROL_REQUEST_MAX	65536	/* bytes of one request, its newline included */
@@ -36,6 +37,11 @@ struct control_access {
 	bool has_admin;
 	gid_t admin;
 };
+
+/* control_group and control_admin_group by id. 0, or -ENOENT with the
+ * group that does not exist named in err. */
+int control_access_resolve(const struct config *cfg, struct control_access *acc, char *err,
+			   size_t errlen);
 
 /*
  * Listen on path (replacing a stale socket there, creating its directory)

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <netinet/in.h>
 
+#include "cfgdiff.h"
+#include "control.h"
 #include "datapath.h"
 #include "lb_hash.h"
 #include "log.h"
@@ -24,11 +26,12 @@ static const char *const code_names[] = {
 	[CTL_TIMEOUT] = "timeout",
 	[CTL_CONFLICT] = "conflict",
 	[CTL_FAILED] = "failed",
+	[CTL_BAD_CONFIG] = "bad_config",
 };
 
 const char *ctl_code_name(enum ctl_code code)
 {
-	return (unsigned int)code <= CTL_FAILED ? code_names[code] : "failed";
+	return (unsigned int)code <= CTL_BAD_CONFIG ? code_names[code] : "failed";
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -604,10 +607,130 @@ bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 no
 }
 
 /* ------------------------------------------------------------------ */
+/* config */
+
+/* The config a request sent as a file (SCM_RIGHTS), parsed and checked as
+ * lbd would at a reload. NULL with r filled (CTL_BAD_CONFIG and every
+ * error line, or why the file cannot be read). */
+static struct config *config_arg(json_t *req, int fd, char **text, size_t *len,
+				 struct ctl_reply *r)
+{
+	const char *name = str_arg(req, "name", false, r);
+	struct config_errors errs = { 0 };
+	struct control_access acc;
+	struct config *cfg = NULL;
+	char err[128];
+	size_t i;
+	int rc;
+
+	if (r->code)
+		return NULL;
+	if (fd < 0) {
+		fail(r, CTL_BAD_REQUEST, "send the config file with the request (SCM_RIGHTS)");
+		return NULL;
+	}
+	rc = config_fd_read(fd, text, len);
+	if (rc) {
+		fail(r, CTL_BAD_REQUEST, "cannot read the config sent: %s", strerror(-rc));
+		return NULL;
+	}
+	rc = config_parse(*text ? *text : "", *len, name ? name : "config", &cfg, &errs);
+	if (!rc && control_access_resolve(cfg, &acc, err, sizeof(err))) {
+		rc = -EINVAL;
+		config_free(cfg);
+		cfg = NULL;
+		errs.lines = calloc(1, sizeof(*errs.lines));
+		if (errs.lines && (errs.lines[0] = strdup(err)))
+			errs.n = 1;
+	}
+	if (rc) {
+		fail(r, rc == -EINVAL ? CTL_BAD_CONFIG : CTL_FAILED, "the config is not valid "
+		     "(%zu error%s)", errs.n, errs.n == 1 ? "" : "s");
+		r->errors = json_array();
+		for (i = 0; i < errs.n; i++)
+			json_array_append_new(r->errors, json_string(errs.lines[i]));
+		free(*text);
+		*text = NULL;
+	}
+	config_errors_clear(&errs);
+	return cfg;
+}
+
+static void cmd_config_validate(const struct ctl_env *env, json_t *req, int fd,
+				struct ctl_reply *r)
+{
+	char *text = NULL;
+	size_t len;
+	struct config *cfg = config_arg(req, fd, &text, &len, r);
+
+	if (!cfg)
+		return;
+	r->result = json_pack("{s:b, s:i}", "valid", 1, "vips", (int)cfg->n_vips);
+	config_free(cfg);
+	free(text);
+}
+
+static void cmd_config_diff(const struct ctl_env *env, json_t *req, int fd,
+			    struct ctl_reply *r)
+{
+	const struct state *cur = env->state(env->data);
+	struct state_replace_stats rs;
+	struct state *next;
+	char *text = NULL;
+	size_t len;
+	struct config *cfg = config_arg(req, fd, &text, &len, r);
+
+	if (!cfg)
+		return;
+	free(text);
+	next = state_new(cfg, wall_ms());
+	if (!next) {
+		fail(r, CTL_FAILED, "%s", strerror(errno));
+		return;
+	}
+	state_carry(next, cur, wall_ms(), &rs);
+	r->result = cfgdiff(cur, env->ap, env->maps, next);
+	if (!r->result)
+		fail(r, CTL_FAILED, "reading the installed tables: %s", strerror(errno));
+	else
+		json_object_set_new(r->result, "overrides_replaced",
+				    json_integer((json_int_t)rs.overrides_dropped));
+	state_free(next);
+}
+
+static void cmd_config_apply(const struct ctl_env *env, json_t *req, int fd, const char *who,
+			     struct ctl_reply *r)
+{
+	const char *name = str_arg(req, "name", false, r);
+	char *text = NULL;
+	size_t len;
+	struct config *cfg = config_arg(req, fd, &text, &len, r);
+
+	if (!cfg)
+		return;
+	config_free(cfg);
+	log_info("control: %s: config apply%s%s", who, name ? " " : "", name ? name : "");
+	env->config_apply(env->data, text, len, name ? name : "config", r);
+	free(text);
+}
+
+static void cmd_config_show(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	const char *path, *text;
+	size_t len;
+
+	text = env->config_text(env->data, &len, &path);
+	r->result = json_pack("{s:s, s:s%}", "file", path, "text", text ? text : "", len);
+}
+
+/* ------------------------------------------------------------------ */
 /* Dispatch */
+
+enum cmd_kind { K_READ, K_CHANGE, K_FILE };
 
 struct ctl_cmd {
 	const char *name;
+	enum cmd_kind kind;
 	bool admin;
 	enum change ch;
 	void (*read)(const struct ctl_env *env, json_t *req, struct ctl_reply *r);
@@ -618,21 +741,38 @@ static const char *const k_none[] = { NULL };
 static const char *const k_vip[] = { "vip", NULL };
 static const char *const k_flow[] = { "proto", "src", "sport", "dst", "dport", NULL };
 
+static const char *const k_name[] = { "name", NULL };
+
 static const struct ctl_cmd cmds[] = {
-	{ "status", false, 0, cmd_status, k_none },
-	{ "vip.list", false, 0, cmd_vip_list, k_none },
-	{ "vip.show", false, 0, cmd_vip_show, k_vip },
-	{ "backend.list", false, 0, cmd_backend_list, k_vip },
-	{ "stats", false, 0, cmd_stats, k_vip },
-	{ "flow.explain", false, 0, cmd_flow_explain, k_flow },
-	{ "backend.drain", true, CH_DRAIN, NULL, NULL },
-	{ "backend.undrain", true, CH_UNDRAIN, NULL, NULL },
-	{ "backend.down", true, CH_DOWN, NULL, NULL },
-	{ "backend.weight", true, CH_WEIGHT, NULL, NULL },
-	{ "backend.reset", true, CH_RESET, NULL, NULL },
+	{ "status", K_READ, false, 0, cmd_status, k_none },
+	{ "vip.list", K_READ, false, 0, cmd_vip_list, k_none },
+	{ "vip.show", K_READ, false, 0, cmd_vip_show, k_vip },
+	{ "backend.list", K_READ, false, 0, cmd_backend_list, k_vip },
+	{ "stats", K_READ, false, 0, cmd_stats, k_vip },
+	{ "flow.explain", K_READ, false, 0, cmd_flow_explain, k_flow },
+	{ "config.show", K_READ, false, 0, cmd_config_show, k_none },
+	{ "backend.drain", K_CHANGE, true, CH_DRAIN, NULL, NULL },
+	{ "backend.undrain", K_CHANGE, true, CH_UNDRAIN, NULL, NULL },
+	{ "backend.down", K_CHANGE, true, CH_DOWN, NULL, NULL },
+	{ "backend.weight", K_CHANGE, true, CH_WEIGHT, NULL, NULL },
+	{ "backend.reset", K_CHANGE, true, CH_RESET, NULL, NULL },
+	{ "config.validate", K_FILE, false, 0, NULL, k_name },
+	{ "config.diff", K_FILE, false, 0, NULL, k_name },
+	{ "config.apply", K_FILE, true, 0, NULL, k_name },
 };
 
-void ctl_run(const struct ctl_env *env, json_t *req, bool admin, const char *who,
+static void file_run(const struct ctl_env *env, const char *name, json_t *req, int fd,
+		     const char *who, struct ctl_reply *r)
+{
+	if (!strcmp(name, "config.validate"))
+		cmd_config_validate(env, req, fd, r);
+	else if (!strcmp(name, "config.diff"))
+		cmd_config_diff(env, req, fd, r);
+	else
+		cmd_config_apply(env, req, fd, who, r);
+}
+
+void ctl_run(const struct ctl_env *env, json_t *req, int fd, bool admin, const char *who,
 	     struct ctl_reply *r, struct ctl_wait *w)
 {
 	const char *name;
@@ -652,10 +792,14 @@ void ctl_run(const struct ctl_env *env, json_t *req, bool admin, const char *who
 			     "control_admin_group", name);
 			return;
 		}
-		if (cmds[i].read && keys_check(req, cmds[i].keys, r))
-			cmds[i].read(env, req, r);
-		else if (!cmds[i].read)
+		if (cmds[i].kind == K_CHANGE)
 			change_run(env, req, cmds[i].ch, who, r, w);
+		else if (!keys_check(req, cmds[i].keys, r))
+			return;
+		else if (cmds[i].kind == K_READ)
+			cmds[i].read(env, req, r);
+		else
+			file_run(env, name, req, fd, who, r);
 		return;
 	}
 	if (name)
@@ -666,9 +810,16 @@ json_t *ctl_reply_json(struct ctl_reply *r)
 {
 	json_t *j;
 
-	if (r->code)
-		return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", r->msg, "code",
-				 ctl_code_name(r->code));
+	if (r->code) {
+		j = json_pack("{s:b, s:s, s:s}", "ok", 0, "error", r->msg, "code",
+			      ctl_code_name(r->code));
+		if (r->errors)
+			json_object_set_new(j, "errors", r->errors);
+		r->errors = NULL;
+		json_decref(r->result);
+		r->result = NULL;
+		return j;
+	}
 	j = json_pack("{s:b, s:o}", "ok", 1, "result", r->result ? r->result : json_null());
 	r->result = NULL;
 	return j;

@@ -27,9 +27,12 @@ enum ctl_code {
 	CTL_TIMEOUT,		/* drain --wait: flows left when the time ran out */
 	CTL_CONFLICT,		/* the backend changed under a wait */
 	CTL_FAILED,		/* lbd could not do it (the kernel refused a write) */
+	CTL_BAD_CONFIG,		/* a config that does not validate: "errors" lists why */
 };
 
 const char *ctl_code_name(enum ctl_code code);
+
+struct ctl_reply;
 
 /* What the commands read and change, from lbd. */
 struct ctl_env {
@@ -39,10 +42,16 @@ struct ctl_env {
 	struct state *(*state)(void *data);			/* the running state */
 	int (*commit)(void *data, char *err, size_t errlen);	/* apply and save now */
 	json_t *(*status)(void *data);				/* lbd's own facts */
+	/* Apply a config's text as a reload would, then make it the config
+	 * file's: the result, or the failure in r. */
+	void (*config_apply)(void *data, const char *text, size_t len, const char *name,
+			     struct ctl_reply *r);
+	/* The running config's bytes and file. */
+	const char *(*config_text)(void *data, size_t *len, const char **path);
 	void *data;
 };
 
-#define CTL_MSG_MAX		256
+#define CTL_MSG_MAX		512
 #define CTL_WAIT_TIMEOUT_S	300	/* drain --wait gives up after, by default */
 #define CTL_IDLE_S		30	/* a flow not seen for this long is over */
 
@@ -58,15 +67,17 @@ struct ctl_reply {
 	enum ctl_code code;
 	char msg[CTL_MSG_MAX];
 	json_t *result;		/* CTL_OK: owned by the caller */
+	json_t *errors;		/* CTL_BAD_CONFIG: the config's error lines */
 	bool pending;		/* CTL_OK, no result yet: poll the wait */
 };
 
 /*
- * Run one request (a JSON object with "cmd"). admin: the peer may make
- * changes; who names it in the log ("uid 0 pid 42"). A drain with "wait"
- * fills w and sets r->pending.
+ * Run one request (a JSON object with "cmd"). fd: a file the peer sent
+ * with it (the config of config.validate, .diff and .apply), or -1.
+ * admin: the peer may make changes; who names it in the log ("uid 0 pid
+ * 42"). A drain with "wait" fills w and sets r->pending.
  */
-void ctl_run(const struct ctl_env *env, json_t *req, bool admin, const char *who,
+void ctl_run(const struct ctl_env *env, json_t *req, int fd, bool admin, const char *who,
 	     struct ctl_reply *r, struct ctl_wait *w);
 
 /* Poll a wait: false while flows are left and time remains; true with the
@@ -75,7 +86,8 @@ bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 no
 		   struct ctl_reply *r);
 
 /* The reply as one JSON object: {"ok": true, "result": ...} or
- * {"ok": false, "error": MSG, "code": NAME}. Takes r->result. */
+ * {"ok": false, "error": MSG, "code": NAME, "errors"?: [...]}. Takes
+ * r->result and r->errors. */
 json_t *ctl_reply_json(struct ctl_reply *r);
 
 #endif /* LB_CTLCMD_H */

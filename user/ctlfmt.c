@@ -322,3 +322,70 @@ void ctlfmt_flow(FILE *f, json_t *r, __u64 now_ms)
 		fprintf(f, "from     no table\n");
 	fprintf(f, "why      %s\n", str(r, "why"));
 }
+
+void ctlfmt_config_valid(FILE *f, json_t *r, __u64 now_ms)
+{
+	fprintf(f, "valid: %lld VIPs\n", num(r, "vips"));
+}
+
+static void side_txt(char *buf, size_t len, json_t *s)
+{
+	snprintf(buf, len, "%s %lld %s", str(s, "state"), num(s, "weight"), str(s, "effective"));
+}
+
+static void vip_diff_txt(FILE *f, json_t *v)
+{
+	char a[CELL_MAX], b[CELL_MAX];
+	json_t *x;
+	size_t i;
+
+	fprintf(f, "%s  %s  %s", str(v, "name"), str(v, "vip"), str(v, "change"));
+	if (json_object_get(v, "moved_slots") && strcmp(str(v, "change"), "same"))
+		fprintf(f, ": %.1f%% of new flows move (%lld of %lld slots%s)",
+			100 * json_real_value(json_object_get(v, "moved_share")),
+			num(v, "moved_slots"), num(v, "table_size"),
+			json_object_get(v, "table_size_was") ? ", the table changes size" : "");
+	fprintf(f, "\n");
+	json_array_foreach(json_object_get(v, "backends_added"), i, x)
+		fprintf(f, "  + %s\n", json_string_value(x));
+	json_array_foreach(json_object_get(v, "backends_removed"), i, x)
+		fprintf(f, "  - %s\n", json_string_value(x));
+	json_array_foreach(json_object_get(v, "backends_changed"), i, x) {
+		side_txt(a, sizeof(a), json_object_get(x, "from"));
+		side_txt(b, sizeof(b), json_object_get(x, "to"));
+		fprintf(f, "  ~ %s  %s -> %s\n", str(x, "address"), a, b);
+	}
+}
+
+void ctlfmt_config_diff(FILE *f, json_t *r, __u64 now_ms)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, "vips"), i, v)
+		vip_diff_txt(f, v);
+	fprintf(f, "in all: %.1f%% of slots move (%lld of %lld)", 100 *
+		json_real_value(json_object_get(r, "moved_share")), num(r, "moved_slots"),
+		num(r, "slots"));
+	if (num(r, "overrides_replaced"))
+		fprintf(f, "; %lld operator overrides replaced", num(r, "overrides_replaced"));
+	fprintf(f, "\n");
+}
+
+void ctlfmt_config_applied(FILE *f, json_t *r, __u64 now_ms)
+{
+	fprintf(f, "applied: generation %lld; tables swapped %lld, emptied %lld; VIPs +%lld -%lld; "
+		   "backends +%lld ~%lld retired %lld; written to %s\n", num(r, "generation"),
+		num(r, "tables_swapped"), num(r, "tables_emptied"), num(r, "vips_added"),
+		num(r, "vips_removed"), num(r, "backends_added"), num(r, "backends_changed"),
+		num(r, "backends_retired"), str(r, "file"));
+}
+
+void ctlfmt_config_show(FILE *f, json_t *r, __u64 now_ms)
+{
+	const char *t = json_string_value(json_object_get(r, "text"));
+	size_t len = json_string_length(json_object_get(r, "text"));
+
+	if (t)
+		fwrite(t, 1, len, f);
+}

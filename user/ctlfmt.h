@@ -20,5 +20,9 @@ void ctlfmt_backend(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_drained(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_stats(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_flow(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_config_valid(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_config_diff(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_config_applied(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_config_show(FILE *f, json_t *r, __u64 now_ms);
 
 #endif /* LB_CTLFMT_H */

@@ -11,11 +11,14 @@
  *
  * Exit codes (lbctl(8)): 0 done; 64 usage; 65 bad input (no such VIP or
  * backend, a bad value); 69 lbd not reachable; 75 timed out (drain
- * --wait); 77 permission denied; 1 lbd could not do it.
+ * --wait); 77 permission denied; 78 the config is not valid; 1 lbd could
+ * not do it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +31,14 @@
 #include <jansson.h>
 
 #include "ctlfmt.h"
+#include "fileio.h"
 
 #define EXIT_USAGE	64	/* EX_USAGE */
 #define EXIT_DATAERR	65	/* EX_DATAERR */
 #define EXIT_UNAVAIL	69	/* EX_UNAVAILABLE */
 #define EXIT_TEMPFAIL	75	/* EX_TEMPFAIL */
 #define EXIT_NOPERM	77	/* EX_NOPERM */
+#define EXIT_CONFIG	78	/* EX_CONFIG */
 
 #define SOCKET_DEFAULT	"/run/sluice/lbd.sock"
 #define REPLY_WAIT_S	30	/* for a reply, past any drain --wait */
@@ -44,9 +49,11 @@ struct opts {
 	int json;		/* 0 text, 1 compact JSON, 2 pretty */
 };
 
-/* Fill req from positional arguments (and options): 0, or the exit code
- * (EXIT_USAGE, EXIT_DATAERR for a bad value) with a message in err. */
-typedef int (*build_fn)(json_t *req, int argc, char **argv, char *err, size_t errlen);
+/* Fill req from positional arguments (and options), and *file with a file
+ * to send along: 0, or the exit code (EXIT_USAGE, EXIT_DATAERR for a bad
+ * value) with a message in err. */
+typedef int (*build_fn)(json_t *req, int argc, char **argv, int *file, char *err,
+			size_t errlen);
 typedef void (*show_fn)(FILE *f, json_t *result, __u64 now_ms);
 
 struct cmd {
@@ -80,26 +87,30 @@ static bool to_uint(const char *s, long long min, long long max, long long *out)
 	return !errno && *s && !*end && *out >= min && *out <= max;
 }
 
-static int b_none(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_none(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	return 0;
 }
 
-static int b_vip(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_vip(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	if (argc)
 		json_object_set_new(req, "vip", json_string(argv[0]));
 	return 0;
 }
 
-static int b_vip_backend(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_vip_backend(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	json_object_set_new(req, "vip", json_string(argv[0]));
 	json_object_set_new(req, "backend", json_string(argv[1]));
 	return 0;
 }
 
-static int b_weight(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_weight(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	long long w;
 
@@ -107,18 +118,19 @@ static int b_weight(json_t *req, int argc, char **argv, char *err, size_t errlen
 		snprintf(err, errlen, "weight \"%s\": must be an integer in 1..65535", argv[2]);
 		return EXIT_DATAERR;
 	}
-	b_vip_backend(req, argc, argv, err, errlen);
+	b_vip_backend(req, argc, argv, file, err, errlen);
 	json_object_set_new(req, "weight", json_integer(w));
 	return 0;
 }
 
 /* drain VIP BACKEND [--wait [--timeout SECONDS] [--idle SECONDS]] */
-static int b_drain(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_drain(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	long long n;
 	int i;
 
-	b_vip_backend(req, argc, argv, err, errlen);
+	b_vip_backend(req, argc, argv, file, err, errlen);
 	for (i = 2; i < argc; i++) {
 		bool value = !strcmp(argv[i], "--timeout") || !strcmp(argv[i], "--idle");
 
@@ -143,7 +155,8 @@ static int b_drain(json_t *req, int argc, char **argv, char *err, size_t errlen)
 	return 0;
 }
 
-static int b_flow(json_t *req, int argc, char **argv, char *err, size_t errlen)
+static int b_flow(json_t *req, int argc, char **argv, int *file, char *err,
+		   size_t errlen)
 {
 	long long sport, dport;
 
@@ -156,6 +169,20 @@ static int b_flow(json_t *req, int argc, char **argv, char *err, size_t errlen)
 	json_object_set_new(req, "sport", json_integer(sport));
 	json_object_set_new(req, "dst", json_string(argv[3]));
 	json_object_set_new(req, "dport", json_integer(dport));
+	return 0;
+}
+
+/* The config file goes with the request, as an open file: lbd reads what
+ * the caller can read, whatever mount namespace lbd runs in. */
+static int b_config(json_t *req, int argc, char **argv, int *file, char *err,
+		    size_t errlen)
+{
+	*file = open(argv[0], O_RDONLY | O_CLOEXEC);
+	if (*file < 0) {
+		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
+		return EXIT_DATAERR;
+	}
+	json_object_set_new(req, "name", json_string(argv[0]));
 	return 0;
 }
 
@@ -194,6 +221,15 @@ static const struct cmd cmds[] = {
 	{ "flow", "explain", "tcp|udp SRC SPORT DST DPORT",
 	  "which backend a flow goes to, from where, and why", "flow.explain", 5, 5, b_flow,
 	  ctlfmt_flow },
+	{ "config", "validate", "FILE", "check FILE as lbd would take it (exit 78 and every "
+	  "error if it is not valid)", "config.validate", 1, 1, b_config, ctlfmt_config_valid },
+	{ "config", "diff", "FILE", "what FILE would change: VIPs, backends, and the share of "
+	  "each table (so of new flows) that would move", "config.diff", 1, 1, b_config,
+	  ctlfmt_config_diff },
+	{ "config", "apply", "FILE", "validate and apply FILE, then make it lbd's config file",
+	  "config.apply", 1, 1, b_config, ctlfmt_config_applied },
+	{ "config", "show", "", "the running config, as its file was", "config.show", 0, 0,
+	  b_none, ctlfmt_config_show },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -245,22 +281,6 @@ static int sock_open(const char *path, struct failure *fl)
 	if (fd >= 0)
 		close(fd);
 	return -1;
-}
-
-static bool send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
 }
 
 /* One line of reply, waiting at most wait_s for it. */
@@ -316,7 +336,7 @@ static int code_exit(const char *code)
 	} map[] = {
 		{ "bad_request", EXIT_DATAERR }, { "not_found", EXIT_DATAERR },
 		{ "conflict", EXIT_DATAERR }, { "permission", EXIT_NOPERM },
-		{ "timeout", EXIT_TEMPFAIL },
+		{ "timeout", EXIT_TEMPFAIL }, { "bad_config", EXIT_CONFIG },
 	};
 	size_t i;
 
@@ -326,21 +346,49 @@ static int code_exit(const char *code)
 	return EXIT_FAILURE;
 }
 
-/* Send req, and return the reply's result (or fill fl). */
-static json_t *call(const struct opts *o, json_t *req, int wait_s, struct failure *fl)
+/* The request line, with file (if not -1) passed along its first byte. */
+static int request_send(int fd, const char *text, size_t len, int file)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctrl;
+	struct iovec iov = { .iov_base = (void *)text, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (file >= 0) {
+		mh.msg_control = ctrl.buf;
+		mh.msg_controllen = sizeof(ctrl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &file, sizeof(int));
+	}
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != 1)
+		return -errno;
+	return fileio_write_all(fd, text + 1, len - 1);
+}
+
+/* Send req, and return the reply's result (or fill fl, and *errors with a
+ * bad config's error lines). */
+static json_t *call(const struct opts *o, json_t *req, int file, int wait_s,
+		    struct failure *fl, json_t **errors)
 {
 	char *text = json_dumps(req, JSON_COMPACT), *line = NULL;
 	json_t *reply = NULL, *result = NULL;
-	int fd = sock_open(o->socket, fl);
+	int fd = sock_open(o->socket, fl), rc;
 
 	if (fd >= 0 && text) {
 		size_t len = strlen(text);
 
 		text[len] = '\n';
-		if (send_all(fd, text, len + 1))
+		rc = request_send(fd, text, len + 1, file);
+		if (!rc)
 			line = reply_read(fd, wait_s, fl);
 		else
-			snprintf(fl->msg, sizeof(fl->msg), "sending the request: %s", strerror(errno));
+			snprintf(fl->msg, sizeof(fl->msg), "sending the request: %s", strerror(-rc));
 	}
 	if (line)
 		reply = json_loads(line, 0, NULL);
@@ -354,6 +402,7 @@ static json_t *call(const struct opts *o, json_t *req, int wait_s, struct failur
 		fl->exit = code_exit(fl->code);
 		snprintf(fl->msg, sizeof(fl->msg), "%s",
 			 json_string_value(json_object_get(reply, "error")) ?: "?");
+		*errors = json_incref(json_object_get(reply, "errors"));
 	}
 	if (!result && !fl->exit)
 		fl->exit = EXIT_FAILURE;
@@ -365,15 +414,21 @@ static json_t *call(const struct opts *o, json_t *req, int wait_s, struct failur
 	return result;
 }
 
-static int report(const struct opts *o, const struct failure *fl)
+static int report(const struct opts *o, const struct failure *fl, json_t *errors)
 {
-	json_t *j;
+	json_t *j, *e;
+	size_t i;
 
 	if (!o->json) {
 		fprintf(stderr, "lbctl: %s\n", fl->msg);
+		json_array_foreach(errors, i, e)
+			fprintf(stderr, "%s\n", json_string_value(e));
+		json_decref(errors);
 		return fl->exit;
 	}
 	j = json_pack("{s:s, s:s}", "error", fl->msg, "code", fl->code[0] ? fl->code : "failed");
+	if (errors)
+		json_object_set_new(j, "errors", errors);
 	json_dumpf(j, stdout, o->json == 2 ? JSON_INDENT(2) : JSON_COMPACT);
 	fputc('\n', stdout);
 	json_decref(j);
@@ -404,9 +459,9 @@ static const struct cmd *cmd_find(int argc, char **argv, int *used)
 static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
 {
 	struct failure fl = { 0 };
-	json_t *req, *result, *t;
+	json_t *req, *result, *t, *errors = NULL;
 	char err[256];
-	int rc = 0, wait_s = REPLY_WAIT_S;
+	int rc = 0, wait_s = REPLY_WAIT_S, file = -1;
 
 	if (argc < c->min_args || argc > c->max_args) {
 		fprintf(stderr, "lbctl: usage: lbctl %s%s%s%s%s\n", c->object,
@@ -415,7 +470,7 @@ static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	req = json_pack("{s:s}", "cmd", c->wire);
-	rc = c->build(req, argc, argv, err, sizeof(err));
+	rc = c->build(req, argc, argv, &file, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "lbctl: %s\n", err);
 		json_decref(req);
@@ -425,10 +480,12 @@ static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
 		t = json_object_get(req, "timeout_s");
 		wait_s += t ? (int)json_integer_value(t) : 300;
 	}
-	result = call(o, req, wait_s, &fl);
+	result = call(o, req, file, wait_s, &fl, &errors);
 	json_decref(req);
+	if (file >= 0)
+		close(file);
 	if (!result) {
-		rc = report(o, &fl);
+		rc = report(o, &fl, errors);
 	} else if (o->json) {
 		json_dumpf(result, stdout, (o->json == 2 ? JSON_INDENT(2) : JSON_COMPACT) |
 			   JSON_ENCODE_ANY);
@@ -446,6 +503,8 @@ int main(int argc, char **argv)
 	const struct cmd *c;
 	int opt, used = 0;
 
+	/* lbd going away mid-request is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt(argc, argv, "+s:jph")) != -1) {
 		switch (opt) {
 		case 's': o.socket = optarg; break;

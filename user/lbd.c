@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +31,7 @@
 #include "apply.h"
 #include "config.h"
 #include "control.h"
+#include "fileio.h"
 #include "flows.h"
 #include "loader.h"
 #include "log.h"
@@ -138,23 +139,12 @@ static int config_take(const char *path, char **text, size_t *len, struct config
  * reason logged. */
 static int access_resolve(const struct config *cfg, struct control_access *acc)
 {
-	struct group *g = getgrnam(cfg->control_group);
+	char err[128];
 
-	if (!g) {
-		log_err("control_group \"%s\": no such group", cfg->control_group);
-		return EXIT_CONFIG;
-	}
-	acc->group = g->gr_gid;
-	acc->has_admin = cfg->control_admin_group[0] != '\0';
-	if (!acc->has_admin)
+	if (!control_access_resolve(cfg, acc, err, sizeof(err)))
 		return 0;
-	g = getgrnam(cfg->control_admin_group);
-	if (!g) {
-		log_err("control_admin_group \"%s\": no such group", cfg->control_admin_group);
-		return EXIT_CONFIG;
-	}
-	acc->admin = g->gr_gid;
-	return 0;
+	log_err("%s", err);
+	return EXIT_CONFIG;
 }
 
 static int cmd_check(const char *path)
@@ -253,8 +243,10 @@ static void apply_log(const char *why, const struct state *st, const struct appl
 		 as->backends_retired, (unsigned long long)ms);
 }
 
-/* Everything, from st. 0 or -errno (logged). */
-static int apply_full(struct lbd *d, const struct state *st, const char *why)
+/* Everything, from st, its counts in *out if not NULL. 0 or -errno
+ * (logged). */
+static int apply_full(struct lbd *d, const struct state *st, const char *why,
+		      struct apply_stats *out)
 {
 	__u64 t0 = mono_ms();
 	struct apply_stats as;
@@ -270,6 +262,8 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why)
 		return rc;
 	}
 	apply_log(why, st, &as, mono_ms() - t0);
+	if (out)
+		*out = as;
 	return 0;
 }
 
@@ -284,7 +278,7 @@ static void apply_changes(struct lbd *d)
 	int rc;
 
 	if (d->full_due) {
-		rc = apply_full(d, d->st, "retry");
+		rc = apply_full(d, d->st, "retry", NULL);
 	} else {
 		rc = apply_dirty(d->ap, d->st, &as, err, sizeof(err));
 		if (rc)
@@ -545,6 +539,173 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 }
 
 /* ------------------------------------------------------------------ */
+/* Reload */
+
+/* Fields that only a restart can change: false with why in err. */
+static bool reload_allowed(const struct config *old, const struct config *cfg, char *err,
+			   size_t errlen)
+{
+	if (strcmp(old->interface, cfg->interface)) {
+		snprintf(err, errlen, "interface cannot change from %s to %s while running",
+			 old->interface, cfg->interface);
+		return false;
+	}
+	if (old->xdp_generic != cfg->xdp_generic) {
+		snprintf(err, errlen, "xdp_mode cannot change while running");
+		return false;
+	}
+	if (old->flow_table_size != cfg->flow_table_size)
+		log_warn("reload: flow_table_size takes effect only after 'lbd --unload %s'",
+			 cfg->interface);
+	if (strcmp(old->control_socket, cfg->control_socket))
+		log_warn("reload: control_socket moves to %s only after a restart; lbd listens on "
+			 "%s", cfg->control_socket, old->control_socket);
+	if (strcmp(old->state_dir, cfg->state_dir))
+		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
+			 "now on", old->state_dir, cfg->state_dir);
+	return true;
+}
+
+/* The next state, from a config and what the running state knows. */
+static struct state *state_next(struct lbd *d, struct config *cfg)
+{
+	struct state_replace_stats rs;
+	struct state *next = state_new(cfg, wall_ms());
+
+	if (!next) {
+		log_err("reload: %s", strerror(errno));
+		return NULL;
+	}
+	next->listener = on_state;
+	next->listener_data = d;
+	state_carry(next, d->st, wall_ms(), &rs);
+	if (rs.overrides_dropped)
+		log_info("reload: %zu operator overrides replaced by the config's new values",
+			 rs.overrides_dropped);
+	return next;
+}
+
+static void state_replace(struct lbd *d, struct state *next, char *text, size_t len)
+{
+	state_free(d->st);
+	free(d->cfg_text);
+	d->st = next;
+	d->cfg_text = text;
+	d->cfg_len = len;
+	state_clean(next);
+	save_soon(d);
+}
+
+/*
+ * Switch to cfg, parsed from text (both owned from now on). Returns 0
+ * (applied); -EINVAL or -ENOSPC: refused, nothing changed (why in err);
+ * -EIO: applied in part: the new config is the running one all the same
+ * (the maps are on their way to it), and the full apply is retried every
+ * second until it succeeds.
+ */
+static int config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
+			 const char *why, struct apply_stats *as, char *err, size_t errlen)
+{
+	struct control_access acc;
+	struct state *next = NULL;
+	int rc = -EINVAL;
+
+	if (!reload_allowed(d->st->cfg, cfg, err, errlen) ||
+	    control_access_resolve(cfg, &acc, err, errlen))
+		goto refused;
+	d->acc = acc;
+	if (d->ctl && control_access_set(d->ctl, &acc))
+		log_warn("%s: cannot set the control socket's group: %s", why, strerror(errno));
+	rc = iface_read(cfg->interface, &d->env);
+	if (rc)
+		log_warn("%s: cannot read %s again (%s); keeping its MAC and MTU", why,
+			 cfg->interface, strerror(-rc));
+	if (!cfg->next_hop_auto)
+		next_hop_stop(d);
+	else if (!d->nh && next_hop_start(d, cfg))
+		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
+	next = state_next(d, cfg);
+	cfg = NULL;
+	rc = next ? apply_full(d, next, why, as) : -ENOMEM;
+	if (rc == -ENOSPC || rc == -ENOMEM) {
+		snprintf(err, errlen, "%s", rc == -ENOSPC ? "it needs more VIP or backend ids "
+			 "than are free" : strerror(-rc));
+		goto refused;
+	}
+	if (rc) {
+		log_err("%s: the config was applied only in part; retrying every %llu s", why,
+			RETRY_USEC / 1000000);
+		snprintf(err, errlen, "applied only in part (the kernel refused a write); lbd "
+			 "retries every %llu s", RETRY_USEC / 1000000);
+		next_hop_unwritten(d);
+		rc = -EIO;
+	}
+	d->full_due = rc != 0;
+	state_replace(d, next, text, len);
+	retry_arm(d);
+	return rc;
+refused:
+	log_err("%s: %s; the config was not applied; the running config stays", why, err);
+	config_free(cfg);
+	state_free(next);
+	free(text);
+	return rc;
+}
+
+/* The same bytes make the same config: only the maps are brought in line
+ * again with the running state (what a reload is also for). */
+static bool reload_same(struct lbd *d, const char *text, size_t len)
+{
+	if (len != d->cfg_len || memcmp(text, d->cfg_text, len))
+		return false;
+	log_info("reload: %s has not changed", d->config_path);
+	d->full_due = apply_full(d, d->st, "reload", NULL) != 0;
+	retry_arm(d);
+	return true;
+}
+
+static void reload(struct lbd *d)
+{
+	struct config *cfg = NULL;
+	char *text = NULL, err[256];
+	size_t len = 0;
+	int rc;
+
+	log_info("SIGHUP: reading %s", d->config_path);
+	rc = config_file_read(d->config_path, &text, &len);
+	if (!rc && reload_same(d, text, len)) {
+		free(text);
+		return;
+	}
+	free(text);
+	text = NULL;
+	if (config_take(d->config_path, &text, &len, &cfg)) {
+		log_err("reload: the config was not applied; the running config stays");
+		config_free(cfg);
+		free(text);
+		return;
+	}
+	config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
+}
+
+static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
+{
+	reload(data);
+	return 0;
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
+{
+	struct lbd *d = data;
+
+	if (d->save_due)
+		save_now(d);
+	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
+		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* The control socket: what it asks of lbd */
 
 static struct state *ctl_state(void *data)
@@ -633,11 +794,89 @@ static json_t *ctl_status(void *data)
 			 "degraded", degraded(d));
 }
 
+static json_t *applied_json(const struct lbd *d, const struct apply_stats *as)
+{
+	return json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}",
+			 "generation", (json_int_t)d->st->generation,
+			 "tables_swapped", (int)as->tables_swapped,
+			 "tables_emptied", (int)as->tables_removed,
+			 "vips_added", (int)as->vips_added, "vips_removed", (int)as->vips_removed,
+			 "backends_added", (int)as->backends_added,
+			 "backends_changed", (int)as->backends_changed,
+			 "backends_retired", (int)as->backends_retired, "file", d->config_path);
+}
+
+/* The new config's file, in place of the old: mode kept, replaced whole. */
+static int config_file_write(const struct lbd *d, const char *text, size_t len, char *err,
+			     size_t errlen)
+{
+	struct stat sb;
+	char what[128];
+	mode_t mode = stat(d->config_path, &sb) ? 0644 : sb.st_mode & 07777;
+	int rc = fileio_replace_path(d->config_path, text, len, mode, what, sizeof(what));
+
+	if (rc)
+		snprintf(err, errlen, "applied, but %s: %s: %s; a restart would read the old file",
+			 d->config_path, what, strerror(-rc));
+	return rc;
+}
+
+/* config.apply: as a reload with these bytes, then the file is theirs. */
+static void ctl_config_apply(void *data, const char *text, size_t len, const char *name,
+			     struct ctl_reply *r)
+{
+	struct config_errors errs = { 0 };
+	struct lbd *d = data;
+	struct apply_stats as = { 0 };
+	struct config *cfg = NULL;
+	char *own = malloc(len + 1), err[320];
+	int rc = own ? 0 : -ENOMEM;
+
+	if (own) {
+		memcpy(own, text, len);
+		rc = config_parse(own, len, name, &cfg, &errs);
+		config_errors_clear(&errs);
+	}
+	if (!rc) {
+		rc = config_switch(d, cfg, own, len, "config apply", &as, r->msg, sizeof(r->msg));
+		own = NULL;
+	}
+	free(own);
+	if (rc == -EINVAL || rc == -ENOSPC || rc == -ENOMEM) {
+		r->code = rc == -EINVAL ? CTL_BAD_CONFIG : CTL_FAILED;
+		r->errors = json_pack("[s]", r->msg);
+		return;
+	}
+	/* Applied, if only in part (-EIO): the new config runs, so it is the
+	 * file's. */
+	if (config_file_write(d, d->cfg_text, d->cfg_len, err, sizeof(err))) {
+		log_err("config apply: %s", err);
+		if (!rc)
+			snprintf(r->msg, sizeof(r->msg), "%s", err);
+		rc = -EIO;
+	}
+	if (rc) {
+		r->code = CTL_FAILED;
+		return;
+	}
+	r->result = applied_json(d, &as);
+}
+
+static const char *ctl_config_text(void *data, size_t *len, const char **path)
+{
+	const struct lbd *d = data;
+
+	*len = d->cfg_len;
+	*path = d->config_path;
+	return d->cfg_text;
+}
+
 static int control_start(struct lbd *d)
 {
 	const struct ctl_env env = {
 		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
-		.commit = ctl_commit, .status = ctl_status, .data = d,
+		.commit = ctl_commit, .status = ctl_status, .config_apply = ctl_config_apply,
+		.config_text = ctl_config_text, .data = d,
 	};
 	char err[320];
 
@@ -651,155 +890,6 @@ static int control_start(struct lbd *d)
 		 d->st->cfg->control_group, d->acc.has_admin ? ", admin group " : "",
 		 d->acc.has_admin ? d->st->cfg->control_admin_group : "");
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Reload */
-
-/* Fields that only a restart can change. */
-static int reload_allowed(const struct config *old, const struct config *cfg)
-{
-	if (strcmp(old->interface, cfg->interface)) {
-		log_err("reload: interface cannot change from %s to %s while running",
-			old->interface, cfg->interface);
-		return 0;
-	}
-	if (old->xdp_generic != cfg->xdp_generic) {
-		log_err("reload: xdp_mode cannot change while running");
-		return 0;
-	}
-	if (old->flow_table_size != cfg->flow_table_size)
-		log_warn("reload: flow_table_size takes effect only after 'lbd --unload %s'",
-			 cfg->interface);
-	if (strcmp(old->control_socket, cfg->control_socket))
-		log_warn("reload: control_socket moves to %s only after a restart; lbd listens on "
-			 "%s", cfg->control_socket, old->control_socket);
-	if (strcmp(old->state_dir, cfg->state_dir))
-		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
-			 "now on", old->state_dir, cfg->state_dir);
-	return 1;
-}
-
-/* The next state, from a config and what the running state knows. */
-static struct state *state_next(struct lbd *d, struct config *cfg)
-{
-	struct state_replace_stats rs;
-	struct state *next = state_new(cfg, wall_ms());
-
-	if (!next) {
-		log_err("reload: %s", strerror(errno));
-		return NULL;
-	}
-	next->listener = on_state;
-	next->listener_data = d;
-	state_carry(next, d->st, wall_ms(), &rs);
-	if (rs.overrides_dropped)
-		log_info("reload: %zu operator overrides replaced by the config's new values",
-			 rs.overrides_dropped);
-	return next;
-}
-
-static void state_replace(struct lbd *d, struct state *next, char *text, size_t len)
-{
-	state_free(d->st);
-	free(d->cfg_text);
-	d->st = next;
-	d->cfg_text = text;
-	d->cfg_len = len;
-	state_clean(next);
-	save_soon(d);
-}
-
-/*
- * A config refused for what it asks (no free ids) changes nothing: the
- * running state stays. One that failed while writing is the new state all
- * the same (the maps are on their way to it), and the full apply is
- * retried every second until it succeeds.
- */
-/* The same bytes make the same config: only the maps are brought in line
- * again with the running state (what a reload is also for). */
-static bool reload_same(struct lbd *d, const char *text, size_t len)
-{
-	if (len != d->cfg_len || memcmp(text, d->cfg_text, len))
-		return false;
-	log_info("reload: %s has not changed", d->config_path);
-	d->full_due = apply_full(d, d->st, "reload") != 0;
-	retry_arm(d);
-	return true;
-}
-
-static void reload(struct lbd *d)
-{
-	struct control_access acc;
-	struct config *cfg = NULL;
-	struct state *next;
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	log_info("SIGHUP: reading %s", d->config_path);
-	rc = config_file_read(d->config_path, &text, &len);
-	if (!rc && reload_same(d, text, len)) {
-		free(text);
-		return;
-	}
-	free(text);
-	text = NULL;
-	if (config_take(d->config_path, &text, &len, &cfg) || !reload_allowed(d->st->cfg, cfg) ||
-	    access_resolve(cfg, &acc)) {
-		log_err("reload: the config was not applied; the running config stays");
-		config_free(cfg);
-		free(text);
-		return;
-	}
-	d->acc = acc;
-	if (d->ctl && control_access_set(d->ctl, &acc))
-		log_warn("reload: cannot set the control socket's group: %s", strerror(errno));
-	rc = iface_read(cfg->interface, &d->env);
-	if (rc)
-		log_warn("reload: cannot read %s again (%s); keeping its MAC and MTU",
-			 cfg->interface, strerror(-rc));
-	if (!cfg->next_hop_auto)
-		next_hop_stop(d);
-	else if (!d->nh && next_hop_start(d, cfg))
-		log_err("reload: cannot follow the next hop; the data path keeps its last MAC");
-	next = state_next(d, cfg);
-	if (!next) {
-		free(text);
-		return;
-	}
-	rc = apply_full(d, next, "reload");
-	if (rc == -ENOSPC) {
-		log_err("reload: the config was not applied; the running config stays");
-		state_free(next);
-		free(text);
-		return;
-	}
-	if (rc) {
-		log_err("reload: the config was applied only in part; retrying every %llu s",
-			RETRY_USEC / 1000000);
-		next_hop_unwritten(d);
-	}
-	d->full_due = rc != 0;
-	state_replace(d, next, text, len);
-	retry_arm(d);
-}
-
-static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
-{
-	reload(data);
-	return 0;
-}
-
-static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
-{
-	struct lbd *d = data;
-
-	if (d->save_due)
-		save_now(d);
-	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
-		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
-	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -907,7 +997,7 @@ static int start(struct lbd *d)
 		return EXIT_FAILURE;
 	if (d->st->cfg->next_hop_auto && next_hop_start(d, d->st->cfg))
 		return EXIT_FAILURE;
-	if (apply_full(d, d->st, "start"))
+	if (apply_full(d, d->st, "start", NULL))
 		return EXIT_FAILURE;
 	state_clean(d->st);
 	rc = control_start(d);

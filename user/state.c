@@ -191,8 +191,7 @@ void state_free(struct state *st)
 	free(st);
 }
 
-/* The canonical order of config.h: (family, address, port, protocol). */
-static int vip_key_cmp(const struct config_vip *a, const struct config_vip *b)
+int state_vip_key_cmp(const struct config_vip *a, const struct config_vip *b)
 {
 	int c;
 
@@ -206,7 +205,7 @@ static int vip_key_cmp(const struct config_vip *a, const struct config_vip *b)
 	return a->proto < b->proto ? -1 : a->proto > b->proto;
 }
 
-static int backend_key_cmp(const struct config_backend *a, const struct config_backend *b)
+int state_backend_key_cmp(const struct config_backend *a, const struct config_backend *b)
 {
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
@@ -248,7 +247,7 @@ static void vip_carry(struct state_vip *to, const struct state_vip *from,
 	int c;
 
 	while (i < a->n_backends && j < b->n_backends) {
-		c = backend_key_cmp(&a->backends[i], &b->backends[j]);
+		c = state_backend_key_cmp(&a->backends[i], &b->backends[j]);
 		if (!c)
 			backend_carry(&to->be[j], &from->be[i], checked, rs);
 		i += c <= 0;
@@ -267,7 +266,7 @@ void state_carry(struct state *to, const struct state *from, __u64 now_ms,
 
 	memset(rs, 0, sizeof(*rs));
 	while (i < a->n_vips && j < b->n_vips) {
-		c = vip_key_cmp(&a->vips[i], &b->vips[j]);
+		c = state_vip_key_cmp(&a->vips[i], &b->vips[j]);
 		if (!c)
 			vip_carry(&to->vips[j], &from->vips[i], rs);
 		i += c <= 0;
@@ -394,7 +393,7 @@ long state_vip_find(const struct state *st, const char *text)
 	if (!state_vip_key_parse(text, &key))
 		return -1;
 	for (i = 0; i < st->cfg->n_vips; i++)
-		if (!vip_key_cmp(&st->cfg->vips[i], &key))
+		if (!state_vip_key_cmp(&st->cfg->vips[i], &key))
 			return (long)i;
 	return -1;
 }
@@ -413,7 +412,7 @@ long state_backend_find(const struct state *st, size_t vip, const char *text)
 	else
 		return -1;
 	for (j = 0; j < v->n_backends; j++)
-		if (!backend_key_cmp(&v->backends[j], &key))
+		if (!state_backend_key_cmp(&v->backends[j], &key))
 			return (long)j;
 	return -1;
 }

@@ -168,6 +168,11 @@ void state_resolve_all(struct state *st, __u64 now_ms);
 /* Clear every VIP's dirty flag (the table writer took them). */
 void state_clean(struct state *st);
 
+/* The canonical orders of config.h, which are also the identities: VIPs
+ * by (family, address, port, protocol), backends by (family, address). */
+int state_vip_key_cmp(const struct config_vip *a, const struct config_vip *b);
+int state_backend_key_cmp(const struct config_backend *a, const struct config_backend *b);
+
 /* A VIP's identity as text: ADDRESS:PORT/PROTO, IPv6 in brackets. */
 void state_vip_key_text(const struct config_vip *v, char *buf, size_t len);
 

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "fileio.h"
 #include "maglev.h"
 
 /* ------------------------------------------------------------------ */
@@ -109,56 +110,10 @@ static int mkdir_p(const char *dir)
 	return mkdir(path, 0750) && errno != EEXIST ? -errno : 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The new file is complete and on disk before its name replaces the old
- * one's, and the rename is on disk before we say it is saved. */
-static int file_replace(int dfd, const char *text, const char **what)
-{
-	static const char tmp[] = STATEFILE_NAME ".tmp";
-	int fd, rc;
-
-	*what = "creating " STATEFILE_NAME ".tmp";
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	*what = "writing " STATEFILE_NAME ".tmp";
-	rc = write_all(fd, text, strlen(text));
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (close(fd) && !rc)
-		rc = -errno;
-	if (!rc) {
-		*what = "renaming " STATEFILE_NAME ".tmp";
-		if (renameat(dfd, tmp, dfd, STATEFILE_NAME))
-			rc = -errno;
-	}
-	if (rc) {
-		unlinkat(dfd, tmp, 0);
-		return rc;
-	}
-	*what = "syncing the directory";
-	return fsync(dfd) ? -errno : 0;
-}
-
 int statefile_save(const struct state *st, const char *dir, __u64 now_ms, char *err,
 		   size_t errlen)
 {
-	const char *what = "creating the directory";
+	char what[128] = "creating the directory";
 	json_t *j = state_json(st, now_ms);
 	char *text = j ? json_dumps(j, JSON_INDENT(1)) : NULL;
 	int dfd = -1, rc;
@@ -170,12 +125,13 @@ int statefile_save(const struct state *st, const char *dir, __u64 now_ms, char *
 	}
 	rc = mkdir_p(dir);
 	if (!rc) {
-		what = "opening the directory";
+		snprintf(what, sizeof(what), "opening the directory");
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		rc = dfd < 0 ? -errno : 0;
 	}
 	if (!rc)
-		rc = file_replace(dfd, text, &what);
+		rc = fileio_replace(dfd, STATEFILE_NAME, text, strlen(text), 0600, what,
+				    sizeof(what));
 	if (rc)
 		snprintf(err, errlen, "%s: %s: %s", dir, what, strerror(-rc));
 	if (dfd >= 0)
