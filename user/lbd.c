@@ -4,9 +4,10 @@
  * pins the balancer (or adopts or upgrades the one already pinned), writes
  * the maps, and then runs one sd-event loop that every service shares:
  * signals (SIGHUP reloads, SIGTERM/SIGINT exit and leave the data path
- * running), netlink (the next hop's MAC), a retry timer, and the state
- * model's changes, which are applied to the maps once per loop iteration
- * and saved to the state file within a second.
+ * running), netlink (the next hop's MAC, lbd_nexthop.c), the control socket
+ * (lbd_control.c), a retry timer, and the state model's changes, which are
+ * applied to the maps once per loop iteration and saved to the state file
+ * within a second.
  *
  * Exit codes: 0 done; 1 runtime failure; 2 usage; 78 invalid config.
  */
@@ -28,51 +29,11 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-event.h>
 
-#include "apply.h"
-#include "config.h"
-#include "control.h"
-#include "fileio.h"
-#include "flows.h"
-#include "loader.h"
+#include "lbd.h"
 #include "log.h"
-#include "nexthop.h"
-#include "state.h"
 #include "statefile.h"
 
-#define EXIT_USAGE	2
-#define EXIT_CONFIG	78	/* EX_CONFIG */
-
-#define RETRY_USEC	1000000ULL	/* failed reads and writes, again after */
-#define SAVE_USEC	1000000ULL	/* state changes reach the file within */
-
-struct lbd {
-	const char *config_path;
-	sd_event *loop;
-	struct state *st;	/* the state model; owns the running config */
-	char *cfg_text;		/* the bytes the running config was parsed from */
-	size_t cfg_len;
-	struct loader ld;
-	struct apply_maps maps;
-	struct apply *ap;
-	struct apply_env env;	/* env.next_hop: the MAC last written to lb_cfg */
-	struct nexthop *nh;
-	sd_event_source *nh_io;
-	sd_event_source *retry;	/* one timer for every retry below */
-	sd_event_source *apply_ev;	/* deferred: the state model's changes */
-	sd_event_source *save_ev;	/* timer: the state file */
-	struct flows *flows;
-	struct control *ctl;
-	struct control_access acc;	/* the config's groups, by id */
-	__u64 started_ms;
-	char state_note[360];	/* the state file at start: what became of it */
-	bool full_due;		/* a full apply failed: retry it */
-	bool save_due;
-	bool save_failing;
-	bool read_failing;	/* failures are logged once per streak */
-	bool write_failing;
-};
-
-static __u64 wall_ms(void)
+__u64 lbd_wall_ms(void)
 {
 	struct timespec ts;
 
@@ -135,18 +96,6 @@ static int config_take(const char *path, char **text, size_t *len, struct config
 	return config_result(config_parse(*text, *len, path, cfg, &errs), &errs);
 }
 
-/* control_group and control_admin_group, by id. 0, or EXIT_CONFIG with the
- * reason logged. */
-static int access_resolve(const struct config *cfg, struct control_access *acc)
-{
-	char err[128];
-
-	if (!control_access_resolve(cfg, acc, err, sizeof(err)))
-		return 0;
-	log_err("%s", err);
-	return EXIT_CONFIG;
-}
-
 static int cmd_check(const char *path)
 {
 	struct control_access acc;
@@ -154,7 +103,7 @@ static int cmd_check(const char *path)
 	int rc = config_read(path, &cfg);
 
 	if (!rc)
-		rc = access_resolve(cfg, &acc);
+		rc = lbd_access_resolve(cfg, &acc);
 	if (!rc)
 		printf("%s: valid (%zu VIPs)\n", path, cfg->n_vips);
 	config_free(cfg);
@@ -196,15 +145,6 @@ static int iface_read(const char *ifname, struct apply_env *env)
 	return rc;
 }
 
-static const char *mac_text(const __u8 mac[6])
-{
-	static char buf[18];
-
-	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-		 mac[3], mac[4], mac[5]);
-	return buf;
-}
-
 /* ------------------------------------------------------------------ */
 /* The retry timer: one source for everything that failed and waits. */
 
@@ -215,7 +155,7 @@ static bool retry_due(const struct lbd *d)
 }
 
 /* Tick while something owes a retry, and only then. */
-static void retry_arm(struct lbd *d)
+void lbd_retry_arm(struct lbd *d)
 {
 	int rc;
 
@@ -270,7 +210,7 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why,
 /* What the state model changed since the last apply: only the dirty
  * VIPs, unless a full apply is owed. Runs once per loop iteration, after
  * the events that landed together, so their changes share one swap. */
-static void apply_changes(struct lbd *d)
+void lbd_apply_changes(struct lbd *d)
 {
 	struct apply_stats as;
 	__u64 t0 = mono_ms();
@@ -293,12 +233,12 @@ static void apply_changes(struct lbd *d)
 	d->full_due = rc != 0;
 	if (!rc)
 		state_clean(d->st);
-	retry_arm(d);
+	lbd_retry_arm(d);
 }
 
 static int on_apply(sd_event_source *s, void *data)
 {
-	apply_changes(data);
+	lbd_apply_changes(data);
 	return 0;
 }
 
@@ -310,10 +250,10 @@ static void apply_soon(struct lbd *d)
 /* ------------------------------------------------------------------ */
 /* The state file */
 
-static void save_now(struct lbd *d)
+void lbd_save_now(struct lbd *d)
 {
 	char err[320];
-	int rc = statefile_save(d->st, d->st->cfg->state_dir, wall_ms(), err, sizeof(err));
+	int rc = statefile_save(d->st, d->st->cfg->state_dir, lbd_wall_ms(), err, sizeof(err));
 
 	if (rc && !d->save_failing)
 		log_err("cannot save the state: %s; retrying every %llu s", err,
@@ -322,12 +262,12 @@ static void save_now(struct lbd *d)
 		log_info("state saved again in %s", d->st->cfg->state_dir);
 	d->save_failing = rc != 0;
 	d->save_due = rc != 0;
-	retry_arm(d);
+	lbd_retry_arm(d);
 }
 
 static int on_save(sd_event_source *s, uint64_t usec, void *data)
 {
-	save_now(data);
+	lbd_save_now(data);
 	return 0;
 }
 
@@ -351,7 +291,7 @@ static void state_load(struct lbd *d)
 	const char *dir = d->st->cfg->state_dir;
 	struct statefile_stats fs;
 	char err[320];
-	int rc = statefile_load(d->st, dir, wall_ms(), &fs, err, sizeof(err));
+	int rc = statefile_load(d->st, dir, lbd_wall_ms(), &fs, err, sizeof(err));
 
 	if (rc == -ENOENT) {
 		log_info("no state file in %s: every backend's health is unknown (counted as up) "
@@ -395,146 +335,17 @@ static void on_state(struct state *st, size_t vip, unsigned int kinds, void *dat
 		save_soon(d);
 }
 
-/* ------------------------------------------------------------------ */
-/* The next hop */
-
-/*
- * env.next_hop changes only once the write succeeded; after a failure the
- * nexthop is asked to report the MAC again, so that the next event or the
- * retry timer writes it, even if the MAC does not change meanwhile.
- */
-static void next_hop_write(struct lbd *d, const __u8 mac[6])
-{
-	int rc = apply_next_hop(&d->maps, mac);
-
-	if (rc) {
-		if (!d->write_failing)
-			log_err("cannot write the next hop %s: %s; retrying every %llu s",
-				mac_text(mac), strerror(-rc), RETRY_USEC / 1000000);
-		d->write_failing = true;
-		nexthop_retell(d->nh);
-		return;
-	}
-	d->write_failing = false;
-	memcpy(d->env.next_hop, mac, 6);
-	log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
-}
-
-static void next_hop_update(struct lbd *d)
-{
-	__u8 mac[6];
-	int rc = nexthop_mac(d->nh, mac);
-
-	if (!rc && memcmp(mac, d->env.next_hop, 6)) {
-		next_hop_write(d, mac);
-		return;
-	}
-	/* Nothing to write now: a write still owed is moot. */
-	d->write_failing = false;
-	if (rc)
-		log_warn("next hop %s: %s; keeping the last known MAC", nexthop_gateway(d->nh),
-			 rc == -ENOENT ? "no default route" : "not resolved yet");
-}
-
-/* What nexthop_process() or nexthop_retry() returned. */
-static void next_hop_result(struct lbd *d, int rc)
-{
-	if (rc < 0 && !d->read_failing)
-		log_err("reading routes and neighbours: %s; retrying every %llu s",
-			strerror(-rc), RETRY_USEC / 1000000);
-	else if (rc >= 0 && d->read_failing)
-		log_info("routes and neighbours read again");
-	d->read_failing = rc < 0;
-	if (rc > 0)
-		next_hop_update(d);
-	retry_arm(d);
-}
-
-static int on_next_hop(sd_event_source *s, int fd, uint32_t revents, void *data)
-{
-	struct lbd *d = data;
-
-	next_hop_result(d, nexthop_process(d->nh));
-	return 0;
-}
-
-static void next_hop_stop(struct lbd *d)
-{
-	if (!d->nh)
-		return;
-	d->nh_io = sd_event_source_disable_unref(d->nh_io);
-	nexthop_free(d->nh);
-	d->nh = NULL;
-	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
-	d->read_failing = false;
-	d->write_failing = false;
-	retry_arm(d);
-}
-
-/*
- * lb_cfg may not hold env.next_hop (a reload that failed after
- * next_hop_start()): forget it, so that the retry writes the current MAC.
- */
-static void next_hop_unwritten(struct lbd *d)
-{
-	if (!d->nh)
-		return;
-	memset(d->env.next_hop, 0, sizeof(d->env.next_hop));
-	nexthop_retell(d->nh);
-	retry_arm(d);
-}
-
-/* A retry is due only when the kernel could not be read, not for a state. */
-static void next_hop_first(struct lbd *d)
-{
-	__u8 mac[6];
-	int rc = nexthop_resolve(d->nh, mac);
-
-	if (nexthop_retry_due(d->nh)) {
-		next_hop_result(d, rc);
-	} else if (!rc) {
-		memcpy(d->env.next_hop, mac, 6);
-		log_info("next hop %s is %s", nexthop_gateway(d->nh), mac_text(mac));
-	} else {
-		log_warn("next hop %s: not resolved yet; the data path keeps its last MAC",
-			 nexthop_gateway(d->nh));
-	}
-}
-
-/* Follow the default gateway. What is known now goes into env before the
- * next apply, so the data path never starts with an empty next hop when the
- * kernel already knows the gateway. */
-static int next_hop_start(struct lbd *d, const struct config *cfg)
-{
-	int family = cfg->has_src4 ? AF_INET : AF_INET6;
-	int rc;
-
-	d->nh = nexthop_new(d->ld.ifindex, family);
-	if (!d->nh) {
-		log_err("cannot watch routes and neighbours: %s", strerror(errno));
-		return -1;
-	}
-	rc = sd_event_add_io(d->loop, &d->nh_io, nexthop_fd(d->nh), EPOLLIN, on_next_hop, d);
-	if (rc < 0) {
-		log_err("cannot watch routes and neighbours: %s", strerror(-rc));
-		next_hop_stop(d);
-		return -1;
-	}
-	next_hop_first(d);
-	return 0;
-}
-
 static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 {
 	struct lbd *d = data;
 
 	if (d->nh && nexthop_retry_due(d->nh))
-		next_hop_result(d, nexthop_retry(d->nh));
+		lbd_next_hop_result(d, nexthop_retry(d->nh));
 	if (d->save_due && d->save_failing)
-		save_now(d);
+		lbd_save_now(d);
 	if (d->full_due)
-		apply_changes(d);
-	retry_arm(d);
+		lbd_apply_changes(d);
+	lbd_retry_arm(d);
 	return 0;
 }
 
@@ -570,7 +381,7 @@ static bool reload_allowed(const struct config *old, const struct config *cfg, c
 static struct state *state_next(struct lbd *d, struct config *cfg)
 {
 	struct state_replace_stats rs;
-	struct state *next = state_new(cfg, wall_ms());
+	struct state *next = state_new(cfg, lbd_wall_ms());
 
 	if (!next) {
 		log_err("reload: %s", strerror(errno));
@@ -578,7 +389,7 @@ static struct state *state_next(struct lbd *d, struct config *cfg)
 	}
 	next->listener = on_state;
 	next->listener_data = d;
-	state_carry(next, d->st, wall_ms(), &rs);
+	state_carry(next, d->st, lbd_wall_ms(), &rs);
 	if (rs.overrides_dropped)
 		log_info("reload: %zu operator overrides replaced by the config's new values",
 			 rs.overrides_dropped);
@@ -603,7 +414,7 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
  * (the maps are on their way to it), and the full apply is retried every
  * second until it succeeds.
  */
-static int config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
+int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 			 const char *why, struct apply_stats *as, char *err, size_t errlen)
 {
 	struct control_access acc;
@@ -621,8 +432,8 @@ static int config_switch(struct lbd *d, struct config *cfg, char *text, size_t l
 		log_warn("%s: cannot read %s again (%s); keeping its MAC and MTU", why,
 			 cfg->interface, strerror(-rc));
 	if (!cfg->next_hop_auto)
-		next_hop_stop(d);
-	else if (!d->nh && next_hop_start(d, cfg))
+		lbd_next_hop_stop(d);
+	else if (!d->nh && lbd_next_hop_start(d, cfg))
 		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
 	next = state_next(d, cfg);
 	cfg = NULL;
@@ -637,12 +448,12 @@ static int config_switch(struct lbd *d, struct config *cfg, char *text, size_t l
 			RETRY_USEC / 1000000);
 		snprintf(err, errlen, "applied only in part (the kernel refused a write); lbd "
 			 "retries every %llu s", RETRY_USEC / 1000000);
-		next_hop_unwritten(d);
+		lbd_next_hop_unwritten(d);
 		rc = -EIO;
 	}
 	d->full_due = rc != 0;
 	state_replace(d, next, text, len);
-	retry_arm(d);
+	lbd_retry_arm(d);
 	return rc;
 refused:
 	log_err("%s: %s; the config was not applied; the running config stays", why, err);
@@ -660,7 +471,7 @@ static bool reload_same(struct lbd *d, const char *text, size_t len)
 		return false;
 	log_info("reload: %s has not changed", d->config_path);
 	d->full_due = apply_full(d, d->st, "reload", NULL) != 0;
-	retry_arm(d);
+	lbd_retry_arm(d);
 	return true;
 }
 
@@ -685,7 +496,7 @@ static void reload(struct lbd *d)
 		free(text);
 		return;
 	}
-	config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
+	lbd_config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
 }
 
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
@@ -699,197 +510,10 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 	struct lbd *d = data;
 
 	if (d->save_due)
-		save_now(d);
+		lbd_save_now(d);
 	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
 		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* The control socket: what it asks of lbd */
-
-static struct state *ctl_state(void *data)
-{
-	return ((struct lbd *)data)->st;
-}
-
-/* An operator's change is in the data path and on disk before lbctl hears
- * back. */
-static int ctl_commit(void *data, char *err, size_t errlen)
-{
-	struct lbd *d = data;
-
-	apply_changes(d);
-	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
-	if (d->save_due) {
-		save_now(d);
-		if (!d->save_failing)
-			sd_event_source_set_enabled(d->save_ev, SD_EVENT_OFF);
-	}
-	if (!d->full_due)
-		return 0;
-	snprintf(err, errlen, "the change is in lbd's state, but the maps could not be "
-		 "written; lbd retries every %llu s (its log says why)", RETRY_USEC / 1000000);
-	return -EIO;
-}
-
-/* What is wrong, one line each, for lbctl status. */
-static json_t *degraded(const struct lbd *d)
-{
-	json_t *a = json_array();
-	char line[400];
-	size_t i;
-
-	for (i = 0; i < d->st->cfg->n_vips; i++) {
-		const struct state_vip *v = &d->st->vips[i];
-
-		if (!v->all_down)
-			continue;
-		snprintf(line, sizeof(line), "VIP %s: all_down (%s)", v->cfg->name,
-			 v->cfg->all_down_drop ? "drop: its new flows are dropped" :
-			 "keep: the last backends stay in the table");
-		json_array_append_new(a, json_string(line));
-	}
-	if (d->nh && !memcmp(d->env.next_hop, "\0\0\0\0\0\0", 6))
-		json_array_append_new(a, json_string("next hop not resolved"));
-	if (d->read_failing || d->write_failing)
-		json_array_append_new(a, json_string("next hop: reading or writing it fails; "
-						     "retrying"));
-	if (d->full_due)
-		json_array_append_new(a, json_string("maps: an apply failed; retrying"));
-	if (d->save_failing)
-		json_array_append_new(a, json_string("state file: saving fails; retrying"));
-	if (!strncmp(d->state_note, "unusable", 8)) {
-		snprintf(line, sizeof(line), "state file %s", d->state_note);
-		json_array_append_new(a, json_string(line));
-	}
-	return a;
-}
-
-static json_t *ctl_status(void *data)
-{
-	const struct lbd *d = data;
-	const struct config *cfg = d->st->cfg;
-	__u64 now = wall_ms();
-	json_t *nh;
-
-	nh = json_pack("{s:s, s:s, s:b}", "mode", cfg->next_hop_auto ? "auto" : "fixed", "mac",
-		       mac_text(cfg->next_hop_auto ? d->env.next_hop : cfg->next_hop),
-		       "resolved", !cfg->next_hop_auto ||
-				   memcmp(d->env.next_hop, "\0\0\0\0\0\0", 6));
-	if (d->nh)
-		json_object_set_new(nh, "gateway", json_string(nexthop_gateway(d->nh)));
-	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:s, s:I, s:I}, s:I, s:I, s:o, "
-			 "s:{s:s, s:s, s:b}, s:o}",
-			 "version", LB_VERSION, "interface", cfg->interface,
-			 "xdp_mode", cfg->xdp_generic ? "generic" : "native",
-			 "program_id", (int)d->ld.prog_id, "pin_dir", d->ld.pin_dir,
-			 "config", "file", d->config_path, "generation",
-			 (json_int_t)d->st->generation, "loaded_ms", (json_int_t)d->st->config_ms,
-			 "started_ms", (json_int_t)d->started_ms,
-			 "uptime_s", (json_int_t)((now - d->started_ms) / 1000),
-			 "next_hop", nh,
-			 "state_file", "dir", cfg->state_dir, "at_start", d->state_note,
-			 "saving", !d->save_failing,
-			 "degraded", degraded(d));
-}
-
-static json_t *applied_json(const struct lbd *d, const struct apply_stats *as)
-{
-	return json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s}",
-			 "generation", (json_int_t)d->st->generation,
-			 "tables_swapped", (int)as->tables_swapped,
-			 "tables_emptied", (int)as->tables_removed,
-			 "vips_added", (int)as->vips_added, "vips_removed", (int)as->vips_removed,
-			 "backends_added", (int)as->backends_added,
-			 "backends_changed", (int)as->backends_changed,
-			 "backends_retired", (int)as->backends_retired, "file", d->config_path);
-}
-
-/* The new config's file, in place of the old: mode kept, replaced whole. */
-static int config_file_write(const struct lbd *d, const char *text, size_t len, char *err,
-			     size_t errlen)
-{
-	struct stat sb;
-	char what[128];
-	mode_t mode = stat(d->config_path, &sb) ? 0644 : sb.st_mode & 07777;
-	int rc = fileio_replace_path(d->config_path, text, len, mode, what, sizeof(what));
-
-	if (rc)
-		snprintf(err, errlen, "applied, but %s: %s: %s; a restart would read the old file",
-			 d->config_path, what, strerror(-rc));
-	return rc;
-}
-
-/* config.apply: as a reload with these bytes, then the file is theirs. */
-static void ctl_config_apply(void *data, const char *text, size_t len, const char *name,
-			     struct ctl_reply *r)
-{
-	struct config_errors errs = { 0 };
-	struct lbd *d = data;
-	struct apply_stats as = { 0 };
-	struct config *cfg = NULL;
-	char *own = malloc(len + 1), err[320];
-	int rc = own ? 0 : -ENOMEM;
-
-	if (own) {
-		memcpy(own, text, len);
-		rc = config_parse(own, len, name, &cfg, &errs);
-		config_errors_clear(&errs);
-	}
-	if (!rc) {
-		rc = config_switch(d, cfg, own, len, "config apply", &as, r->msg, sizeof(r->msg));
-		own = NULL;
-	}
-	free(own);
-	if (rc == -EINVAL || rc == -ENOSPC || rc == -ENOMEM) {
-		r->code = rc == -EINVAL ? CTL_BAD_CONFIG : CTL_FAILED;
-		r->errors = json_pack("[s]", r->msg);
-		return;
-	}
-	/* Applied, if only in part (-EIO): the new config runs, so it is the
-	 * file's. */
-	if (config_file_write(d, d->cfg_text, d->cfg_len, err, sizeof(err))) {
-		log_err("config apply: %s", err);
-		if (!rc)
-			snprintf(r->msg, sizeof(r->msg), "%s", err);
-		rc = -EIO;
-	}
-	if (rc) {
-		r->code = CTL_FAILED;
-		return;
-	}
-	r->result = applied_json(d, &as);
-}
-
-static const char *ctl_config_text(void *data, size_t *len, const char **path)
-{
-	const struct lbd *d = data;
-
-	*len = d->cfg_len;
-	*path = d->config_path;
-	return d->cfg_text;
-}
-
-static int control_start(struct lbd *d)
-{
-	const struct ctl_env env = {
-		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
-		.commit = ctl_commit, .status = ctl_status, .config_apply = ctl_config_apply,
-		.config_text = ctl_config_text, .data = d,
-	};
-	char err[320];
-
-	d->ctl = control_new(d->loop, d->st->cfg->control_socket, &d->acc, &env, err,
-			     sizeof(err));
-	if (!d->ctl) {
-		log_err("cannot listen on the control socket %s", err);
-		return EXIT_FAILURE;
-	}
-	log_info("control socket %s (group %s%s%s)", d->st->cfg->control_socket,
-		 d->st->cfg->control_group, d->acc.has_admin ? ", admin group " : "",
-		 d->acc.has_admin ? d->st->cfg->control_admin_group : "");
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -987,7 +611,7 @@ static int start(struct lbd *d)
 	}
 	/* Before anything is attached: a config lbd cannot serve changes
 	 * nothing. */
-	rc = access_resolve(d->st->cfg, &d->acc);
+	rc = lbd_access_resolve(d->st->cfg, &d->acc);
 	if (rc)
 		return rc;
 	d->st->listener = on_state;
@@ -995,12 +619,12 @@ static int start(struct lbd *d)
 	state_load(d);
 	if (attach(d))
 		return EXIT_FAILURE;
-	if (d->st->cfg->next_hop_auto && next_hop_start(d, d->st->cfg))
+	if (d->st->cfg->next_hop_auto && lbd_next_hop_start(d, d->st->cfg))
 		return EXIT_FAILURE;
 	if (apply_full(d, d->st, "start", NULL))
 		return EXIT_FAILURE;
 	state_clean(d->st);
-	rc = control_start(d);
+	rc = lbd_control_start(d);
 	if (rc)
 		return rc;
 	/* What the state model changed while loading is in the maps now. */
@@ -1024,13 +648,13 @@ static int cmd_run(const char *path)
 		free(d.cfg_text);
 		return rc;
 	}
-	d.st = state_new(cfg, wall_ms());
+	d.st = state_new(cfg, lbd_wall_ms());
 	if (!d.st) {
 		log_err("cannot start: %s", strerror(errno));
 		free(d.cfg_text);
 		return EXIT_FAILURE;
 	}
-	d.started_ms = wall_ms();
+	d.started_ms = lbd_wall_ms();
 	rc = start(&d);
 	control_free(d.ctl);
 	flows_free(d.flows);

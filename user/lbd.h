@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lbd's own state, shared by its three files: lbd.c (start, signals,
+ * reload, the state model's changes and the state file), lbd_nexthop.c
+ * (following the gateway's MAC) and lbd_control.c (what the control socket
+ * asks of lbd). Nothing outside lbd includes it.
+ */
+#ifndef LB_LBD_H
+#define LB_LBD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <systemd/sd-event.h>
+
+#include "apply.h"
+#include "config.h"
+#include "control.h"
+#include "flows.h"
+#include "loader.h"
+#include "nexthop.h"
+#include "state.h"
+
+#define EXIT_USAGE	2
+#define EXIT_CONFIG	78	/* EX_CONFIG */
+
+#define RETRY_USEC	1000000ULL	/* failed reads and writes, again after */
+#define SAVE_USEC	1000000ULL	/* state changes reach the file within */
+
+struct lbd {
+	const char *config_path;
+	sd_event *loop;
+	struct state *st;	/* the state model; owns the running config */
+	char *cfg_text;		/* the bytes the running config was parsed from */
+	size_t cfg_len;
+	struct loader ld;
+	struct apply_maps maps;
+	struct apply *ap;
+	struct apply_env env;	/* env.next_hop: the MAC last written to lb_cfg */
+	struct nexthop *nh;
+	sd_event_source *nh_io;
+	sd_event_source *retry;	/* one timer for every retry below */
+	sd_event_source *apply_ev;	/* deferred: the state model's changes */
+	sd_event_source *save_ev;	/* timer: the state file */
+	struct flows *flows;
+	struct control *ctl;
+	struct control_access acc;	/* the config's groups, by id */
+	__u64 started_ms;
+	char state_note[360];	/* the state file at start: what became of it */
+	bool full_due;		/* a full apply failed: retry it */
+	bool save_due;
+	bool save_failing;
+	bool read_failing;	/* failures are logged once per streak */
+	bool write_failing;
+};
+
+/* lbd.c */
+__u64 lbd_wall_ms(void);
+/* Tick the retry timer while something owes a retry, and only then. */
+void lbd_retry_arm(struct lbd *d);
+/* Apply what the state model changed (dirty VIPs, or in full if owed). */
+void lbd_apply_changes(struct lbd *d);
+/* Write the state file now. */
+void lbd_save_now(struct lbd *d);
+/* Switch to a new config (see lbd.c). */
+int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
+		      const char *why, struct apply_stats *as, char *err, size_t errlen);
+
+/* lbd_nexthop.c */
+const char *lbd_mac_text(const __u8 mac[6]);
+int lbd_next_hop_start(struct lbd *d, const struct config *cfg);
+void lbd_next_hop_stop(struct lbd *d);
+/* lb_cfg may not hold env.next_hop: have it written again. */
+void lbd_next_hop_unwritten(struct lbd *d);
+/* What nexthop_process() or nexthop_retry() returned. */
+void lbd_next_hop_result(struct lbd *d, int rc);
+
+/* lbd_control.c */
+/* The config's groups by id into acc: 0, or EXIT_CONFIG (logged). */
+int lbd_access_resolve(const struct config *cfg, struct control_access *acc);
+/* Listen on the control socket: 0 or an exit code (logged). */
+int lbd_control_start(struct lbd *d);
+
+#endif /* LB_LBD_H */
