@@ -245,8 +245,19 @@ static void usage(FILE *f)
 			cmds[i].usage, cmds[i].help);
 	fprintf(f, "\n  -s SOCKET  lbd's control socket (default %s)\n"
 		   "  -j, -p     print the reply as JSON, compact or pretty\n"
+		   "  --commands every OBJECT [COMMAND], one a line (for shell completion)\n"
 		   "A VIP is its name or ADDRESS:PORT/PROTO ([ADDRESS]:PORT/PROTO for IPv6);\n"
 		   "a backend is its address.\n", SOCKET_DEFAULT);
+}
+
+/* The table's commands, for completion: the same rows as help. */
+static void commands_list(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < N_CMDS; i++)
+		fprintf(f, "%s%s%s\n", cmds[i].object, cmds[i].command ? " " : "",
+			cmds[i].command ? cmds[i].command : "");
 }
 
 /* ------------------------------------------------------------------ */
@@ -499,18 +510,24 @@ static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	static const struct option long_opts[] = {
+		{ "commands", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	struct opts o = { .socket = SOCKET_DEFAULT };
 	const struct cmd *c;
 	int opt, used = 0;
 
 	/* lbd going away mid-request is an error to report, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt(argc, argv, "+s:jph")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jph", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': o.socket = optarg; break;
 		case 'j': o.json = 1; break;
 		case 'p': o.json = 2; break;
 		case 'h': usage(stdout); return 0;
+		case 'C': commands_list(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
@@ -520,6 +537,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+
 	c = cmd_find(argc, argv, &used);
 	if (!c) {
 		if (argc)
