@@ -207,7 +207,8 @@ grep -q "control: uid 0 pid [0-9]*: backend weight api 198.18.4.3 7" "$work/lbd.
 	fail "a change was not logged with its peer"
 
 step "malformed, oversize, stalled, departed and too many clients: replies, and lbd goes on"
-nsx "$cl" true
+"$src/test/lbmaps.py" /sys/fs/bpf/sluice/l0 198.18.100.1 80 >"$work/maps.before"
+ctl -j backend list >"$work/list.before"
 /usr/bin/python3 - "$sock" <<'PY' || fail "socket abuse"
 import json, select, socket, sys, time
 path = sys.argv[1]
@@ -272,6 +273,10 @@ s.sendall(b'{"cmd": "status"}\n')
 assert reply(s)["ok"]
 PY
 kill -0 "$lbd_pid" || fail "lbd died"
+"$src/test/lbmaps.py" /sys/fs/bpf/sluice/l0 198.18.100.1 80 >"$work/maps.after"
+ctl -j backend list >"$work/list.after"
+cmp -s "$work/maps.before" "$work/maps.after" || fail "the abuse changed the data path"
+cmp -s "$work/list.before" "$work/list.after" || fail "the abuse changed lbd's state"
 
 # --- a drain with real connections ---------------------------------------------
 # N connections held open, each pinged every 100 ms until $work/stop
