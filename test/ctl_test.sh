@@ -45,30 +45,9 @@ fail() {
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
 
-# Each backend greets a connection with its name, then echoes its lines.
-cat >"$work/echo.py" <<'PY'
-import socket, sys, threading
-name = sys.argv[1].encode() + b"\n"
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.100.1", 80))
-s.listen(512)
-def serve(c):
-    try:
-        c.sendall(name)
-        for line in c.makefile("rb"):
-            c.sendall(line)
-    except OSError:
-        pass
-    finally:
-        c.close()
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-PY
 i=1
 for ns in $be1 $be2; do
-	nsx "$ns" /usr/bin/python3 "$work/echo.py" "be$i" </dev/null >/dev/null 2>&1 &
+	nsx "$ns" "$src/test/echo_server.py" "be$i" </dev/null >/dev/null 2>&1 &
 	i=$((i + 1))
 done
 
@@ -86,7 +65,7 @@ cat >"$work/lbd.json" <<EOF
       "table_size": 251,
       "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] },
     { "name": "api", "address": "198.18.100.2", "port": 443, "protocol": "tcp",
-      "table_size": 251, "health_check": { "type": "tcp" },
+      "table_size": 251, "health_check": { "type": "tcp", "interval_ms": 3600000 },
       "backends": [ { "address": "198.18.4.1" }, { "address": "198.18.4.2" },
                     { "address": "198.18.4.3", "state": "drain" } ] }
   ]
@@ -140,7 +119,8 @@ mask() {
 		-e 's/"(since_ms|loaded_ms|started_ms|uptime_s|all_down_since_ms)":[0-9]+/"\1":N/g' \
 		-e 's/"program_id":[0-9]+/"program_id":N/; s/program [0-9]+/program N/' \
 		-e 's/ up [0-9]+[smhd]/ up N/; s/\b[0-9]+[smhd]\b/Nt/g' \
-		-e '/^verdicts:/s/[0-9]+/N/g; s/"verdicts":\{[^}]*\}/"verdicts":N/'
+		-e '/^verdicts:/s/[0-9]+/N/g; s/"verdicts":\{[^}]*\}/"verdicts":N/' \
+		-e 's/"probes":[0-9]+/"probes":N/; s/"last_probe":(null|\{[^}]*\})/"last_probe":P/g'
 }
 check_golden() { # NAME ARGS...
 	local name=$1

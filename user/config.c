@@ -49,6 +49,7 @@
 #define CONFIG_HC_COUNT_MAX	100
 #define CONFIG_HC_RISE_DEF	2
 #define CONFIG_HC_FALL_DEF	3
+#define CONFIG_HC_STATUS_DEF	200
 #define CONFIG_SOCKET_DEFAULT	"/run/sluice/lbd.sock"
 #define CONFIG_STATE_DEFAULT	"/var/lib/sluice"
 #define CONFIG_GROUP_DEFAULT	"root"
@@ -82,7 +83,7 @@ static const char *const xdp_modes[] = { "native", "generic", NULL };
 static const char *const protocols[] = { "tcp", "udp", NULL };
 static const __u8 protocol_nums[] = { IPPROTO_TCP, IPPROTO_UDP };
 static const char *const hashes[] = { "5tuple", "l3", NULL };
-static const char *const hc_types[] = { "tcp", "none", NULL };
+static const char *const hc_types[] = { "tcp", "none", "http", "https", NULL };
 static const char *const all_downs[] = { "keep", "drop", NULL };
 static const char *const states[] = { "active", "drain", "down", NULL };
 
@@ -328,6 +329,20 @@ static int get_typed(struct config_ctx *c, json_t *obj, const char *key, bool re
 	path_pop(c, mark);
 	*out = v;
 	return ok ? 1 : -1;
+}
+
+static int get_bool(struct config_ctx *c, json_t *obj, const char *key, bool *out)
+{
+	json_t *v = field(c, obj, key, false);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v)) {
+		ctx_err_at(c, key, "expected true or false, got %s", type_kind(json_typeof(v)));
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 1;
 }
 
 static int get_int(struct config_ctx *c, json_t *obj, const char *key, bool required,
@@ -827,9 +842,54 @@ static size_t *dups_new(struct config_ctx *c, size_t n)
 /* ------------------------------------------------------------------ */
 /* Backends */
 
+/* An HTTP request path: '/' first, printable ASCII, no space. */
+static bool hc_path_ok(const char *s)
+{
+	if (s[0] != '/' || strlen(s) > CONFIG_HC_PATH_MAX)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+static void hc_path_parse(struct config_ctx *c, json_t *obj, char *dst)
+{
+	const char *s;
+
+	if (get_string(c, obj, "path", false, &s) <= 0)
+		return;
+	if (!hc_path_ok(s))
+		ctx_err_at(c, "path", "must start with '/', with no spaces or control characters, "
+			   "at most %d bytes", CONFIG_HC_PATH_MAX);
+	else
+		snprintf(dst, CONFIG_HC_PATH_MAX + 1, "%s", s);
+}
+
+/* A backend's own check port and path. */
+static void backend_hc_parse(struct config_ctx *c, json_t *obj, struct config_backend *be)
+{
+	static const char *const keys[] = { "port", "path", NULL };
+	char path[CONFIG_HC_PATH_MAX + 1] = "";
+	long long n;
+	json_t *hc;
+	size_t mark;
+
+	if (get_typed(c, obj, "health_check", false, JSON_OBJECT, &hc) <= 0)
+		return;
+	mark = path_push(c, "health_check");
+	check_keys(c, hc, keys);
+	if (get_int(c, hc, "port", false, 1, 65535, &n) > 0)
+		be->hc_port = (__u16)n;
+	hc_path_parse(c, hc, path);
+	if (path[0] && !(be->hc_path = strdup(path)))
+		c->oom = true;
+	path_pop(c, mark);
+}
+
 static void backend_parse(struct config_ctx *c, json_t *obj, struct config_backend *be)
 {
-	static const char *const keys[] = { "address", "weight", "state", NULL };
+	static const char *const keys[] = { "address", "weight", "state", "health_check", NULL };
 	struct config_addr a;
 	json_t *w;
 	long long n;
@@ -852,6 +912,7 @@ static void backend_parse(struct config_ctx *c, json_t *obj, struct config_backe
 		be->weight = (__u32)n;
 	get_enum(c, obj, "state", false, states, &state);
 	be->state = (enum config_backend_state)state;
+	backend_hc_parse(c, obj, be);
 }
 
 /* Backends of one VIP with the same address; c->path is the array's. */
@@ -925,11 +986,56 @@ static bool name_ok(const char *s)
  * there for whoever reads them. A timeout longer than the interval makes no
  * sense, so the default timeout is capped at the interval.
  */
+/* A Host header: a name or an address, and an optional port. */
+static bool hc_host_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > CONFIG_HC_HOST_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+	       len;
+}
+
+/* Keys that only an HTTP check takes. */
+static void hc_http_parse(struct config_ctx *c, json_t *hc, struct config_health *h, bool http)
+{
+	static const char *const only[] = { "path", "host", "status", "tls_verify", NULL };
+	const char *s;
+	long long n;
+	bool b = false;
+	size_t i;
+
+	for (i = 0; !http && only[i]; i++)
+		if (json_object_get(hc, only[i]))
+			ctx_err_at(c, only[i], "only an http or https check takes it");
+	if (!http)
+		return;
+	hc_path_parse(c, hc, h->path);
+	if (get_string(c, hc, "host", false, &s) > 0) {
+		if (hc_host_ok(s))
+			snprintf(h->host, sizeof(h->host), "%s", s);
+		else
+			ctx_err_at(c, "host", "not a host name or address");
+	}
+	if (get_int(c, hc, "status", false, 100, 599, &n) > 0)
+		h->status = (__u16)n;
+	if (get_bool(c, hc, "tls_verify", &b) > 0 && b && h->type != CONFIG_HC_HTTPS)
+		ctx_err_at(c, "tls_verify", "only an https check takes it");
+	else
+		h->tls_verify = b;
+}
+
+/*
+ * Defaults are filled even without a block, so every VIP's health
+ * fields make sense; a timeout longer than the interval would make no
+ * sense, so the default timeout is capped at the interval.
+ */
 static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *vip,
 			 bool port_known)
 {
 	static const char *const keys[] = { "type", "port", "interval_ms", "timeout_ms", "rise",
-					    "fall", NULL };
+					    "fall", "path", "host", "status", "tls_verify", NULL };
 	struct config_health *h = &vip->health;
 	int type = 0, rt, ri;
 	long long n;
@@ -941,15 +1047,19 @@ static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *v
 	h->timeout_ms = CONFIG_HC_TIMEOUT_DEF;
 	h->rise = CONFIG_HC_RISE_DEF;
 	h->fall = CONFIG_HC_FALL_DEF;
+	h->status = CONFIG_HC_STATUS_DEF;
+	snprintf(h->path, sizeof(h->path), "/");
 	if (get_typed(c, obj, "health_check", false, JSON_OBJECT, &hc) <= 0)
 		return;
 	mark = path_push(c, "health_check");
 	check_keys(c, hc, keys);
 	if (get_enum(c, hc, "type", false, hc_types, &type) < 0)
 		type = -1;
+	h->type = type < 0 ? CONFIG_HC_NONE : (enum config_hc_type)type;
 	if (get_int(c, hc, "port", false, 1, 65535, &n) > 0)
 		h->port = (__u16)n;
-	else if (!json_object_get(hc, "port") && type == 0 && port_known && !vip->port)
+	else if (!json_object_get(hc, "port") && type >= 0 && h->type != CONFIG_HC_NONE &&
+		 port_known && !vip->port)
 		ctx_err_at(c, "port", "required when the VIP's port is 0");
 	ri = get_int(c, hc, "interval_ms", false, CONFIG_HC_INTERVAL_MIN,
 		     CONFIG_HC_INTERVAL_MAX, &n);
@@ -967,7 +1077,9 @@ static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *v
 		h->rise = (__u32)n;
 	if (get_int(c, hc, "fall", false, 1, CONFIG_HC_COUNT_MAX, &n) > 0)
 		h->fall = (__u32)n;
-	h->enabled = type == 0;
+	if (type >= 0)
+		hc_http_parse(c, hc, h, h->type == CONFIG_HC_HTTP || h->type == CONFIG_HC_HTTPS);
+	h->enabled = type >= 0 && h->type != CONFIG_HC_NONE;
 	path_pop(c, mark);
 }
 
@@ -1256,12 +1368,15 @@ static void config_sort(struct config *cfg)
 
 void config_free(struct config *cfg)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!cfg)
 		return;
-	for (i = 0; i < cfg->n_vips; i++)
+	for (i = 0; i < cfg->n_vips; i++) {
+		for (j = 0; cfg->vips[i].backends && j < cfg->vips[i].n_backends; j++)
+			free(cfg->vips[i].backends[j].hc_path);
 		free(cfg->vips[i].backends);
+	}
 	free(cfg->vips);
 	free(cfg);
 }

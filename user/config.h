@@ -34,22 +34,40 @@ enum config_backend_state {
 	CONFIG_BACKEND_DOWN,		/* out of the table; its flows move too */
 };
 
+#define CONFIG_HC_PATH_MAX	255	/* bytes of an HTTP check's path */
+#define CONFIG_HC_HOST_MAX	253	/* bytes of its Host header */
+
 struct config_backend {
 	char address[64];	/* canonical text form, for messages */
 	__u8 family;		/* LB_FAMILY_IPV4 or LB_FAMILY_IPV6 */
 	__be32 addr[4];		/* IPv4 in addr[0], the rest zero */
 	__u32 weight;		/* 1 .. MAGLEV_WEIGHT_MAX */
 	enum config_backend_state state;
+	/* Its own "health_check": {"port", "path"}; 0 / NULL: the VIP's. */
+	__u16 hc_port;
+	char *hc_path;
+};
+
+enum config_hc_type {
+	CONFIG_HC_TCP = 0,	/* a connection opens */
+	CONFIG_HC_NONE,
+	CONFIG_HC_HTTP,		/* a GET answered with the expected status */
+	CONFIG_HC_HTTPS,
 };
 
 /* Always filled with the defaults, even when checks are off. */
 struct config_health {
-	bool enabled;		/* a "health_check" block with type "tcp" */
+	bool enabled;		/* a "health_check" block whose type is not "none" */
+	enum config_hc_type type;
 	__u16 port;		/* host order; defaults to the VIP's port */
 	__u32 interval_ms;
 	__u32 timeout_ms;	/* <= interval_ms */
 	__u32 rise;		/* successes in a row that bring a backend up */
 	__u32 fall;		/* failures in a row that take it down */
+	char path[CONFIG_HC_PATH_MAX + 1];	/* http(s): what to GET; "/" */
+	char host[CONFIG_HC_HOST_MAX + 1];	/* http(s): the Host header; "": none */
+	__u16 status;		/* http(s): the status that passes; 200 */
+	bool tls_verify;	/* https: check the certificate and name */
 };
 
 struct config_vip {

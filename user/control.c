@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define OUT_MAX		(256 * 1024 * 1024)	/* a reply larger than this is an error */
@@ -48,14 +49,6 @@ struct control {
 	struct client *clients;
 	size_t n_clients;
 };
-
-static __u64 wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ */
 /* Clients */
@@ -144,7 +137,7 @@ static void wait_poll(struct client *cl)
 {
 	struct ctl_reply r;
 
-	if (!ctl_wait_poll(&cl->c->env, &cl->wait, wall_ms(), &r)) {
+	if (!ctl_wait_poll(&cl->c->env, &cl->wait, clock_wall_ms(), &r)) {
 		timer_set(cl, CONTROL_WAIT_POLL_MS * 1000ULL);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <netinet/in.h>
 
+#include "clock.h"
 #include "cfgdiff.h"
 #include "control.h"
 #include "datapath.h"
@@ -43,14 +44,6 @@ static void fail(struct ctl_reply *r, enum ctl_code code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
 	va_end(ap);
-}
-
-static __u64 wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------ */
@@ -146,7 +139,7 @@ static bool view_read(const struct ctl_env *env, const struct state *st, bool fl
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	rc = readmodel_read(&v->rm, env->maps, env->ap, st, wall_ms());
+	rc = readmodel_read(&v->rm, env->maps, env->ap, st, clock_wall_ms());
 	if (!rc && flows) {
 		v->flows = calloc(LB_MAX_BACKENDS, sizeof(*v->flows));
 		rc = v->flows ? flows_count(env->flows, CTL_IDLE_S * 1000, v->flows) : -ENOMEM;
@@ -545,7 +538,7 @@ static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
 	else
 		log_info("control: %s: backend %s %s %s", who, change_names[ch],
 			 st->cfg->vips[vip].name, st->vips[vip].be[be].cfg->address);
-	state_override_set(st, (size_t)vip, (size_t)be, &o, wall_ms());
+	state_override_set(st, (size_t)vip, (size_t)be, &o, clock_wall_ms());
 	if (env->commit(env->data, err, sizeof(err))) {
 		fail(r, CTL_FAILED, "%s", err);
 		return;
@@ -553,7 +546,7 @@ static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
 	if (ch == CH_DRAIN && json_is_true(json_object_get(req, "wait"))) {
 		snprintf(w->vip, sizeof(w->vip), "%s", st->cfg->vips[vip].name);
 		snprintf(w->backend, sizeof(w->backend), "%s", st->vips[vip].be[be].cfg->address);
-		w->started_ms = wall_ms();
+		w->started_ms = clock_wall_ms();
 		w->deadline_ms = w->started_ms + (__u64)timeout * 1000;
 		w->idle_ms = (__u32)idle * 1000;
 		r->pending = true;
@@ -683,12 +676,12 @@ static void cmd_config_diff(const struct ctl_env *env, json_t *req, int fd,
 	if (!cfg)
 		return;
 	free(text);
-	next = state_new(cfg, wall_ms());
+	next = state_new(cfg, clock_wall_ms());
 	if (!next) {
 		fail(r, CTL_FAILED, "%s", strerror(errno));
 		return;
 	}
-	state_carry(next, cur, wall_ms(), &rs);
+	state_carry(next, cur, clock_wall_ms(), &rs);
 	r->result = cfgdiff(cur, env->ap, env->maps, next);
 	if (!r->result)
 		fail(r, CTL_FAILED, "reading the installed tables: %s", strerror(errno));

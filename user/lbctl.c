@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "ctlfmt.h"
 #include "fileio.h"
 
@@ -66,14 +67,6 @@ struct cmd {
 	build_fn build;
 	show_fn show;
 };
-
-static __u64 wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------------ */
 /* Arguments into requests */
@@ -300,11 +293,11 @@ static char *reply_read(int fd, int wait_s, struct failure *fl)
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap), *nl = NULL;
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	__u64 deadline = wall_ms() + (__u64)wait_s * 1000;
+	__u64 deadline = clock_wall_ms() + (__u64)wait_s * 1000;
 	ssize_t n;
 
 	while (buf && !nl) {
-		__u64 now = wall_ms();
+		__u64 now = clock_wall_ms();
 
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0) {
 			fl->exit = EXIT_UNAVAIL;
@@ -502,7 +495,7 @@ static int run(const struct opts *o, const struct cmd *c, int argc, char **argv)
 			   JSON_ENCODE_ANY);
 		fputc('\n', stdout);
 	} else {
-		c->show(stdout, result, wall_ms());
+		c->show(stdout, result, clock_wall_ms());
 	}
 	json_decref(result);
 	return rc;

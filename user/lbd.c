@@ -29,25 +29,10 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-event.h>
 
+#include "clock.h"
 #include "lbd.h"
 #include "log.h"
 #include "statefile.h"
-
-__u64 lbd_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
-
-static __u64 mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
-}
 
 static void usage(FILE *f)
 {
@@ -188,7 +173,7 @@ static void apply_log(const char *why, const struct state *st, const struct appl
 static int apply_full(struct lbd *d, const struct state *st, const char *why,
 		      struct apply_stats *out)
 {
-	__u64 t0 = mono_ms();
+	__u64 t0 = (clock_mono_us() / 1000);
 	struct apply_stats as;
 	char err[256];
 	int rc;
@@ -201,7 +186,7 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why,
 		log_err("%s: cannot apply the config: %s", why, err);
 		return rc;
 	}
-	apply_log(why, st, &as, mono_ms() - t0);
+	apply_log(why, st, &as, (clock_mono_us() / 1000) - t0);
 	if (out)
 		*out = as;
 	return 0;
@@ -213,7 +198,7 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why,
 void lbd_apply_changes(struct lbd *d)
 {
 	struct apply_stats as;
-	__u64 t0 = mono_ms();
+	__u64 t0 = (clock_mono_us() / 1000);
 	char err[256];
 	int rc;
 
@@ -228,7 +213,7 @@ void lbd_apply_changes(struct lbd *d)
 			log_debug("state change: tables swapped %zu, emptied %zu in %zu batches; "
 				  "backends ~%zu; %llu ms", as.tables_swapped, as.tables_removed,
 				  as.table_batches, as.backends_changed,
-				  (unsigned long long)(mono_ms() - t0));
+				  (unsigned long long)((clock_mono_us() / 1000) - t0));
 	}
 	d->full_due = rc != 0;
 	if (!rc)
@@ -253,7 +238,7 @@ static void apply_soon(struct lbd *d)
 void lbd_save_now(struct lbd *d)
 {
 	char err[320];
-	int rc = statefile_save(d->st, d->st->cfg->state_dir, lbd_wall_ms(), err, sizeof(err));
+	int rc = statefile_save(d->st, d->st->cfg->state_dir, clock_wall_ms(), err, sizeof(err));
 
 	if (rc && !d->save_failing)
 		log_err("cannot save the state: %s; retrying every %llu s", err,
@@ -291,7 +276,7 @@ static void state_load(struct lbd *d)
 	const char *dir = d->st->cfg->state_dir;
 	struct statefile_stats fs;
 	char err[320];
-	int rc = statefile_load(d->st, dir, lbd_wall_ms(), &fs, err, sizeof(err));
+	int rc = statefile_load(d->st, dir, clock_wall_ms(), &fs, err, sizeof(err));
 
 	if (rc == -ENOENT) {
 		log_info("no state file in %s: every backend's health is unknown (counted as up) "
@@ -381,7 +366,7 @@ static bool reload_allowed(const struct config *old, const struct config *cfg, c
 static struct state *state_next(struct lbd *d, struct config *cfg)
 {
 	struct state_replace_stats rs;
-	struct state *next = state_new(cfg, lbd_wall_ms());
+	struct state *next = state_new(cfg, clock_wall_ms());
 
 	if (!next) {
 		log_err("reload: %s", strerror(errno));
@@ -389,7 +374,7 @@ static struct state *state_next(struct lbd *d, struct config *cfg)
 	}
 	next->listener = on_state;
 	next->listener_data = d;
-	state_carry(next, d->st, lbd_wall_ms(), &rs);
+	state_carry(next, d->st, clock_wall_ms(), &rs);
 	if (rs.overrides_dropped)
 		log_info("reload: %zu operator overrides replaced by the config's new values",
 			 rs.overrides_dropped);
@@ -403,6 +388,9 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	d->st = next;
 	d->cfg_text = text;
 	d->cfg_len = len;
+	/* Results go to the new state from now on. */
+	if (d->health)
+		health_config(d->health, next);
 	state_clean(next);
 	save_soon(d);
 }
@@ -627,6 +615,11 @@ static int start(struct lbd *d)
 	rc = lbd_control_start(d);
 	if (rc)
 		return rc;
+	d->health = health_new(d->loop);
+	if (!d->health || health_config(d->health, d->st)) {
+		log_err("cannot start health checks: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
 	/* What the state model changed while loading is in the maps now. */
 	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
 	rc = sd_event_loop(d->loop);
@@ -648,15 +641,16 @@ static int cmd_run(const char *path)
 		free(d.cfg_text);
 		return rc;
 	}
-	d.st = state_new(cfg, lbd_wall_ms());
+	d.st = state_new(cfg, clock_wall_ms());
 	if (!d.st) {
 		log_err("cannot start: %s", strerror(errno));
 		free(d.cfg_text);
 		return EXIT_FAILURE;
 	}
-	d.started_ms = lbd_wall_ms();
+	d.started_ms = clock_wall_ms();
 	rc = start(&d);
 	control_free(d.ctl);
+	health_free(d.health);
 	flows_free(d.flows);
 	sd_event_source_disable_unref(d.nh_io);
 	sd_event_source_disable_unref(d.retry);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "control.h"
 #include "flows.h"
+#include "health.h"
 #include "loader.h"
 #include "nexthop.h"
 #include "state.h"
@@ -43,6 +44,7 @@ struct lbd {
 	sd_event_source *apply_ev;	/* deferred: the state model's changes */
 	sd_event_source *save_ev;	/* timer: the state file */
 	struct flows *flows;
+	struct health *health;
 	struct control *ctl;
 	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;
@@ -55,7 +57,6 @@ struct lbd {
 };
 
 /* lbd.c */
-__u64 lbd_wall_ms(void);
 /* Tick the retry timer while something owes a retry, and only then. */
 void lbd_retry_arm(struct lbd *d);
 /* Apply what the state model changed (dirty VIPs, or in full if owed). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "lbd.h"
 #include "log.h"
@@ -92,7 +93,8 @@ static json_t *ctl_status(void *data)
 {
 	const struct lbd *d = data;
 	const struct config *cfg = d->st->cfg;
-	__u64 now = lbd_wall_ms();
+	__u64 now = clock_wall_ms();
+	struct health_stats hs;
 	json_t *nh;
 
 	nh = json_pack("{s:s, s:s, s:b}", "mode", cfg->next_hop_auto ? "auto" : "fixed", "mac",
@@ -101,8 +103,9 @@ static json_t *ctl_status(void *data)
 				   memcmp(d->env.next_hop, "\0\0\0\0\0\0", 6));
 	if (d->nh)
 		json_object_set_new(nh, "gateway", json_string(nexthop_gateway(d->nh)));
+	health_stats_get(d->health, &hs);
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:{s:s, s:I, s:I}, s:I, s:I, s:o, "
-			 "s:{s:s, s:s, s:b}, s:o}",
+			 "s:{s:s, s:s, s:b}, s:{s:i, s:i, s:I}, s:o}",
 			 "version", LB_VERSION, "interface", cfg->interface,
 			 "xdp_mode", cfg->xdp_generic ? "generic" : "native",
 			 "program_id", (int)d->ld.prog_id, "pin_dir", d->ld.pin_dir,
@@ -113,6 +116,8 @@ static json_t *ctl_status(void *data)
 			 "next_hop", nh,
 			 "state_file", "dir", cfg->state_dir, "at_start", d->state_note,
 			 "saving", !d->save_failing,
+			 "health", "targets", (int)hs.targets, "backends", (int)hs.feeds, "probes",
+			 (json_int_t)hs.probes,
 			 "degraded", degraded(d));
 }
 

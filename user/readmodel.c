@@ -182,19 +182,29 @@ static json_t *override_json(const struct state_override *o)
 	return j;
 }
 
+/* The last probe, whatever it changed; null before the first. */
+static json_t *probe_json(const struct state_health_info *hl)
+{
+	if (!hl->probe_ms)
+		return json_null();
+	return json_pack("{s:I, s:i, s:b}", "ms", (json_int_t)hl->probe_ms, "us",
+			 (int)hl->probe_us, "ok", hl->probe_ok);
+}
+
 json_t *readmodel_backend_json(const struct readmodel *rm, const struct state *st, size_t vip,
 			       size_t be)
 {
 	const struct state_backend *b = &st->vips[vip].be[be];
 	const struct lb_backend_stats *c = &rm->be[vip][be];
 
-	return json_pack("{s:s, s:{s:s, s:i}, s:o, s:{s:s, s:I, s:s}, s:s, s:i, s:b, s:I, s:I}",
+	return json_pack("{s:s, s:{s:s, s:i}, s:o, s:{s:s, s:I, s:s, s:o}, s:s, s:i, s:b, s:I, s:I}",
 			 "address", b->cfg->address,
 			 "config", "state", state_admin_name(b->cfg->state), "weight",
 			 (int)b->cfg->weight,
 			 "override", override_json(&b->ovr),
 			 "health", "state", state_health_name(b->hl.health), "since_ms",
 			 (json_int_t)b->hl.since_ms, "reason", b->hl.reason,
+			 "last_probe", probe_json(&b->hl),
 			 "effective", state_eff_name(b->eff),
 			 "weight", (int)state_weight(b),
 			 "kept", b->kept,

@@ -335,6 +335,15 @@ void state_resolve_all(struct state *st, __u64 now_ms)
 		notify(st, i, state_vip_resolve(&st->vips[i], now_ms));
 }
 
+void state_probe_note(struct state *st, size_t vip, size_t be, bool ok, __u32 us, __u64 now_ms)
+{
+	struct state_health_info *hl = &st->vips[vip].be[be].hl;
+
+	hl->probe_ms = now_ms;
+	hl->probe_us = us;
+	hl->probe_ok = ok;
+}
+
 void state_clean(struct state *st)
 {
 	size_t i;

@@ -53,6 +53,10 @@ struct state_health_info {
 	enum state_health health;
 	__u64 since_ms;		/* wall clock of the last change; 0: never */
 	char reason[STATE_REASON_MAX];	/* why it last changed, e.g. "refused" */
+	/* The last probe, whatever it changed (not saved). */
+	__u64 probe_ms;		/* wall clock; 0: none yet */
+	__u32 probe_us;		/* how long it took */
+	bool probe_ok;
 };
 
 struct state_backend {
@@ -164,6 +168,10 @@ void state_vip_restore(struct state *st, size_t vip, __u64 all_down_since_ms);
 
 /* Resolve every VIP (after restoring), telling the listener. */
 void state_resolve_all(struct state *st, __u64 now_ms);
+
+/* Note a probe's result, which changes no state (state_health_set() does
+ * that once the result counts). */
+void state_probe_note(struct state *st, size_t vip, size_t be, bool ok, __u32 us, __u64 now_ms);
 
 /* Clear every VIP's dirty flag (the table writer took them). */
 void state_clean(struct state *st);

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Health checks without a network: the rise/fall state machine as a table,
+ * the schedule against a fake clock (how soon a failure and a recovery are
+ * seen), and one target per distinct check however many VIPs list it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "health.h"
+#include "state.h"
+
+/* A run of results, as a string of '+' (pass) and '-' (fail), and what it
+ * must leave: the health after each result, as 'u', 'U' (up), 'D'. */
+struct step_case {
+	char results[128];
+	__u32 rise, fall;
+	char want[128];
+};
+
+static struct step_case step_cases[] = {
+	{ "+++", 2, 3, "uUU" },
+	{ "---", 2, 3, "uuD" },
+	{ "--+--", 2, 3, "uuuuu" },
+	{ "---+-++", 2, 3, "uuDDDDU" },
+	{ "+", 1, 1, "U" },
+	{ "-", 1, 1, "D" },
+	{ "++---++", 1, 3, "UUUUDUU" },
+	{ "+-+-+-+-+-+-", 2, 3, "uuuuuuuuuuuu" },
+};
+
+static char letter(enum state_health h)
+{
+	return h == STATE_HEALTH_UP ? 'U' : h == STATE_HEALTH_DOWN ? 'D' : 'u';
+}
+
+ParameterizedTestParameters(health, step)
+{
+	return cr_make_param_array(struct step_case, step_cases,
+				   sizeof(step_cases) / sizeof(step_cases[0]));
+}
+
+ParameterizedTest(struct step_case *tc, health, step)
+{
+	struct hc_run r = { 0 };
+	char got[128] = "";
+	size_t i;
+
+	for (i = 0; tc->results[i]; i++)
+		got[i] = letter(hc_step(&r, tc->results[i] == '+', tc->rise, tc->fall));
+	cr_assert_str_eq(got, tc->want, "%s at rise %u fall %u", tc->results, tc->rise, tc->fall);
+}
+
+/* Alternating results never change anything at rise 2 / fall 3. */
+Test(health, flapping_changes_nothing)
+{
+	struct hc_run r = { .health = STATE_HEALTH_UP };
+	int i, changes = 0;
+
+	for (i = 0; i < 100; i++)
+		changes += hc_step(&r, i % 2, 2, 3) != STATE_HEALTH_UP;
+	cr_assert_eq(changes, 0);
+}
+
+/*
+ * The schedule, against a fake clock. A backend dies at a random moment;
+ * every probe after that fails, each failure known `timeout` after its
+ * start. It must be down within fall x interval + timeout of dying, and
+ * up within rise x interval of coming back (a success is known at once).
+ */
+struct sim {
+	__u64 start;		/* the next probe's start, us */
+	struct hc_run run;
+};
+
+/* Run the probes from s->start on, each going the new way (ok) if it
+ * starts at or after from and the old way before, until the run reaches
+ * want; when its result was known. */
+static __u64 sim_until(struct sim *s, __u64 from, bool ok, __u32 interval_ms,
+		       __u32 timeout_ms, __u32 rise, __u32 fall, enum state_health want)
+{
+	for (;;) {
+		__u64 start = s->start;
+		bool result = start >= from ? ok : !ok;
+
+		s->start = hc_next_start(start, interval_ms, start);
+		if (hc_step(&s->run, result, rise, fall) == want && start >= from)
+			return start + (ok ? 0 : (__u64)timeout_ms * 1000);
+	}
+}
+
+Test(health, failures_and_recoveries_are_seen_in_time)
+{
+	const __u32 interval = 2000, timeout = 1000, rise = 2, fall = 3;
+	struct sim s = { .run.health = STATE_HEALTH_UP };
+	__u32 seed = 12345;
+	int round;
+
+	s.start = hc_first_start(0, interval, 777);
+	cr_assert_lt(s.start, interval * 1000ULL);
+	for (round = 0; round < 200; round++) {
+		__u64 dies, back, seen;
+
+		seed = seed * 1103515245 + 12345;
+		dies = s.start + seed % (interval * 1000);
+		seen = sim_until(&s, dies, false, interval, timeout, rise, fall, STATE_HEALTH_DOWN);
+		cr_assert_leq(seen - dies, (fall * interval + timeout) * 1000ULL,
+			      "round %d: down after %llu us", round,
+			      (unsigned long long)(seen - dies));
+		back = s.start + seed % (interval * 1000);
+		seen = sim_until(&s, back, true, interval, timeout, rise, fall, STATE_HEALTH_UP);
+		cr_assert_leq(seen - back, rise * interval * 1000ULL, "round %d: up after %llu us",
+			      round, (unsigned long long)(seen - back));
+	}
+}
+
+/* A late loop does not make probes pile up: the next start is never in
+ * the past. */
+Test(health, next_start_after_a_late_wakeup)
+{
+	cr_assert_eq(hc_next_start(1000000, 2000, 1500000), 3000000);
+	cr_assert_eq(hc_next_start(1000000, 2000, 9000000), 11000000);
+}
+
+#define CFG(port2) \
+	"{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": \"198.18.2.2\"}, \"vips\": [" \
+	"{\"name\": \"a\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"health_check\": {\"port\": 8080}, \"backends\": [{\"address\": \"198.18.3.1\"}, " \
+	"{\"address\": \"198.18.3.2\"}]}, " \
+	"{\"name\": \"b\", \"address\": \"198.18.100.2\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"health_check\": {\"port\": " port2 "}, \"backends\": [{\"address\": \"198.18.3.1\"}]}, " \
+	"{\"name\": \"c\", \"address\": \"198.18.100.3\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"backends\": [{\"address\": \"198.18.3.1\"}]}]}"
+
+static struct state *state_of(const char *text)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+
+	cr_assert_eq(config_parse(text, strlen(text), "t.json", &cfg, &errs), 0);
+	return state_new(cfg, 1000);
+}
+
+/* 198.18.3.1 checked on 8080 by two VIPs is one target; another port is
+ * another check; a VIP without a check adds none. */
+Test(health, one_target_per_distinct_check)
+{
+	struct state *same = state_of(CFG("8080")), *other = state_of(CFG("9090"));
+	struct health_stats hs;
+	struct health *h;
+	sd_event *loop;
+
+	cr_assert_eq(sd_event_new(&loop), 0);
+	h = health_new(loop);
+	cr_assert_not_null(h);
+	cr_assert_eq(health_config(h, same), 0);
+	health_stats_get(h, &hs);
+	cr_assert_eq(hs.targets, 2);
+	cr_assert_eq(hs.feeds, 3);
+	cr_assert_eq(health_config(h, other), 0);
+	health_stats_get(h, &hs);
+	cr_assert_eq(hs.targets, 3);
+	cr_assert_eq(hs.feeds, 3);
+	health_free(h);
+	sd_event_unref(loop);
+	state_free(same);
+	state_free(other);
+}

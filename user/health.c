@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "lb_abi.h"
+#include "log.h"
+#include "probe.h"
+
+/* What makes two checks the same check. */
+struct hc_key {
+	enum config_hc_type type;
+	__u8 family;
+	__be32 addr[4];
+	__u16 port;
+	__u16 status;
+	bool tls_verify;
+	__u32 interval_ms, timeout_ms, rise, fall;
+	const char *path;	/* a target owns its copies */
+	const char *host;
+};
+
+struct hc_feed {
+	__u32 vip, be;
+};
+
+struct hc_target {
+	struct hc_key key;
+	struct health *h;
+	struct probe *probe;
+	sd_event_source *timer;
+	__u64 next_us;		/* CLOCK_MONOTONIC of the next start */
+	struct hc_run run;
+	struct hc_feed *feeds;
+	size_t n_feeds;
+};
+
+struct health {
+	sd_event *loop;
+	struct probes *ps;
+	struct state *st;
+	struct hc_target **t;	/* sorted by key */
+	size_t n;
+	__u64 probes;
+	__u32 rnd;
+};
+
+/* ------------------------------------------------------------------ */
+/* The pure parts */
+
+enum state_health hc_step(struct hc_run *r, bool ok, __u32 rise, __u32 fall)
+{
+	if (ok) {
+		r->ok++;
+		r->fail = 0;
+		if (r->health != STATE_HEALTH_UP && r->ok >= rise)
+			r->health = STATE_HEALTH_UP;
+	} else {
+		r->fail++;
+		r->ok = 0;
+		if (r->health != STATE_HEALTH_DOWN && r->fail >= fall)
+			r->health = STATE_HEALTH_DOWN;
+	}
+	return r->health;
+}
+
+__u64 hc_first_start(__u64 now_us, __u32 interval_ms, __u32 rnd)
+{
+	return now_us + rnd % ((__u64)interval_ms * 1000);
+}
+
+__u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us)
+{
+	__u64 next = start_us + (__u64)interval_ms * 1000;
+
+	return next > now_us ? next : now_us + (__u64)interval_ms * 1000;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys */
+
+static int str_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int key_cmp(const struct hc_key *a, const struct hc_key *b)
+{
+	const __u32 x[] = { a->family, a->port, a->type, a->status, a->tls_verify,
+			    a->interval_ms, a->timeout_ms, a->rise, a->fall };
+	const __u32 y[] = { b->family, b->port, b->type, b->status, b->tls_verify,
+			    b->interval_ms, b->timeout_ms, b->rise, b->fall };
+	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
+	size_t i;
+
+	for (i = 0; !c && i < sizeof(x) / sizeof(x[0]); i++)
+		c = x[i] == y[i] ? 0 : x[i] < y[i] ? -1 : 1;
+	if (!c)
+		c = str_cmp(a->path, b->path);
+	return c ? c : str_cmp(a->host, b->host);
+}
+
+/* The check VIP vip asks for on its backend be. */
+static struct hc_key key_of(const struct config_vip *v, size_t be)
+{
+	const struct config_backend *b = &v->backends[be];
+	const struct config_health *hc = &v->health;
+	bool http = hc->type == CONFIG_HC_HTTP || hc->type == CONFIG_HC_HTTPS;
+	struct hc_key k = {
+		.type = hc->type, .family = b->family, .port = b->hc_port ? b->hc_port : hc->port,
+		.interval_ms = hc->interval_ms, .timeout_ms = hc->timeout_ms, .rise = hc->rise,
+		.fall = hc->fall,
+	};
+
+	memcpy(k.addr, b->addr, sizeof(k.addr));
+	if (http) {
+		k.path = b->hc_path ? b->hc_path : hc->path;
+		k.host = hc->host;
+		k.status = hc->status;
+		k.tls_verify = hc->tls_verify;
+	}
+	return k;
+}
+
+/* A (key, feed) pair, sorted by key to group feeds into targets. */
+struct want {
+	struct hc_key key;
+	struct hc_feed feed;
+};
+
+static int want_cmp(const void *a, const void *b)
+{
+	return key_cmp(&((const struct want *)a)->key, &((const struct want *)b)->key);
+}
+
+static struct want *wants_of(const struct state *st, size_t *n)
+{
+	const struct config *cfg = st->cfg;
+	struct want *w;
+	size_t i, j, k = 0;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].health.enabled)
+			k += cfg->vips[i].n_backends;
+	w = calloc(k + 1, sizeof(*w));
+	if (!w)
+		return NULL;
+	k = 0;
+	for (i = 0; i < cfg->n_vips; i++) {
+		if (!cfg->vips[i].health.enabled)
+			continue;
+		for (j = 0; j < cfg->vips[i].n_backends; j++, k++) {
+			w[k].key = key_of(&cfg->vips[i], j);
+			w[k].feed.vip = (__u32)i;
+			w[k].feed.be = (__u32)j;
+		}
+	}
+	qsort(w, k, sizeof(*w), want_cmp);
+	*n = k;
+	return w;
+}
+
+/* ------------------------------------------------------------------ */
+/* Targets */
+
+static const char *const kind_names[] = {
+	[CONFIG_HC_TCP] = "tcp", [CONFIG_HC_NONE] = "none", [CONFIG_HC_HTTP] = "http",
+	[CONFIG_HC_HTTPS] = "https",
+};
+
+static void target_name(const struct hc_target *t, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(t->key.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, t->key.addr, a,
+		  sizeof(a));
+	snprintf(buf, len, t->key.family == LB_FAMILY_IPV6 ? "[%s]:%u %s%s" : "%s:%u %s%s", a,
+		 t->key.port, kind_names[t->key.type], t->key.path ? t->key.path : "");
+}
+
+/* A change, logged once for the target whatever it feeds, then told to
+ * the state model for each (VIP, backend). */
+static void target_changed(struct hc_target *t, enum state_health from, const char *reason,
+			   __u64 now_ms)
+{
+	struct state *st = t->h->st;
+	char name[128];
+	size_t i;
+
+	target_name(t, name, sizeof(name));
+	if (t->run.health == STATE_HEALTH_DOWN)
+		log_warn("health: %s is down (%s); %zu VIP backends", name, reason, t->n_feeds);
+	else if (from == STATE_HEALTH_DOWN)
+		log_info("health: %s is up again; %zu VIP backends", name, t->n_feeds);
+	else	/* unknown, counted as up already: nothing changes but the name */
+		log_debug("health: %s is up; %zu VIP backends", name, t->n_feeds);
+	for (i = 0; i < t->n_feeds; i++)
+		state_health_set(st, t->feeds[i].vip, t->feeds[i].be, t->run.health, reason,
+				 now_ms);
+}
+
+static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, void *data)
+{
+	struct hc_target *t = data;
+	enum state_health was = t->run.health;
+	__u64 now = clock_wall_ms();
+	size_t i;
+
+	t->h->probes++;
+	for (i = 0; i < t->n_feeds; i++)
+		state_probe_note(t->h->st, t->feeds[i].vip, t->feeds[i].be, ok, us, now);
+	if (hc_step(&t->run, ok, t->key.rise, t->key.fall) != was)
+		target_changed(t, was, reason, now);
+}
+
+static int on_due(sd_event_source *s, uint64_t usec, void *data)
+{
+	struct hc_target *t = data;
+	__u64 now = clock_mono_us();
+
+	probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
+	t->next_us = hc_next_start(t->next_us, t->key.interval_ms, now);
+	sd_event_source_set_time(s, t->next_us);
+	return 0;
+}
+
+static void target_free(struct hc_target *t)
+{
+	if (!t)
+		return;
+	probe_free(t->probe);
+	sd_event_source_disable_unref(t->timer);
+	free((char *)t->key.path);
+	free((char *)t->key.host);
+	free(t->feeds);
+	free(t);
+}
+
+static __u32 rnd_next(struct health *h)
+{
+	h->rnd ^= h->rnd << 13;
+	h->rnd ^= h->rnd >> 17;
+	h->rnd ^= h->rnd << 5;
+	return h->rnd;
+}
+
+static struct hc_target *target_new(struct health *h, const struct hc_key *key)
+{
+	struct hc_target *t = calloc(1, sizeof(*t));
+	struct probe_spec ps;
+	/* Timers may fire up to this late, so that probes due together share
+	 * a wake-up. */
+	__u64 accuracy = (__u64)key->interval_ms * 50 < 100000 ? (__u64)key->interval_ms * 50 :
+								   100000;
+
+	if (!t)
+		return NULL;
+	t->h = h;
+	t->key = *key;
+	t->key.path = key->path ? strdup(key->path) : NULL;
+	t->key.host = key->host ? strdup(key->host) : NULL;
+	ps = (struct probe_spec){
+		.type = key->type, .family = key->family, .port = key->port,
+		.path = t->key.path, .host = t->key.host, .status = key->status,
+		.tls_verify = key->tls_verify, .timeout_ms = key->timeout_ms,
+	};
+	memcpy(ps.addr, key->addr, sizeof(ps.addr));
+	t->probe = probe_new(h->ps, &ps, on_probe, t);
+	t->next_us = hc_first_start(clock_mono_us(), key->interval_ms, rnd_next(h));
+	if ((key->path && !t->key.path) || (key->host && !t->key.host) || !t->probe ||
+	    sd_event_add_time(h->loop, &t->timer, CLOCK_MONOTONIC, t->next_us, accuracy, on_due,
+			      t) < 0 ||
+	    sd_event_source_set_enabled(t->timer, SD_EVENT_ON) < 0) {
+		target_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The feeds of the run of wants [a, b), which share a key. */
+static int feeds_set(struct hc_target *t, const struct want *w, size_t a, size_t b)
+{
+	struct hc_feed *f = calloc(b - a + 1, sizeof(*f));
+	size_t i;
+
+	if (!f)
+		return -ENOMEM;
+	for (i = a; i < b; i++)
+		f[i - a] = w[i].feed;
+	free(t->feeds);
+	t->feeds = f;
+	t->n_feeds = b - a;
+	return 0;
+}
+
+/*
+ * What a target knows goes to feeds that do not know it yet (a VIP that
+ * now lists a backend already probed for another), and a new target starts
+ * from what the state model has (saved health, after a restart).
+ */
+static void feeds_sync(struct hc_target *t, struct state *st, bool is_new)
+{
+	const struct state_health_info *first;
+	size_t i;
+
+	if (!t->n_feeds)
+		return;
+	first = &st->vips[t->feeds[0].vip].be[t->feeds[0].be].hl;
+	if (is_new) {
+		t->run.health = first->health;
+		return;
+	}
+	for (i = 0; i < t->n_feeds; i++) {
+		const struct state_health_info *hl = &st->vips[t->feeds[i].vip].be[t->feeds[i].be].hl;
+
+		if (t->run.health != STATE_HEALTH_UNKNOWN && hl->health != t->run.health)
+			state_health_set(st, t->feeds[i].vip, t->feeds[i].be, t->run.health,
+					 hl->reason[0] ? hl->reason : "checked for another VIP",
+					 clock_wall_ms());
+	}
+}
+
+/*
+ * Merge the wanted keys with the running targets, both sorted, into out
+ * (*n_out of them); kept[i] tells which running ones are in it. On error
+ * out holds what was made so far.
+ */
+static int targets_merge(struct health *h, struct state *st, const struct want *w, size_t nw,
+			 struct hc_target **out, size_t *n_out, bool *kept)
+{
+	size_t i = 0, a = 0, b;
+	struct hc_target *t;
+	int c;
+
+	*n_out = 0;
+	while (a < nw) {
+		for (b = a + 1; b < nw && !key_cmp(&w[a].key, &w[b].key); b++)
+			;
+		while (i < h->n && key_cmp(&h->t[i]->key, &w[a].key) < 0)
+			i++;
+		c = i < h->n ? key_cmp(&h->t[i]->key, &w[a].key) : 1;
+		if (!c)
+			kept[i] = true;
+		t = c ? target_new(h, &w[a].key) : h->t[i++];
+		if (!t)
+			return -ENOMEM;
+		out[(*n_out)++] = t;
+		if (feeds_set(t, w, a, b))
+			return -ENOMEM;
+		feeds_sync(t, st, c != 0);
+		a = b;
+	}
+	return 0;
+}
+
+static bool target_old(const struct health *h, const struct hc_target *t)
+{
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if (h->t[i] == t)
+			return true;
+	return false;
+}
+
+int health_config(struct health *h, struct state *st)
+{
+	size_t nw = 0, n = 0, i;
+	struct want *w = wants_of(st, &nw);
+	struct hc_target **t = calloc(nw + 1, sizeof(*t));
+	bool *kept = calloc(h->n + 1, sizeof(*kept));
+	int rc = w && t && kept ? 0 : -ENOMEM;
+
+	h->st = st;
+	if (!rc)
+		rc = targets_merge(h, st, w, nw, t, &n, kept);
+	/* Out of memory half-way, the old targets' feeds may point into
+	 * either state: no checks at all is the honest state to be in. The
+	 * new targets are those of t no old one is. */
+	for (i = 0; rc && i < n; i++)
+		if (!target_old(h, t[i]))
+			target_free(t[i]);
+	for (i = 0; i < h->n; i++)
+		if (rc || !kept[i])
+			target_free(h->t[i]);
+	free(w);
+	free(kept);
+	free(h->t);
+	h->t = rc ? NULL : t;
+	h->n = rc ? 0 : n;
+	if (rc) {
+		free(t);
+		log_err("health: cannot set up the checks: %s; none run", strerror(-rc));
+	}
+	return rc;
+}
+
+struct health *health_new(sd_event *loop)
+{
+	struct health *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->loop = loop;
+	h->rnd = (__u32)clock_mono_us() ^ (__u32)getpid() ^ 0x9e3779b9u;
+	h->ps = probes_new(loop);
+	if (!h->ps) {
+		free(h);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return h;
+}
+
+void health_free(struct health *h)
+{
+	size_t i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->n; i++)
+		target_free(h->t[i]);
+	free(h->t);
+	probes_free(h->ps);
+	free(h);
+}
+
+void health_stats_get(const struct health *h, struct health_stats *hs)
+{
+	size_t i;
+
+	hs->targets = h->n;
+	hs->feeds = 0;
+	for (i = 0; i < h->n; i++)
+		hs->feeds += h->t[i]->n_feeds;
+	hs->probes = h->probes;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Health checks: a service on lbd's loop that probes backends and tells
+ * the state model what it learns. A target is one check of one address:
+ * a backend that several VIPs list with the same check (kind, port, path,
+ * timing) is probed once, and its result goes to every (VIP, backend) it
+ * feeds. Each target has its own timer; first probes are spread over the
+ * interval so thousands of targets never fire together, and later ones
+ * start every interval, whatever the last one took.
+ *
+ * A backend goes down after `fall` failures in a row and up after `rise`
+ * successes in a row (hc_step()); each change is logged once, with its
+ * reason, and set in the state model, which applies it.
+ */
+#ifndef LB_HEALTH_H
+#define LB_HEALTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <systemd/sd-event.h>
+
+#include "state.h"
+
+/* The run of results a target has seen. */
+struct hc_run {
+	enum state_health health;
+	__u32 ok;		/* successes in a row */
+	__u32 fail;		/* failures in a row */
+};
+
+/* One result into the run; returns the health after it (a change when it
+ * differs from the one before). From unknown as from the other state:
+ * rise successes make it up, fall failures down. */
+enum state_health hc_step(struct hc_run *r, bool ok, __u32 rise, __u32 fall);
+
+/* When a new target first probes, in CLOCK_MONOTONIC us: within an
+ * interval of now, spread by rnd. */
+__u64 hc_first_start(__u64 now_us, __u32 interval_ms, __u32 rnd);
+
+/* When the one after a probe started at start_us does: a fixed rate, so a
+ * failure is seen within fall x interval + timeout; never in the past. */
+__u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us);
+
+struct health;
+
+/* NULL with errno on error. */
+struct health *health_new(sd_event *loop);
+void health_free(struct health *h);
+
+/*
+ * Probe what st's config asks for: targets that stay keep their runs and
+ * timers, new ones start (from the health st already has: a restart
+ * resumes the saved health), gone ones stop. Results go to st until the
+ * next call. 0 or -ENOMEM (then the old targets stay).
+ */
+int health_config(struct health *h, struct state *st);
+
+struct health_stats {
+	size_t targets;		/* distinct checks being run */
+	size_t feeds;		/* (VIP, backend) pairs they feed */
+	__u64 probes;		/* probes finished since start */
+};
+
+void health_stats_get(const struct health *h, struct health_stats *hs);
+
+#endif /* LB_HEALTH_H */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One health probe at a time per target, on lbd's event loop: a TCP
+ * connect (non-blocking socket, its own I/O source), or an HTTP(S) GET
+ * through libcurl's multi interface, whose sockets and timer are sd-event
+ * sources. Nothing here blocks and nothing runs in a thread.
+ */
+#ifndef LB_PROBE_H
+#define LB_PROBE_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+#define PROBE_REASON_MAX	96
+
+/* What to probe and how. Strings are copied. */
+struct probe_spec {
+	enum config_hc_type type;	/* tcp, http or https */
+	__u8 family;
+	__be32 addr[4];
+	__u16 port;
+	const char *path;		/* http(s) */
+	const char *host;		/* http(s): Host header, "" for none */
+	__u16 status;			/* http(s): the status that passes */
+	bool tls_verify;
+	__u32 timeout_ms;
+};
+
+struct probes;		/* the probes of one loop: libcurl's multi handle */
+struct probe;
+
+/* The result: ok, or why not ("refused", "timeout after 200 ms",
+ * "status 503", "tls: ..."), and how long the probe took. */
+typedef void (*probe_done_fn)(struct probe *p, bool ok, const char *reason, __u32 us,
+			      void *data);
+
+/* NULL with errno on error. */
+struct probes *probes_new(sd_event *loop);
+void probes_free(struct probes *ps);
+
+/* NULL with errno on error. */
+struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_done_fn done,
+			void *data);
+/* Stops a probe in flight; done is not called. */
+void probe_free(struct probe *p);
+
+/* Start one: done is called once, later, from the loop. -EBUSY while one
+ * is in flight; other errors (no socket) are reported through done. */
+int probe_start(struct probe *p);
+
+#endif /* LB_PROBE_H */
