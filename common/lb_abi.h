@@ -188,6 +188,10 @@ enum lb_drop_reason {
 	LB_DROP_TOO_BIG,	/* too big to encapsulate and no ICMP could be sent */
 	LB_DROP_ADJUST,		/* the kernel refused to grow or shrink the frame */
 	LB_DROP_ALL_DOWN,	/* every backend of the VIP is down by health, policy drop */
+	LB_DROP_TCP_BAD_DOFF,	/* TCP data offset under 5, or past the end of the IP packet */
+	LB_DROP_UDP_BAD_LEN,	/* UDP length under 8, or (unfragmented) past the IP payload */
+	LB_DROP_ICMP_BAD_QUOTE,	/* ICMP error to a VIP address whose quoted header is no
+				 * valid IP header of its family (version, IHL, lengths) */
 	LB_DROP_MAX,
 };
 

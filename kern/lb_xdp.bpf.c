@@ -100,6 +100,18 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	rc = lb_parse(ctx, p);
 	if (rc != LB_OK)
 		return rc;
+	if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP &&
+	    p->key.proto != IPPROTO_ICMP && p->key.proto != IPPROTO_ICMPV6)
+		return LB_PASS;
+	/* Not a VIP address: the stack's, untouched, whatever its L4 header
+	 * holds. An ICMP error counts for the address it was sent to, never
+	 * for the one it quotes. */
+	addr = lb_vip_addr_class(p);
+	if (!addr)
+		return LB_PASS;
+	rc = lb_parse_l4(ctx, p);
+	if (rc != LB_OK)
+		return rc;
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
 		cfg = lb_config();
 		if (!cfg)
@@ -109,14 +121,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
 		if (rc != LB_OK)
 			return rc;
+		/* The key is now the quoted flow's, to the same address: the
+		 * flow's VIP counts it. */
 		steered = 1;
-	} else if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP) {
-		return LB_PASS;
 	}
-	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
-	addr = lb_vip_addr_class(p);
-	if (!addr)
-		return LB_PASS;
 	/* Read only now: passed traffic is spared one cache line. */
 	if (!cfg)
 		cfg = lb_config();

@@ -25,6 +25,10 @@ extern const uint8_t pkt_router_mac[6];
 size_t pkt_tcp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, uint8_t flags,
 	       size_t payload_len);
 
+/* A UDP datagram of the flow k with payload_len zero bytes. Returns the
+ * frame length, or 0 if cap is too small. */
+size_t pkt_udp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, size_t payload_len);
+
 /* An ICMP frag-needed (IPv4) or packet-too-big (IPv6) from router to the
  * VIP, quoting a segment the backend sent for flow k (VIP -> client). */
 size_t pkt_too_big(uint8_t *buf, size_t cap, const struct lb_flow_key *k,

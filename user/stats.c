@@ -23,6 +23,9 @@ const char *const stats_drop_names[LB_DROP_MAX] = {
 	[LB_DROP_TOO_BIG] = "too_big",
 	[LB_DROP_ADJUST] = "adjust",
 	[LB_DROP_ALL_DOWN] = "all_down",
+	[LB_DROP_TCP_BAD_DOFF] = "tcp_bad_doff",
+	[LB_DROP_UDP_BAD_LEN] = "udp_bad_len",
+	[LB_DROP_ICMP_BAD_QUOTE] = "icmp_bad_quote",
 };
 
 const char *const stats_event_names[LB_EV_MAX] = {
