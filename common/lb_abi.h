@@ -166,8 +166,15 @@ struct lb_config {
 	__u8 src6_plen;		/* 128: src6 fixed; less: low bits per flow */
 	__be32 src4;		/* outer source for IPv4 tunnels */
 	__be32 src6[4];		/* outer source for IPv6 tunnels */
+	__u32 flow_cap;		/* flow entries one CPU may create per second; 0: no cap
+				 * (the new-flow flood guard, lb_guard_admit()) */
+	/* Rules in the block lists, kept by user/blocklist.c: a list whose
+	 * count is 0 is not looked up, so empty lists cost a compare. */
+	__u32 deny4_rules;	/* entries in deny4 */
+	__u32 deny6_rules;	/* entries in deny6 */
+	__u32 allow_rules;	/* entries in allow4 and allow6, all VIPs together */
 };
-_Static_assert(sizeof(struct lb_config) == 36, "lb_config layout");
+_Static_assert(sizeof(struct lb_config) == 52, "lb_config layout");
 
 /* Why a packet was dropped. Each reason has a counter. */
 enum lb_drop_reason {
@@ -202,6 +209,7 @@ enum lb_event {
 	LB_EV_ICMP_STEERED,	/* frag-needed / packet-too-big steered to a backend */
 	LB_EV_FLOW_REPICK,	/* flow's backend gone: picked again from the table */
 	LB_EV_FLOW_INSERT_FAIL,	/* flow table update failed */
+	LB_EV_GUARD_SKIP,	/* new flow not recorded: this CPU reached flow_cap this second */
 	LB_EV_MAX,
 };
 
@@ -222,6 +230,15 @@ struct lb_global_stats {
 };
 _Static_assert(sizeof(struct lb_global_stats) ==
 	       (LB_VERDICT_MAX + LB_DROP_SLOTS + LB_EV_SLOTS) * 8, "lb_global_stats layout");
+
+/* The new-flow flood guard's state, per CPU, one entry: flow entries
+ * created in the current one-second window. Not a counter: LB_EV_GUARD_SKIP
+ * counts what the guard held back. */
+struct lb_guard {
+	__u64 window;		/* jiffies at the window's start */
+	__u64 created;		/* entries created since */
+};
+_Static_assert(sizeof(struct lb_guard) == 16, "lb_guard layout");
 
 /* Per-CPU, indexed by VIP id. */
 struct lb_vip_stats {

@@ -63,7 +63,16 @@ struct {
 	__type(value, struct lb_flow);
 } flow_table SEC(".maps");
 
-/* Runtime settings: MACs, MTU, tunnel sources. One entry. */
+/* The flood guard's window and count, per CPU (lb_guard_admit()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_guard);
+} flow_guard SEC(".maps");
+
+/* Runtime settings: MACs, MTU, tunnel sources, flood guard, block-list
+ * rule counts. One entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

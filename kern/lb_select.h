@@ -128,6 +128,45 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
 	return 1;
 }
 
+/*
+ * The new-flow flood guard: may this CPU create one more flow entry now?
+ * At most cap per one-second window (0: no cap). Above it a new flow is
+ * still placed by the VIP's table, which gives the same backend as long as
+ * the backend set does not change, but not recorded: a SYN flood then
+ * cannot push established flows out of the LRU, nor cost an insert per
+ * packet. The window is measured in jiffies (bpf_jiffies64() is inlined; a
+ * clock helper is a call) against the kernel's CONFIG_HZ, which libbpf reads
+ * from the kernel's config at load time.
+ */
+extern unsigned long CONFIG_HZ __kconfig __weak;
+
+/* A kernel whose config libbpf cannot read: assume the most common HZ.
+ * The window is then off by the ratio, never unbounded. */
+#define LB_HZ_FALLBACK	250
+
+static __always_inline int lb_guard_admit(__u32 cap, __u64 now, struct lb_global_stats *gs)
+{
+	__u64 hz = CONFIG_HZ ? CONFIG_HZ : LB_HZ_FALLBACK;
+	struct lb_guard *g;
+	__u32 zero = 0;
+
+	if (!cap)
+		return 1;
+	g = bpf_map_lookup_elem(&flow_guard, &zero);
+	if (!g)
+		return 1;
+	if (now - g->window >= hz) {
+		g->window = now;
+		g->created = 0;
+	}
+	if (g->created >= cap) {
+		lb_count_event(gs, LB_EV_GUARD_SKIP);
+		return 0;
+	}
+	g->created++;
+	return 1;
+}
+
 /* known, before lb_flow_follow() was asked about the packet's key. */
 #define LB_FLOW_UNTRIED	2
 
@@ -147,7 +186,7 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * last_seen only keeps an entry a little longer. Only entries created
  * count as new flows.
  */
-static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known,
+static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known, __u32 cap,
 					   struct lb_vip_stats *vs,
 					   struct lb_global_stats *gs)
 {
@@ -163,6 +202,11 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known
 		lb_flow_touch(old);
 		return;
 	}
+	/* Only creating an entry is capped: an entry that names another
+	 * backend, or a gone one, must be replaced, or the flow's next
+	 * packets would follow it away from the backend this one went to. */
+	if (known >= 0 && !old && !lb_guard_admit(cap, f.last_seen, gs))
+		return;
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
@@ -202,10 +246,11 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
  *
  * known: what lb_flow_follow() said for this key before the VIP lookup (0
  * or -1), or LB_FLOW_UNTRIED when it was not asked (see lb_flow_first()).
- * An l3 VIP's key lost its ports since, so it is looked up again.
+ * An l3 VIP's key lost its ports since, so it is looked up again. cap: the
+ * flood guard's lb_config.flow_cap.
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
-				   int known, struct lb_vip_stats *vs,
+				   int known, __u32 cap, struct lb_vip_stats *vs,
 				   struct lb_global_stats *gs, __u32 *id, struct lb_backend **be)
 {
 	int syn = lb_is_syn(p);
@@ -227,7 +272,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
 	if (record && !(p->tcp_flags & LB_TCP_RST))
-		lb_flow_record(p, *id, known, vs, gs);
+		lb_flow_record(p, *id, known, cap, vs, gs);
 	return LB_OK;
 }
 

@@ -79,7 +79,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	} else if (p->frag != LB_FRAG_NONE) {
 		return -LB_DROP_FRAG;
 	}
-	rc = lb_pick(p, vip, !steered, known, vs, gs, &id, &be);
+	rc = lb_pick(p, vip, !steered, known, cfg->flow_cap, vs, gs, &id, &be);
 	if (rc)
 		return rc;
 	return lb_deliver(ctx, p, cfg, id, be, steered, gs);

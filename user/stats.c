@@ -34,6 +34,7 @@ const char *const stats_event_names[LB_EV_MAX] = {
 	[LB_EV_ICMP_STEERED] = "icmp_steered",
 	[LB_EV_FLOW_REPICK] = "flow_repick",
 	[LB_EV_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[LB_EV_GUARD_SKIP] = "guard_skip",
 };
 
 const char *const stats_vip_fields[STATS_VIP_FIELDS] = {
