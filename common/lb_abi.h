@@ -157,6 +157,64 @@ static inline void lb_table_lane_set(__u64 *entry, __u32 slot, __u32 id)
 	*entry |= (__u64)id << (16 * (slot % LB_TABLE_LANES));
 }
 
+/*
+ * Source block lists: a global deny list and per-VIP allow lists of source
+ * prefixes, in LPM tries (deny4, deny6, allow4, allow6). Keys are
+ * prefixlen, then the bits the prefix length counts, in network order. An
+ * allow list's key starts with the VIP id, so its prefix length is 32 plus
+ * the address prefix. Each rule has an id, the index of its packet counter
+ * in the per-CPU block_stats array; ids are shared by all four tries.
+ */
+#define LB_BLOCK_RULES_MAX	65536	/* rule ids 0 .. LB_BLOCK_RULES_MAX - 1 */
+#define LB_ALLOW_VIP_BITS	32
+
+struct lb_deny4_key {
+	__u32 prefixlen;	/* 0 .. 32 */
+	__be32 addr;
+};
+_Static_assert(sizeof(struct lb_deny4_key) == 8, "lb_deny4_key layout");
+
+struct lb_deny6_key {
+	__u32 prefixlen;	/* 0 .. 128 */
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct lb_deny6_key) == 20, "lb_deny6_key layout");
+
+struct lb_allow4_key {
+	__u32 prefixlen;	/* 32 + 0 .. 32 */
+	__be32 vip;		/* VIP id, network order: the first 32 bits matched */
+	__be32 addr;
+};
+_Static_assert(sizeof(struct lb_allow4_key) == 12, "lb_allow4_key layout");
+
+struct lb_allow6_key {
+	__u32 prefixlen;	/* 32 + 0 .. 128 */
+	__be32 vip;		/* VIP id, network order */
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct lb_allow6_key) == 24, "lb_allow6_key layout");
+
+/* Where a rule came from: the config (replaced on reload) or an operator
+ * (lbctl, kept across reloads). */
+#define LB_RULE_F_OPERATOR	0x01
+
+struct lb_block_rule {
+	__u32 id;		/* index into block_stats */
+	__u8 flags;		/* LB_RULE_F_* */
+	__u8 plen;		/* the address prefix length: an LPM lookup returns the
+				 * value of the longest match, so user space tells an
+				 * exact one by this */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_block_rule) == 8, "lb_block_rule layout");
+
+/* Per-CPU, indexed by rule id: packets the rule matched (a deny rule: dropped;
+ * an allow rule: let through). */
+struct lb_block_stats {
+	__u64 packets;
+};
+_Static_assert(sizeof(struct lb_block_stats) == 8, "lb_block_stats layout");
+
 /* Global runtime settings, one entry, written by the controller. */
 struct lb_config {
 	__u8 src_mac[6];	/* the interface's MAC */
@@ -199,6 +257,8 @@ enum lb_drop_reason {
 	LB_DROP_UDP_BAD_LEN,	/* UDP length under 8, or (unfragmented) past the IP payload */
 	LB_DROP_ICMP_BAD_QUOTE,	/* ICMP error to a VIP address whose quoted header is no
 				 * valid IP header of its family (version, IHL, lengths) */
+	LB_DROP_DENIED,		/* source in the deny list */
+	LB_DROP_NOT_ALLOWED,	/* source not in the VIP's allow list */
 	LB_DROP_MAX,
 };
 

@@ -4,6 +4,7 @@
  * backend, encapsulate, count, send back out with XDP_TX. Traffic that is
  * not for a VIP is passed to the stack untouched.
  */
+#include "lb_block.h"
 #include "lb_encap.h"
 #include "lb_icmp.h"
 #include "lb_maps.h"
@@ -64,10 +65,14 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 				      const struct lb_vip *vip, const struct lb_config *cfg,
 				      int steered, int known, struct lb_global_stats *gs)
 {
-	struct lb_vip_stats *vs = lb_count_vip(vip->id, p);
+	struct lb_vip_stats *vs;
 	struct lb_backend *be;
 	__u32 id;
 	int rc;
+
+	if (!lb_allowed(p, cfg, vip->id))
+		return -LB_DROP_NOT_ALLOWED;
+	vs = lb_count_vip(vip->id, p);
 
 	/* Health took every backend down and the policy is drop: their
 	 * entries are not up, so no flow of the VIP got this far by one. */
@@ -88,7 +93,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 				      struct lb_global_stats *gs)
 {
-	const struct lb_config *cfg = NULL;
+	const struct lb_config *cfg;
 	struct lb_backend *be;
 	int known = LB_FLOW_UNTRIED;
 	struct lb_vip *vip;
@@ -109,13 +114,17 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	addr = lb_vip_addr_class(p);
 	if (!addr)
 		return LB_PASS;
+	/* Read only now: passed traffic is spared one cache line. */
+	cfg = lb_config();
+	if (!cfg)
+		return LB_PASS;
+	/* A denied source costs nothing more: no L4 header, no flow. */
+	if (lb_denied(p, cfg))
+		return -LB_DROP_DENIED;
 	rc = lb_parse_l4(ctx, p);
 	if (rc != LB_OK)
 		return rc;
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
-		cfg = lb_config();
-		if (!cfg)
-			return LB_PASS;
 		rc = lb_icmp_classify(ctx, p, cfg);
 		if (rc == LB_TX)
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
@@ -125,15 +134,12 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 		 * flow's VIP counts it. */
 		steered = 1;
 	}
-	/* Read only now: passed traffic is spared one cache line. */
-	if (!cfg)
-		cfg = lb_config();
-	if (!cfg)
-		return LB_PASS;
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p, addr)) {
 		known = lb_flow_follow(p, &id, &be);
 		if (known > 0) {
+			if (!lb_allowed(p, cfg, be->vip_id))
+				return -LB_DROP_NOT_ALLOWED;
 			lb_count_vip(be->vip_id, p);
 			return lb_deliver(ctx, p, cfg, id, be, steered, gs);
 		}

@@ -198,6 +198,18 @@ int pkt_outer_dst(const uint8_t *frame, size_t len, uint8_t *family, __be32 dst[
 	return -1;
 }
 
+struct lb_flow_key pkt_flow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+			    uint8_t proto)
+{
+	struct lb_flow_key k = { .proto = proto };
+
+	k.family = pkt_addr(dst, k.dst);
+	pkt_addr(src, k.src);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	return k;
+}
+
 uint8_t pkt_addr(const char *text, __be32 addr[4])
 {
 	memset(addr, 0, 16);

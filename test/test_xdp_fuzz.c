@@ -279,18 +279,6 @@ static enum fz_class fz_reference(const uint8_t *f, size_t len, struct fz_pkt *p
 
 /* --- Seeds and mutations --- */
 
-static struct lb_flow_key fz_key(const char *src, const char *dst, uint16_t sport,
-				 uint16_t dport, uint8_t proto)
-{
-	struct lb_flow_key k = { .proto = proto };
-
-	k.family = pkt_addr(dst, k.dst);
-	pkt_addr(src, k.src);
-	k.sport = htons(sport);
-	k.dport = htons(dport);
-	return k;
-}
-
 /* Insert n bytes at off, moving the rest up. */
 static void fz_insert(struct fz_seed *s, size_t off, const uint8_t *bytes, size_t n)
 {
@@ -329,7 +317,7 @@ static struct fz_seed *fz_seed_new(void)
 static void fz_seed_flow(const char *dst, uint8_t proto, uint16_t dport, uint8_t flags)
 {
 	const char *src = strchr(dst, ':') ? "2001:db8:c1::7" : "198.51.100.7";
-	struct lb_flow_key k = fz_key(src, dst, 40000 + (uint16_t)nseeds, dport, proto);
+	struct lb_flow_key k = pkt_flow(src, dst, 40000 + (uint16_t)nseeds, dport, proto);
 	struct fz_seed *s = fz_seed_new();
 
 	if (proto == IPPROTO_TCP)
@@ -343,7 +331,7 @@ static void fz_seed_flow(const char *dst, uint8_t proto, uint16_t dport, uint8_t
 static void fz_seed_too_big(const char *dst, uint16_t dport)
 {
 	const char *src = strchr(dst, ':') ? "2001:db8:c1::7" : "198.51.100.7";
-	struct lb_flow_key k = fz_key(src, dst, 41000 + (uint16_t)nseeds, dport, IPPROTO_TCP);
+	struct lb_flow_key k = pkt_flow(src, dst, 41000 + (uint16_t)nseeds, dport, IPPROTO_TCP);
 	struct fz_seed *s = fz_seed_new();
 	__be32 router[4];
 

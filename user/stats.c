@@ -26,6 +26,8 @@ const char *const stats_drop_names[LB_DROP_MAX] = {
 	[LB_DROP_TCP_BAD_DOFF] = "tcp_bad_doff",
 	[LB_DROP_UDP_BAD_LEN] = "udp_bad_len",
 	[LB_DROP_ICMP_BAD_QUOTE] = "icmp_bad_quote",
+	[LB_DROP_DENIED] = "denied",
+	[LB_DROP_NOT_ALLOWED] = "not_allowed",
 };
 
 const char *const stats_event_names[LB_EV_MAX] = {
