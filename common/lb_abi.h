@@ -97,7 +97,9 @@ _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 
 struct lb_flow {
 	__u32 backend_id;
-	__u32 pad;
+	__u32 block_gen;	/* lb_config.block_gen when the flow's source last passed
+				 * the block lists: while it is current, the flow's
+				 * packets need not be checked again */
 	__u64 last_seen;	/* kernel jiffies (bpf_jiffies64()) of the latest packet */
 };
 _Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
@@ -231,8 +233,10 @@ struct lb_config {
 	__u32 deny4_rules;	/* entries in deny4 */
 	__u32 deny6_rules;	/* entries in deny6 */
 	__u32 allow_rules;	/* entries in allow4 and allow6, all VIPs together */
+	__u32 block_gen;	/* moved on by every change to the lists, so flow
+				 * entries stamped before it are checked again */
 };
-_Static_assert(sizeof(struct lb_config) == 52, "lb_config layout");
+_Static_assert(sizeof(struct lb_config) == 56, "lb_config layout");
 
 /* Why a packet was dropped. Each reason has a counter. */
 enum lb_drop_reason {

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Source block lists: the global deny list, checked for every packet to a
- * VIP address before its L4 header is read, and per-VIP allow lists,
- * checked once the packet's VIP is known (from its flow entry or its VIP
- * lookup). Both come before the flow table decides anything, so a blocked
- * source loses its established flows too. lb_config counts the rules of
- * each list, and an empty list is never looked up: an LPM lookup is a
- * helper call, the dearest thing an empty list could cost.
+ * Source block lists: the global deny list and per-VIP allow lists, checked
+ * for every packet to a VIP address before its flow entry or the VIP's
+ * table is followed, so a blocked source loses its established flows too.
+ * lb_config counts the rules of each list, and an empty list is never
+ * looked up: an LPM lookup is a helper call, and with thousands of
+ * prefixes a walk of a dozen nodes or more. Established flows carry the
+ * lists' generation in their entry and skip both lookups while it holds
+ * (lb_flow_screen()).
  */
 #ifndef LB_BLOCK_H
 #define LB_BLOCK_H
@@ -84,6 +85,34 @@ static __always_inline int lb_allowed(const struct lb_pkt *p, const struct lb_co
 		return 0;
 	lb_count_rule(r);
 	return 1;
+}
+
+/*
+ * The block lists for a packet that follows its flow entry. An entry
+ * stamped with the lists' current generation belongs to a source that
+ * passed them since they last changed: one compare, whatever the lists
+ * hold. Otherwise the packet is checked and, when it passes, the entry is
+ * stamped. The stamp is written through the pointer, so another CPU may
+ * have evicted the element and reused it for a new flow meanwhile; that
+ * flow was checked when it was created, after this packet read the
+ * generation, so the stamp never claims more than was checked. A steered
+ * ICMP error was checked on its sender, not on the flow's client: it
+ * checks the allow list and stamps nothing.
+ */
+static __always_inline int lb_flow_screen(const struct lb_pkt *p, const struct lb_config *cfg,
+					  struct lb_flow *f, __u32 vip_id, int steered)
+{
+	__u32 gen = cfg->block_gen;
+
+	if (f->block_gen == gen)
+		return 0;
+	if (!steered && lb_denied(p, cfg))
+		return -LB_DROP_DENIED;
+	if (!lb_allowed(p, cfg, vip_id))
+		return -LB_DROP_NOT_ALLOWED;
+	if (!steered)
+		f->block_gen = gen;
+	return 0;
 }
 
 #endif /* LB_BLOCK_H */

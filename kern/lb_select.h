@@ -108,13 +108,15 @@ static __always_inline void lb_flow_touch(struct lb_flow *f)
 /* A flow already placed keeps its backend while that backend is up.
  * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
  * is gone and the flow must be placed again (lb_pick() counts that, once it
- * does: a flow of a removed VIP is passed, not placed). */
-static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be)
+ * does: a flow of a removed VIP is passed, not placed). *fp: the entry. */
+static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be,
+					  struct lb_flow **fp)
 {
 	struct lb_flow *f;
 	__u32 backend_id;
 
 	f = bpf_map_lookup_elem(&flow_table, &p->key);
+	*fp = f;
 	if (!f)
 		return 0;
 	/* Read once: an insert on another CPU may replace the entry, and the
@@ -186,15 +188,18 @@ static __always_inline int lb_guard_admit(__u32 cap, __u64 now, struct lb_global
  * last_seen only keeps an entry a little longer. Only entries created
  * count as new flows.
  */
-static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known, __u32 cap,
+static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known,
+					   const struct lb_config *cfg,
 					   struct lb_vip_stats *vs,
 					   struct lb_global_stats *gs)
 {
 	struct lb_flow *old = NULL;
 	struct lb_flow f = {
 		.backend_id = id,
+		.block_gen = cfg->block_gen,	/* it passed the lists just now */
 		.last_seen = bpf_jiffies64(),
 	};
+	__u32 cap = cfg->flow_cap;
 
 	if (known == LB_FLOW_UNTRIED)
 		old = bpf_map_lookup_elem(&flow_table, &p->key);
@@ -246,17 +251,19 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
  *
  * known: what lb_flow_follow() said for this key before the VIP lookup (0
  * or -1), or LB_FLOW_UNTRIED when it was not asked (see lb_flow_first()).
- * An l3 VIP's key lost its ports since, so it is looked up again. cap: the
- * flood guard's lb_config.flow_cap.
+ * An l3 VIP's key lost its ports since, so it is looked up again. The
+ * packet has passed the block lists (cfg->block_gen).
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
-				   int known, __u32 cap, struct lb_vip_stats *vs,
-				   struct lb_global_stats *gs, __u32 *id, struct lb_backend **be)
+				   int known, const struct lb_config *cfg,
+				   struct lb_vip_stats *vs, struct lb_global_stats *gs, __u32 *id,
+				   struct lb_backend **be)
 {
 	int syn = lb_is_syn(p);
+	struct lb_flow *f;
 
 	if ((vip->flags & LB_VIP_F_HASH_L3) || (known == LB_FLOW_UNTRIED && !syn)) {
-		known = lb_flow_follow(p, id, be);
+		known = lb_flow_follow(p, id, be, &f);
 		if (known > 0)
 			return LB_OK;
 	}
@@ -272,7 +279,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
 	if (record && !(p->tcp_flags & LB_TCP_RST))
-		lb_flow_record(p, *id, known, cap, vs, gs);
+		lb_flow_record(p, *id, known, cfg, vs, gs);
 	return LB_OK;
 }
 

@@ -84,7 +84,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	} else if (p->frag != LB_FRAG_NONE) {
 		return -LB_DROP_FRAG;
 	}
-	rc = lb_pick(p, vip, !steered, known, cfg->flow_cap, vs, gs, &id, &be);
+	rc = lb_pick(p, vip, !steered, known, cfg, vs, gs, &id, &be);
 	if (rc)
 		return rc;
 	return lb_deliver(ctx, p, cfg, id, be, steered, gs);
@@ -95,6 +95,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	const struct lb_config *cfg;
 	struct lb_backend *be;
+	struct lb_flow *f;
 	int known = LB_FLOW_UNTRIED;
 	struct lb_vip *vip;
 	int steered = 0;
@@ -118,13 +119,14 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	cfg = lb_config();
 	if (!cfg)
 		return LB_PASS;
-	/* A denied source costs nothing more: no L4 header, no flow. */
-	if (lb_denied(p, cfg))
-		return -LB_DROP_DENIED;
 	rc = lb_parse_l4(ctx, p);
 	if (rc != LB_OK)
 		return rc;
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
+		/* The deny list judges the sender, before the key becomes
+		 * the quoted flow's. */
+		if (lb_denied(p, cfg))
+			return -LB_DROP_DENIED;
 		rc = lb_icmp_classify(ctx, p, cfg);
 		if (rc == LB_TX)
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
@@ -136,14 +138,18 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	}
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p, addr)) {
-		known = lb_flow_follow(p, &id, &be);
+		known = lb_flow_follow(p, &id, &be, &f);
 		if (known > 0) {
-			if (!lb_allowed(p, cfg, be->vip_id))
-				return -LB_DROP_NOT_ALLOWED;
+			rc = lb_flow_screen(p, cfg, f, be->vip_id, steered);
+			if (rc)
+				return rc;
 			lb_count_vip(be->vip_id, p);
 			return lb_deliver(ctx, p, cfg, id, be, steered, gs);
 		}
 	}
+	/* A denied source's SYN flood ends here: no VIP lookup, no flow. */
+	if (!steered && lb_denied(p, cfg))
+		return -LB_DROP_DENIED;
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;

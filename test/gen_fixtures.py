@@ -144,8 +144,8 @@ def pack_cfg(c):
         + struct.pack("<HBB", c["mtu"], c["src4_plen"], c["src6_plen"])
         + addr16(c["src4"])[:4]
         + addr16(c["src6"])
-        + struct.pack("<IIII", c.get("flow_cap", 0), c.get("deny4_rules", 0), c.get("deny6_rules", 0),
-                      c.get("allow_rules", 0))
+        + struct.pack("<IIIII", c.get("flow_cap", 0), c.get("deny4_rules", 0), c.get("deny6_rules", 0),
+                      c.get("allow_rules", 0), c.get("block_gen", 0))
     )
 
 

@@ -265,3 +265,23 @@ Test(xdp_block, lists_with_no_count_are_not_looked_up)
 		     "the writer learned the rule: the list is looked up");
 	cr_assert_eq(rule_packets(9), 1);
 }
+
+/* An established flow is checked once per change to the lists, not once
+ * per packet: its entry carries the lists' generation. */
+Test(xdp_block, established_flows_are_checked_once_per_change)
+{
+	struct blocklist_rule allow = add(web.id, "10.4.0.0/24");
+	struct lb_flow_key k = flow("10.4.0.9", "198.18.100.1", 40007, 80);
+	int i;
+
+	cr_assert_eq(send_tcp(&k, PKT_TCP_SYN, &web).verdict, XDP_TX);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_TX);
+	cr_assert_eq(rule_packets(allow.id), 1, "the flow was checked again with no change");
+	add(BLOCKLIST_DENY, "10.8.0.0/16");
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_TX);
+	cr_assert_eq(rule_packets(allow.id), 2, "a change to the lists: checked once more");
+	add(BLOCKLIST_DENY, "10.4.0.0/24");
+	cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_DROP);
+}

@@ -155,8 +155,9 @@ static void bl_account(struct blocklist *bl, const struct blocklist_rule *r, int
 		bl->vip_rules[r->vip] += (uint32_t)delta;
 }
 
-/* Tell the data path how many rules each list has: lb_config's counts,
- * read, changed and written back, and one VIP's entry in vip_allow. */
+/* Tell the data path how many rules each list has, and that they changed:
+ * lb_config's counts and generation, read, changed and written back, and
+ * one VIP's entry in vip_allow. */
 static int bl_counts_write(struct blocklist *bl, uint32_t vip)
 {
 	struct lb_config cfg;
@@ -170,6 +171,9 @@ static int bl_counts_write(struct blocklist *bl, uint32_t vip)
 	cfg.deny4_rules = bl->rules[BL_DENY4];
 	cfg.deny6_rules = bl->rules[BL_DENY6];
 	cfg.allow_rules = bl->rules[BL_ALLOW4] + bl->rules[BL_ALLOW6];
+	/* Established flows checked against the old lists must be checked
+	 * again: a new rule may take them. */
+	cfg.block_gen++;
 	return bpf_map_update_elem(bl->m.lb_cfg, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
