@@ -63,7 +63,7 @@ struct {
 	__type(value, struct lb_flow);
 } flow_table SEC(".maps");
 
-/* The flood guard's window and count, per CPU (lb_guard_admit()). */
+/* The flood guard's window and count, per CPU (lb_guard_room()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -146,7 +146,8 @@ extern unsigned long CONFIG_HZ __kconfig __weak;
  * The window is then off by the ratio, never unbounded. */
 #define LB_HZ_FALLBACK	250
 
-static __always_inline int lb_guard_admit(__u32 cap, __u64 now, struct lb_global_stats *gs)
+/* May this CPU create a flow entry now? take: count the one it creates. */
+static __always_inline int lb_guard_room(__u32 cap, __u64 now, int take)
 {
 	__u64 hz = CONFIG_HZ ? CONFIG_HZ : LB_HZ_FALLBACK;
 	struct lb_guard *g;
@@ -161,11 +162,10 @@ static __always_inline int lb_guard_admit(__u32 cap, __u64 now, struct lb_global
 		g->window = now;
 		g->created = 0;
 	}
-	if (g->created >= cap) {
-		lb_count_event(gs, LB_EV_GUARD_SKIP);
+	if (g->created >= cap)
 		return 0;
-	}
-	g->created++;
+	if (take)
+		g->created++;
 	return 1;
 }
 
@@ -201,23 +201,32 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known
 	};
 	__u32 cap = cfg->flow_cap;
 
-	if (known == LB_FLOW_UNTRIED)
+	if (known == LB_FLOW_UNTRIED) {
+		/* With the guard holding new flows back, a SYN looks nothing
+		 * up: in a large table the lookup is a cold bucket, the
+		 * dearest part of a SYN that records nothing, and a flood
+		 * is SYNs of flows the table does not hold. */
+		if (!lb_guard_room(cap, f.last_seen, 0))
+			goto held_back;
 		old = bpf_map_lookup_elem(&flow_table, &p->key);
+	}
 	if (old && old->backend_id == id) {
 		lb_flow_touch(old);
 		return;
 	}
-	/* Only creating an entry is capped: an entry that names another
-	 * backend, or a gone one, must be replaced, or the flow's next
-	 * packets would follow it away from the backend this one went to. */
-	if (known >= 0 && !old && !lb_guard_admit(cap, f.last_seen, gs))
-		return;
+	/* Creating an entry is capped; replacing one whose backend is gone
+	 * is not, or the flow's next packets would each be placed again. */
+	if (known >= 0 && !old && !lb_guard_room(cap, f.last_seen, 1))
+		goto held_back;
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
 	}
 	if (vs && known >= 0 && !old)
 		vs->new_flows++;
+	return;
+held_back:
+	lb_count_event(gs, LB_EV_GUARD_SKIP);
 }
 
 static __always_inline int lb_is_syn(const struct lb_pkt *p)
