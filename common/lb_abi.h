@@ -299,7 +299,7 @@ _Static_assert(sizeof(struct lb_global_stats) ==
  * created in the current one-second window. Not a counter: LB_EV_GUARD_SKIP
  * counts what the guard held back. */
 struct lb_guard {
-	__u64 window;		/* jiffies at the window's start */
+	__u64 window;		/* bpf_ktime_get_coarse_ns() at the window's start */
 	__u64 created;		/* entries created since */
 };
 _Static_assert(sizeof(struct lb_guard) == 16, "lb_guard layout");

@@ -136,29 +136,28 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * still placed by the VIP's table, which gives the same backend as long as
  * the backend set does not change, but not recorded: a SYN flood then
  * cannot push established flows out of the LRU, nor cost an insert per
- * packet. The window is measured in jiffies (bpf_jiffies64() is inlined; a
- * clock helper is a call) against the kernel's CONFIG_HZ, which libbpf reads
- * from the kernel's config at load time.
+ * packet. The clock is read only here, on the way to creating an entry
+ * with a cap set: bpf_ktime_get_coarse_ns() (tick resolution, all the
+ * window needs) rather than jiffies, whose rate would need the kernel's
+ * CONFIG_HZ, which libbpf can only read when the kernel's config file is
+ * installed, failing the load otherwise.
  */
-extern unsigned long CONFIG_HZ __kconfig __weak;
-
-/* A kernel whose config libbpf cannot read: assume the most common HZ.
- * The window is then off by the ratio, never unbounded. */
-#define LB_HZ_FALLBACK	250
+#define LB_GUARD_WINDOW_NS	1000000000ULL
 
 /* May this CPU create a flow entry now? take: count the one it creates. */
-static __always_inline int lb_guard_room(__u32 cap, __u64 now, int take)
+static __always_inline int lb_guard_room(__u32 cap, int take)
 {
-	__u64 hz = CONFIG_HZ ? CONFIG_HZ : LB_HZ_FALLBACK;
 	struct lb_guard *g;
 	__u32 zero = 0;
+	__u64 now;
 
 	if (!cap)
 		return 1;
 	g = bpf_map_lookup_elem(&flow_guard, &zero);
 	if (!g)
 		return 1;
-	if (now - g->window >= hz) {
+	now = bpf_ktime_get_coarse_ns();
+	if (now - g->window >= LB_GUARD_WINDOW_NS) {
 		g->window = now;
 		g->created = 0;
 	}
@@ -206,7 +205,7 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known
 		 * up: in a large table the lookup is a cold bucket, the
 		 * dearest part of a SYN that records nothing, and a flood
 		 * is SYNs of flows the table does not hold. */
-		if (!lb_guard_room(cap, f.last_seen, 0))
+		if (!lb_guard_room(cap, 0))
 			goto held_back;
 		old = bpf_map_lookup_elem(&flow_table, &p->key);
 	}
@@ -216,7 +215,7 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known
 	}
 	/* Creating an entry is capped; replacing one whose backend is gone
 	 * is not, or the flow's next packets would each be placed again. */
-	if (known >= 0 && !old && !lb_guard_room(cap, f.last_seen, 1))
+	if (known >= 0 && !old && !lb_guard_room(cap, 1))
 		goto held_back;
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
