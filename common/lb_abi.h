@@ -196,6 +196,22 @@ struct lb_allow6_key {
 };
 _Static_assert(sizeof(struct lb_allow6_key) == 24, "lb_allow6_key layout");
 
+/*
+ * Which sources the deny list may hold, read before its tries so that a
+ * source no rule comes near costs an inlined array read rather than a trie
+ * walk (several hundred ns with thousands of prefixes). IPv4: bit
+ * lb_deny4_bit(src), the source's /16, set exactly when some rule overlaps
+ * that /16. IPv6: bit lb_deny6_bit(src), a hash of the source's /32, set
+ * for every /32 a rule overlaps (all of them for rules shorter than /16):
+ * a set bit only means maybe. Kept by user/blocklist.c.
+ */
+#define LB_DENY_FILTER_BITS	65536
+
+struct lb_deny_filter {
+	__u64 v4[LB_DENY_FILTER_BITS / 64];
+	__u64 v6[LB_DENY_FILTER_BITS / 64];
+};
+
 /* Where a rule came from: the config (replaced on reload) or an operator
  * (lbctl, kept across reloads). */
 #define LB_RULE_F_OPERATOR	0x01

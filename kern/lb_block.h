@@ -12,6 +12,7 @@
 #ifndef LB_BLOCK_H
 #define LB_BLOCK_H
 
+#include "lb_hash.h"
 #include "lb_maps.h"
 #include "lb_parse.h"
 
@@ -24,6 +25,24 @@ static __always_inline void lb_count_rule(const struct lb_block_rule *r)
 		bs->packets++;
 }
 
+/* May the deny list hold the packet's source? An array read, inlined by
+ * the verifier, spares most sources the trie (lb_abi.h). */
+static __always_inline int lb_deny_maybe(const struct lb_pkt *p)
+{
+	struct lb_deny_filter *f;
+	__u32 zero = 0, bit;
+
+	f = bpf_map_lookup_elem(&deny_filter, &zero);
+	if (!f)
+		return 1;
+	if (p->key.family == LB_FAMILY_IPV4) {
+		bit = lb_deny4_bit(p->key.src[0]);
+		return (f->v4[bit / 64] >> (bit % 64)) & 1;
+	}
+	bit = lb_deny6_bit(p->key.src[0]);
+	return (f->v6[bit / 64] >> (bit % 64)) & 1;
+}
+
 /* Is the packet's source in the deny list? Counts the rule that matched. */
 static __always_inline int lb_denied(const struct lb_pkt *p, const struct lb_config *cfg)
 {
@@ -32,13 +51,13 @@ static __always_inline int lb_denied(const struct lb_pkt *p, const struct lb_con
 	if (p->key.family == LB_FAMILY_IPV4) {
 		struct lb_deny4_key k = { .prefixlen = 32, .addr = p->key.src[0] };
 
-		if (!cfg->deny4_rules)
+		if (!cfg->deny4_rules || !lb_deny_maybe(p))
 			return 0;
 		r = bpf_map_lookup_elem(&deny4, &k);
 	} else {
 		struct lb_deny6_key k = { .prefixlen = 128 };
 
-		if (!cfg->deny6_rules)
+		if (!cfg->deny6_rules || !lb_deny_maybe(p))
 			return 0;
 		__builtin_memcpy(k.addr, p->key.src, sizeof(k.addr));
 		r = bpf_map_lookup_elem(&deny6, &k);

@@ -114,6 +114,14 @@ struct {
 	__type(value, struct lb_block_rule);
 } allow6 SEC(".maps");
 
+/* Which sources the deny list may hold: one entry, read before its tries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_deny_filter);
+} deny_filter SEC(".maps");
+
 /* VIP id -> rules in its allow list; 0: every source may reach it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

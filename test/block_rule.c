@@ -18,7 +18,7 @@
 #include "blocklist.h"
 
 static const char *const map_names[] = {
-	"deny4", "deny6", "allow4", "allow6", "vip_allow", "block_stats", "lb_cfg",
+	"deny4", "deny6", "deny_filter", "allow4", "allow6", "vip_allow", "block_stats", "lb_cfg",
 };
 
 static int usage(void)
@@ -30,8 +30,8 @@ static int usage(void)
 
 static int maps_open(const char *dir, struct blocklist_maps *m)
 {
-	int *fds[] = { &m->deny4, &m->deny6, &m->allow4, &m->allow6, &m->vip_allow,
-		       &m->block_stats, &m->lb_cfg };
+	int *fds[] = { &m->deny4, &m->deny6, &m->deny_filter, &m->allow4, &m->allow6,
+		       &m->vip_allow, &m->block_stats, &m->lb_cfg };
 	char path[512];
 	size_t i;
 

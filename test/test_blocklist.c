@@ -16,6 +16,7 @@
 #include <criterion/parameterized.h>
 
 #include "blocklist.h"
+#include "lb_hash.h"
 #include "lb_test.h"
 #include "lb_xdp.skel.h"
 #include "testbed.h"
@@ -103,6 +104,14 @@ static struct blocklist_rule rule(uint32_t vip, const char *prefix, uint32_t fla
 
 	cr_assert_eq(blocklist_prefix_parse(prefix, &r), 0, "%s", prefix);
 	return r;
+}
+
+static __be32 ip4_of(const char *addr)
+{
+	__be32 a;
+
+	cr_assert_eq(inet_pton(AF_INET, addr, &a), 1);
+	return a;
 }
 
 static struct lb_config cfg_read(void)
@@ -369,4 +378,105 @@ Test(blocklist_maps, flush_vip)
 	cr_assert_eq(n, 2);
 	free(got);
 	cr_assert_eq(blocklist_flush_vip(bl, LB_MAX_VIPS), -EINVAL);
+}
+
+/* --- The deny filter --- */
+
+static struct lb_deny_filter filter_read(void)
+{
+	struct lb_deny_filter f;
+	__u32 zero = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(maps.deny_filter, &zero, &f), 0);
+	return f;
+}
+
+static int bit4(const struct lb_deny_filter *f, const char *addr)
+{
+	__u32 b = lb_deny4_bit(ip4_of(addr));
+
+	return f->v4[b / 64] >> (b % 64) & 1;
+}
+
+static int bit6(const struct lb_deny_filter *f, const char *addr)
+{
+	__be32 a[4];
+	__u32 b;
+
+	cr_assert_eq(inet_pton(AF_INET6, addr, a), 1);
+	b = lb_deny6_bit(a[0]);
+	return f->v6[b / 64] >> (b % 64) & 1;
+}
+
+static size_t bits_set(const __u64 *words)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < LB_DENY_FILTER_BITS / 64; i++)
+		n += (size_t)__builtin_popcountll(words[i]);
+	return n;
+}
+
+/* The IPv4 half is exact at /16: set where some rule overlaps the /16,
+ * clear once the last such rule goes. */
+Test(blocklist_maps, deny_filter_ipv4)
+{
+	struct blocklist_rule a = rule(BLOCKLIST_DENY, "198.51.100.0/24", 0);
+	struct blocklist_rule b = rule(BLOCKLIST_DENY, "198.51.7.7", 0);
+	struct blocklist_rule wide = rule(BLOCKLIST_DENY, "10.0.0.0/14", 0);
+	struct blocklist_rule allow = rule(3, "203.0.113.0/24", 0);
+	struct lb_deny_filter f = filter_read();
+
+	cr_assert_eq(bits_set(f.v4), 0);
+	cr_assert_eq(blocklist_add(bl, &a), 0);
+	cr_assert_eq(blocklist_add(bl, &b), 0);
+	cr_assert_eq(blocklist_add(bl, &wide), 0);
+	cr_assert_eq(blocklist_add(bl, &allow), 0);
+	f = filter_read();
+	cr_assert(bit4(&f, "198.51.0.1"));
+	cr_assert(bit4(&f, "10.0.0.1") && bit4(&f, "10.3.255.255"));
+	cr_assert_not(bit4(&f, "10.4.0.0"));
+	cr_assert_not(bit4(&f, "203.0.113.1"), "an allow rule set a deny bit");
+	cr_assert_eq(bits_set(f.v4), 1 + 4);
+	cr_assert_eq(blocklist_del(bl, &a), 0);
+	f = filter_read();
+	cr_assert(bit4(&f, "198.51.0.1"), "198.51.7.7 is still in that /16");
+	cr_assert_eq(blocklist_del(bl, &b), 0);
+	cr_assert_eq(blocklist_del(bl, &wide), 0);
+	f = filter_read();
+	cr_assert_eq(bits_set(f.v4), 0);
+}
+
+/* The IPv6 half: the hashed /32s a rule overlaps; every bit for a rule
+ * shorter than /16. */
+Test(blocklist_maps, deny_filter_ipv6)
+{
+	struct blocklist_rule a = rule(BLOCKLIST_DENY, "2001:db8:bad::/48", 0);
+	struct blocklist_rule b = rule(BLOCKLIST_DENY, "2001:db0::/28", 0);
+	struct blocklist_rule all = rule(BLOCKLIST_DENY, "2000::/3", 0);
+	struct lb_deny_filter f;
+
+	cr_assert_eq(blocklist_add(bl, &a), 0);
+	cr_assert_eq(blocklist_add(bl, &b), 0);
+	f = filter_read();
+	cr_assert(bit6(&f, "2001:db8:bad::1"));
+	cr_assert(bit6(&f, "2001:db0::1") && bit6(&f, "2001:dbf::1"));
+	cr_assert_leq(bits_set(f.v6), 1 + 16);
+	cr_assert_eq(blocklist_add(bl, &all), 0);
+	f = filter_read();
+	cr_assert_eq(bits_set(f.v6), LB_DENY_FILTER_BITS);
+	cr_assert_eq(blocklist_del(bl, &all), 0);
+	cr_assert_eq(blocklist_del(bl, &b), 0);
+	f = filter_read();
+	cr_assert(bit6(&f, "2001:db8:bad::1"));
+	cr_assert_eq(bits_set(f.v6), 1);
+	/* A new writer rebuilds the filter from the tries. */
+	blocklist_free(bl);
+	cr_assert_eq(bpf_map_update_elem(maps.deny_filter, &(__u32){ 0 },
+					 &(struct lb_deny_filter){ 0 }, BPF_ANY), 0);
+	bl = blocklist_new(&maps);
+	cr_assert_not_null(bl);
+	f = filter_read();
+	cr_assert(bit6(&f, "2001:db8:bad::1"));
+	cr_assert_eq(bits_set(f.v6), 1);
 }

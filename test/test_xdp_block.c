@@ -285,3 +285,26 @@ Test(xdp_block, established_flows_are_checked_once_per_change)
 	add(BLOCKLIST_DENY, "10.4.0.0/24");
 	cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_DROP);
 }
+
+/* The deny filter comes before the trie: a rule written behind the
+ * writer's back, in a /16 the filter does not mark, is not seen, though
+ * the list has rules; a writer that learns it marks its /16. */
+Test(xdp_block, the_deny_filter_spares_the_trie)
+{
+	struct lb_deny4_key key = { .prefixlen = 32 };
+	struct lb_block_rule val = { .id = 9, .plen = 32 };
+	struct lb_flow_key k = flow("10.9.0.1", "198.18.100.1", 40008, 80);
+	struct blocklist_maps m;
+
+	add(BLOCKLIST_DENY, "10.8.0.0/16");
+	key.addr = k.src[0];
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.deny4), &key, &val, BPF_NOEXIST), 0);
+	cr_assert_eq(send_tcp(&k, PKT_TCP_SYN, &web).verdict, XDP_TX,
+		     "a source in no marked /16 was looked up");
+	blocklist_free(bl);
+	cr_assert_eq(testbed_blocklist_maps(skel->obj, &m), 0);
+	bl = blocklist_new(&m);
+	cr_assert_not_null(bl);
+	cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_DROP);
+	cr_assert_eq(rule_packets(9), 1);
+}

@@ -24,12 +24,13 @@ int testbed_blocklist_maps(struct bpf_object *obj, struct blocklist_maps *m)
 {
 	m->deny4 = testbed_map_fd(obj, "deny4");
 	m->deny6 = testbed_map_fd(obj, "deny6");
+	m->deny_filter = testbed_map_fd(obj, "deny_filter");
 	m->allow4 = testbed_map_fd(obj, "allow4");
 	m->allow6 = testbed_map_fd(obj, "allow6");
 	m->vip_allow = testbed_map_fd(obj, "vip_allow");
 	m->block_stats = testbed_map_fd(obj, "block_stats");
 	m->lb_cfg = testbed_map_fd(obj, "lb_cfg");
-	return m->deny4 < 0 || m->deny6 < 0 || m->allow4 < 0 || m->allow6 < 0 ||
+	return m->deny4 < 0 || m->deny6 < 0 || m->deny_filter < 0 || m->allow4 < 0 || m->allow6 < 0 ||
 	       m->vip_allow < 0 || m->block_stats < 0 || m->lb_cfg < 0 ? -ENOENT : 0;
 }
 

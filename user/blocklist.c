@@ -11,6 +11,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lb_hash.h"
+
 /* The four tries, in the order blocklist_list() reports them. */
 enum bl_trie { BL_DENY4, BL_DENY6, BL_ALLOW4, BL_ALLOW6, BL_TRIES };
 
@@ -28,6 +30,12 @@ struct blocklist {
 	uint32_t next_id;			/* where the search for a free id starts */
 	uint32_t rules[BL_TRIES];		/* rules per trie */
 	uint32_t vip_rules[LB_MAX_VIPS];	/* allow rules per VIP, both families */
+	/* Deny rules overlapping each bit of deny_filter; v6_all: IPv6 deny
+	 * rules shorter than /16, which set every bit. */
+	uint32_t refs4[LB_DENY_FILTER_BITS];
+	uint32_t refs6[LB_DENY_FILTER_BITS];
+	uint32_t v6_all;
+	struct lb_deny_filter filter;		/* built from the refs, then written */
 };
 
 static int bl_fd(const struct blocklist *bl, enum bl_trie t)
@@ -146,6 +154,33 @@ static int bl_id_take(struct blocklist *bl, uint32_t *id)
 	return -ENOSPC;
 }
 
+/*
+ * Count a deny rule in (delta 1) or out (-1) of the deny filter's bits:
+ * the /16s an IPv4 prefix overlaps, the /32s an IPv6 prefix of /16 or
+ * longer overlaps (hashed; at most 65536 of them), or every bit.
+ */
+static void bl_filter_account(struct blocklist *bl, const struct blocklist_rule *r, int delta)
+{
+	unsigned int span, i;
+	uint32_t first;
+
+	if (r->family == LB_FAMILY_IPV4) {
+		span = r->plen >= 16 ? 1 : 1u << (16 - r->plen);
+		first = lb_deny4_bit(r->addr[0]);
+		for (i = 0; i < span; i++)
+			bl->refs4[first + i] += (uint32_t)delta;
+		return;
+	}
+	if (r->plen < 16) {
+		bl->v6_all += (uint32_t)delta;
+		return;
+	}
+	span = r->plen >= 32 ? 1 : 1u << (32 - r->plen);
+	first = ntohl(r->addr[0]);
+	for (i = 0; i < span; i++)
+		bl->refs6[lb_deny6_bit(htonl(first + i))] += (uint32_t)delta;
+}
+
 static void bl_account(struct blocklist *bl, const struct blocklist_rule *r, int delta)
 {
 	enum bl_trie t = bl_trie_of(r);
@@ -153,6 +188,22 @@ static void bl_account(struct blocklist *bl, const struct blocklist_rule *r, int
 	bl->rules[t] += (uint32_t)delta;
 	if (t == BL_ALLOW4 || t == BL_ALLOW6)
 		bl->vip_rules[r->vip] += (uint32_t)delta;
+	else
+		bl_filter_account(bl, r, delta);
+}
+
+static int bl_filter_write(struct blocklist *bl)
+{
+	__u32 zero = 0, i;
+
+	memset(&bl->filter, 0, sizeof(bl->filter));
+	for (i = 0; i < LB_DENY_FILTER_BITS; i++) {
+		if (bl->refs4[i])
+			bl->filter.v4[i / 64] |= 1ULL << (i % 64);
+		if (bl->refs6[i] || bl->v6_all)
+			bl->filter.v6[i / 64] |= 1ULL << (i % 64);
+	}
+	return bpf_map_update_elem(bl->m.deny_filter, &zero, &bl->filter, BPF_ANY) ? -errno : 0;
 }
 
 /* Tell the data path how many rules each list has, and that they changed:
@@ -162,10 +213,18 @@ static int bl_counts_write(struct blocklist *bl, uint32_t vip)
 {
 	struct lb_config cfg;
 	__u32 zero = 0;
+	int err;
 
 	if (vip != BLOCKLIST_DENY &&
 	    bpf_map_update_elem(bl->m.vip_allow, &vip, &bl->vip_rules[vip], BPF_ANY))
 		return -errno;
+	/* The filter before the counts: a deny rule is looked up only once
+	 * both say so. */
+	if (vip == BLOCKLIST_DENY) {
+		err = bl_filter_write(bl);
+		if (err)
+			return err;
+	}
 	if (bpf_map_lookup_elem(bl->m.lb_cfg, &zero, &cfg))
 		return -errno;
 	cfg.deny4_rules = bl->rules[BL_DENY4];

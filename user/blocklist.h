@@ -8,7 +8,8 @@
  * A struct blocklist is the one writer of those maps: it learns the rules
  * and their ids from the maps when made (so a restarted lbd picks up where
  * the last one left off), and keeps lb_config's rule counts, which the data
- * path reads to skip empty lists, and vip_allow in step with the tries.
+ * path reads to skip empty lists, vip_allow and deny_filter in step with
+ * the tries.
  * Two writers at once would hand out the same rule ids: lbctl goes through
  * lbd.
  */
@@ -22,6 +23,7 @@
 /* File descriptors of the maps the block list lives in. */
 struct blocklist_maps {
 	int deny4, deny6, allow4, allow6;	/* LPM tries */
+	int deny_filter;			/* which sources the deny list may hold */
 	int vip_allow;				/* VIP id -> rules in its allow list */
 	int block_stats;			/* rule id -> packets, per CPU */
 	int lb_cfg;				/* deny4_rules, deny6_rules, allow_rules */
