@@ -317,8 +317,9 @@ _Static_assert(sizeof(struct lb_global_stats) ==
 struct lb_guard {
 	__u64 window;		/* bpf_ktime_get_coarse_ns() at the window's start */
 	__u64 created;		/* entries created since */
+	__u64 tick;		/* bpf_jiffies64() when the clock was last read */
 };
-_Static_assert(sizeof(struct lb_guard) == 16, "lb_guard layout");
+_Static_assert(sizeof(struct lb_guard) == 24, "lb_guard layout");
 
 /* Per-CPU, indexed by VIP id. */
 struct lb_vip_stats {

@@ -149,17 +149,24 @@ static __always_inline int lb_guard_room(__u32 cap, int take)
 {
 	struct lb_guard *g;
 	__u32 zero = 0;
-	__u64 now;
+	__u64 now, tick;
 
 	if (!cap)
 		return 1;
 	g = bpf_map_lookup_elem(&flow_guard, &zero);
 	if (!g)
 		return 1;
-	now = bpf_ktime_get_coarse_ns();
-	if (now - g->window >= LB_GUARD_WINDOW_NS) {
-		g->window = now;
-		g->created = 0;
+	/* The coarse clock moves once a tick: within the tick it was last
+	 * read in, no window can have ended since. Under a flood that spares
+	 * all but one helper call a tick. */
+	tick = bpf_jiffies64();
+	if (tick != g->tick) {
+		g->tick = tick;
+		now = bpf_ktime_get_coarse_ns();
+		if (now - g->window >= LB_GUARD_WINDOW_NS) {
+			g->window = now;
+			g->created = 0;
+		}
 	}
 	if (g->created >= cap)
 		return 0;
