@@ -184,14 +184,18 @@ print(json.dumps({"verdict": g["verdict"], "drop": g["drop"], "event": g["event"
                   "backend_packets": {k: v for k, v in be.items() if v}}))
 ')
 echo "node counters: $stats"
-/usr/bin/python3 - "$stats" <<'PY' || fail "counters"
-import json, sys
+/usr/bin/python3 - "$stats" "$(dirname "$0")/../common/lb_abi.h" <<'PY' || fail "counters"
+import json, re, sys
 s = json.loads(sys.argv[1])
+# Drop reasons by name, in the order lb_abi.h gives them.
+abi = open(sys.argv[2]).read()
+enum = abi[abi.index("enum lb_drop_reason {"):abi.index("LB_DROP_MAX")]
+reasons = re.findall(r"^\s*(LB_DROP_[A-Z0-9_]+)", enum, re.M)
 LB_EV_ICMP_ECHO, LB_EV_TOO_BIG_SENT = 0, 1
 assert s["event"][LB_EV_ICMP_ECHO] >= 2, "echo replies not counted"
 assert s["event"][LB_EV_TOO_BIG_SENT] >= 1, "no frag-needed sent"
 assert len(s["backend_packets"]) == 2, "a backend got nothing: %r" % s["backend_packets"]
-LB_DROP_DENIED = 20
+LB_DROP_DENIED = reasons.index("LB_DROP_DENIED")
 assert s["drop"][LB_DROP_DENIED] > 0, "denied SYNs not counted: %r" % s["drop"]
 assert sum(s["drop"]) == s["drop"][LB_DROP_DENIED], "other drops: %r" % s["drop"]
 PY
