@@ -98,7 +98,9 @@ _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 
 struct lb_flow {
 	__u32 backend_id;
-	__u32 pad;
+	__u32 block_gen;	/* lb_config.block_gen when the flow's source last passed
+				 * the block lists: while it is current, the flow's
+				 * packets need not be checked again */
 	__u64 last_seen;	/* kernel jiffies (bpf_jiffies64()) of the latest packet */
 };
 _Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
@@ -165,6 +167,80 @@ static inline void lb_table_lane_set(__u64 *entry, __u32 slot, __u32 id)
 	*entry |= (__u64)id << (16 * (slot % LB_TABLE_LANES));
 }
 
+/*
+ * Source block lists: a global deny list and per-VIP allow lists of source
+ * prefixes, in LPM tries (deny4, deny6, allow4, allow6). Keys are
+ * prefixlen, then the bits the prefix length counts, in network order. An
+ * allow list's key starts with the VIP id, so its prefix length is 32 plus
+ * the address prefix. Each rule has an id, the index of its packet counter
+ * in the per-CPU block_stats array; ids are shared by all four tries.
+ */
+#define LB_BLOCK_RULES_MAX	65536	/* rule ids 0 .. LB_BLOCK_RULES_MAX - 1 */
+#define LB_ALLOW_VIP_BITS	32
+
+struct lb_deny4_key {
+	__u32 prefixlen;	/* 0 .. 32 */
+	__be32 addr;
+};
+_Static_assert(sizeof(struct lb_deny4_key) == 8, "lb_deny4_key layout");
+
+struct lb_deny6_key {
+	__u32 prefixlen;	/* 0 .. 128 */
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct lb_deny6_key) == 20, "lb_deny6_key layout");
+
+struct lb_allow4_key {
+	__u32 prefixlen;	/* 32 + 0 .. 32 */
+	__be32 vip;		/* VIP id, network order: the first 32 bits matched */
+	__be32 addr;
+};
+_Static_assert(sizeof(struct lb_allow4_key) == 12, "lb_allow4_key layout");
+
+struct lb_allow6_key {
+	__u32 prefixlen;	/* 32 + 0 .. 128 */
+	__be32 vip;		/* VIP id, network order */
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct lb_allow6_key) == 24, "lb_allow6_key layout");
+
+/*
+ * Which sources the deny list may hold, read before its tries so that a
+ * source no rule comes near costs an inlined array read rather than a trie
+ * walk (several hundred ns with thousands of prefixes). IPv4: bit
+ * lb_deny4_bit(src), the source's /16, set exactly when some rule overlaps
+ * that /16. IPv6: bit lb_deny6_bit(src), a hash of the source's /32, set
+ * for every /32 a rule overlaps (all of them for rules shorter than /16):
+ * a set bit only means maybe. Kept by user/blocklist.c.
+ */
+#define LB_DENY_FILTER_BITS	65536
+
+struct lb_deny_filter {
+	__u64 v4[LB_DENY_FILTER_BITS / 64];
+	__u64 v6[LB_DENY_FILTER_BITS / 64];
+};
+
+/* Where a rule came from: the config (replaced on reload) or an operator
+ * (lbctl, kept across reloads). */
+#define LB_RULE_F_OPERATOR	0x01
+
+struct lb_block_rule {
+	__u32 id;		/* index into block_stats */
+	__u8 flags;		/* LB_RULE_F_* */
+	__u8 plen;		/* the address prefix length: an LPM lookup returns the
+				 * value of the longest match, so user space tells an
+				 * exact one by this */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct lb_block_rule) == 8, "lb_block_rule layout");
+
+/* Per-CPU, indexed by rule id: packets the rule matched (a deny rule: dropped;
+ * an allow rule: let through). */
+struct lb_block_stats {
+	__u64 packets;
+};
+_Static_assert(sizeof(struct lb_block_stats) == 8, "lb_block_stats layout");
+
 /* Global runtime settings, one entry, written by the controller. */
 struct lb_config {
 	__u8 src_mac[6];	/* the interface's MAC */
@@ -174,8 +250,17 @@ struct lb_config {
 	__u8 src6_plen;		/* 128: src6 fixed; less: low bits per flow */
 	__be32 src4;		/* outer source for IPv4 tunnels */
 	__be32 src6[4];		/* outer source for IPv6 tunnels */
+	__u32 flow_cap;		/* flow entries one CPU may create per second; 0: no cap
+				 * (the new-flow flood guard, lb_guard_admit()) */
+	/* Rules in the block lists, kept by user/blocklist.c: a list whose
+	 * count is 0 is not looked up, so empty lists cost a compare. */
+	__u32 deny4_rules;	/* entries in deny4 */
+	__u32 deny6_rules;	/* entries in deny6 */
+	__u32 allow_rules;	/* entries in allow4 and allow6, all VIPs together */
+	__u32 block_gen;	/* moved on by every change to the lists, so flow
+				 * entries stamped before it are checked again */
 };
-_Static_assert(sizeof(struct lb_config) == 36, "lb_config layout");
+_Static_assert(sizeof(struct lb_config) == 56, "lb_config layout");
 
 /* Why a packet was dropped. Each reason has a counter. */
 enum lb_drop_reason {
@@ -196,6 +281,12 @@ enum lb_drop_reason {
 	LB_DROP_TOO_BIG,	/* too big to encapsulate and no ICMP could be sent */
 	LB_DROP_ADJUST,		/* the kernel refused to grow or shrink the frame */
 	LB_DROP_ALL_DOWN,	/* every backend of the VIP is down by health, policy drop */
+	LB_DROP_TCP_BAD_DOFF,	/* TCP data offset under 5, or past the end of the IP packet */
+	LB_DROP_UDP_BAD_LEN,	/* UDP length under 8, or (unfragmented) past the IP payload */
+	LB_DROP_ICMP_BAD_QUOTE,	/* ICMP error to a VIP address whose quoted header is no
+				 * valid IP header of its family (version, IHL, lengths) */
+	LB_DROP_DENIED,		/* source in the deny list */
+	LB_DROP_NOT_ALLOWED,	/* source not in the VIP's allow list */
 	LB_DROP_MAX,
 };
 
@@ -206,6 +297,7 @@ enum lb_event {
 	LB_EV_ICMP_STEERED,	/* frag-needed / packet-too-big steered to a backend */
 	LB_EV_FLOW_REPICK,	/* flow's backend gone: picked again from the table */
 	LB_EV_FLOW_INSERT_FAIL,	/* flow table update failed */
+	LB_EV_GUARD_SKIP,	/* new flow not recorded: this CPU reached flow_cap this second */
 	LB_EV_MAX,
 };
 
@@ -226,6 +318,16 @@ struct lb_global_stats {
 };
 _Static_assert(sizeof(struct lb_global_stats) ==
 	       (LB_VERDICT_MAX + LB_DROP_SLOTS + LB_EV_SLOTS) * 8, "lb_global_stats layout");
+
+/* The new-flow flood guard's state, per CPU, one entry: flow entries
+ * created in the current one-second window. Not a counter: LB_EV_GUARD_SKIP
+ * counts what the guard held back. */
+struct lb_guard {
+	__u64 window;		/* bpf_ktime_get_coarse_ns() at the window's start */
+	__u64 created;		/* entries created since */
+	__u64 tick;		/* bpf_jiffies64() when the clock was last read */
+};
+_Static_assert(sizeof(struct lb_guard) == 24, "lb_guard layout");
 
 /* Per-CPU, indexed by VIP id. */
 struct lb_vip_stats {

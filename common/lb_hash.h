@@ -94,4 +94,21 @@ static inline __u32 lb_addr_hash(const __be32 addr[4], __u8 family)
 	return lb_hash_final(h, 16);
 }
 
+/* The deny filter's bits (lb_abi.h, struct lb_deny_filter). */
+#define LB_DENY6_HASH_SEED	0xde4e6a11u
+
+/* An IPv4 source's /16: its first two bytes, as they lie in memory. */
+static inline __u32 lb_deny4_bit(__be32 src)
+{
+	const __u8 *b = (const __u8 *)&src;
+
+	return (__u32)b[0] << 8 | b[1];
+}
+
+/* A hash of an IPv6 source's /32, its first word as it lies in memory. */
+static inline __u32 lb_deny6_bit(__be32 src0)
+{
+	return lb_hash_final(lb_hash_mix(LB_DENY6_HASH_SEED, src0), 4) % LB_DENY_FILTER_BITS;
+}
+
 #endif /* LB_HASH_H */

@@ -205,24 +205,43 @@ static __always_inline void lb_key_from_quote(struct lb_pkt *p, __u8 proto,
 	p->tcp_flags = 0;
 }
 
+/*
+ * The quoted packet must be one this address sent: a router addresses its
+ * error to the source of the packet it could not forward. An error that
+ * quotes another source is about no flow of ours and goes to the stack.
+ * What is checked of the quoted header is only what the steering reads:
+ * version, header length, total length (at least the header and the 8
+ * bytes every error quotes, RFC 792), protocol and ports. The quote itself
+ * is cut short by design, so its total length may lie past it.
+ */
+#define LB_QUOTE_L4_MIN		8
+
 static __always_inline int lb4_quote_key(struct lb_pkt *p, void *data, void *end)
 {
 	__u32 off = p->l4_off + sizeof(struct lb_icmp);
 	struct iphdr *in = lb_l4_ptr(data, p) + sizeof(struct lb_icmp);
 	__be16 *ports;
-	__u32 hlen;
+	__u32 hlen, tot;
+	int later;
 
 	if ((void *)(in + 1) > end || !lb_in_packet(p, off, sizeof(*in)))
 		return -LB_DROP_L4_TRUNC;
 	if (in->ihl < 5 || in->version != 4)
-		return -LB_DROP_IP4_BAD_IHL;
+		return -LB_DROP_ICMP_BAD_QUOTE;
+	hlen = in->ihl * 4;
+	tot = bpf_ntohs(in->tot_len);
+	later = bpf_ntohs(in->frag_off) & LB_IP_OFFSET;
+	/* A later fragment carries no L4 header; any other quoted TCP or
+	 * UDP packet had at least its first 8 bytes. */
+	if (tot < hlen + (later ? 0 : LB_QUOTE_L4_MIN))
+		return -LB_DROP_ICMP_BAD_QUOTE;
+	if (in->saddr != p->key.dst[0])
+		return LB_PASS;
 	if (in->protocol != IPPROTO_TCP && in->protocol != IPPROTO_UDP)
 		return LB_PASS;
-	hlen = in->ihl * 4;
 	ports = (void *)in + hlen;
 	p->key.src[0] = in->daddr;
-	p->key.dst[0] = in->saddr;
-	if (bpf_ntohs(in->frag_off) & LB_IP_OFFSET) {
+	if (later) {
 		p->frag = LB_FRAG_LATER;
 		lb_key_from_quote(p, in->protocol, NULL);
 		return LB_OK;
@@ -239,21 +258,30 @@ static __always_inline int lb6_quote_key(struct lb_pkt *p, void *data, void *end
 	__u32 off = p->l4_off + sizeof(struct lb_icmp);
 	struct ipv6hdr *in = lb_l4_ptr(data, p) + sizeof(struct lb_icmp);
 	__be16 *ports = (void *)(in + 1);
+	__be32 *qsrc;
 
-	if ((void *)(ports + 2) > end || !lb_in_packet(p, off, sizeof(*in) + 4))
+	if ((void *)(in + 1) > end || !lb_in_packet(p, off, sizeof(*in)))
 		return -LB_DROP_L4_TRUNC;
+	if (in->version != 6 || bpf_ntohs(in->payload_len) < LB_QUOTE_L4_MIN)
+		return -LB_DROP_ICMP_BAD_QUOTE;
+	qsrc = (__be32 *)&in->saddr;
+	if ((qsrc[0] ^ p->key.dst[0]) | (qsrc[1] ^ p->key.dst[1]) |
+	    (qsrc[2] ^ p->key.dst[2]) | (qsrc[3] ^ p->key.dst[3]))
+		return LB_PASS;
 	if (in->nexthdr != IPPROTO_TCP && in->nexthdr != IPPROTO_UDP)
 		return LB_PASS;
+	if ((void *)(ports + 2) > end || !lb_in_packet(p, off, sizeof(*in) + 4))
+		return -LB_DROP_L4_TRUNC;
 	__builtin_memcpy(p->key.src, &in->daddr, 16);
-	__builtin_memcpy(p->key.dst, &in->saddr, 16);
 	lb_key_from_quote(p, in->nexthdr, ports);
 	return LB_OK;
 }
 
 /*
- * What to do with an ICMP packet: LB_TX after answering an echo, LB_OK when
- * p->key now holds the quoted flow to steer the packet along, LB_PASS when it
- * is none of ours.
+ * What to do with an ICMP packet to an address vip_filter may hold (addr:
+ * what it said): LB_TX after answering an echo, LB_OK when p->key now holds
+ * the quoted flow to steer the packet along (its destination is still the
+ * packet's own), LB_PASS when it is none of ours.
  */
 static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p,
 					    const struct lb_config *cfg)
@@ -266,14 +294,13 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 	if (p->frag != LB_FRAG_NONE || (void *)(ich + 1) > end)
 		return LB_PASS;
 	if (p->key.family == LB_FAMILY_IPV4 && proto == IPPROTO_ICMP) {
-		if (ich->type == LB_ICMP_ECHO && lb_vip_addr_class(p) && lb_echo_enabled(p, proto))
+		if (ich->type == LB_ICMP_ECHO && lb_echo_enabled(p, proto))
 			return lb4_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP_DEST_UNREACH && ich->code == LB_ICMP_FRAG_NEEDED)
 			return lb4_quote_key(p, data, end);
 	}
 	if (p->key.family == LB_FAMILY_IPV6 && proto == IPPROTO_ICMPV6) {
-		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_vip_addr_class(p) &&
-		    lb_echo_enabled(p, proto))
+		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_echo_enabled(p, proto))
 			return lb6_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP6_PKT_TOOBIG)
 			return lb6_quote_key(p, data, end);

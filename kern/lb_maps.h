@@ -63,13 +63,80 @@ struct {
 	__type(value, struct lb_flow);
 } flow_table SEC(".maps");
 
-/* Runtime settings: MACs, MTU, tunnel sources. One entry. */
+/* The flood guard's window and count, per CPU (lb_guard_room()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_guard);
+} flow_guard SEC(".maps");
+
+/* Runtime settings: MACs, MTU, tunnel sources, flood guard, block-list
+ * rule counts. One entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct lb_config);
 } lb_cfg SEC(".maps");
+
+/* Source block lists (lb_abi.h): the global deny list and the per-VIP
+ * allow lists, written by user/blocklist.c while traffic flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_BLOCK_RULES_MAX);
+	__type(key, struct lb_deny4_key);
+	__type(value, struct lb_block_rule);
+} deny4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_BLOCK_RULES_MAX);
+	__type(key, struct lb_deny6_key);
+	__type(value, struct lb_block_rule);
+} deny6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_BLOCK_RULES_MAX);
+	__type(key, struct lb_allow4_key);
+	__type(value, struct lb_block_rule);
+} allow4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, LB_BLOCK_RULES_MAX);
+	__type(key, struct lb_allow6_key);
+	__type(value, struct lb_block_rule);
+} allow6 SEC(".maps");
+
+/* Which sources the deny list may hold: one entry, read before its tries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lb_deny_filter);
+} deny_filter SEC(".maps");
+
+/* VIP id -> rules in its allow list; 0: every source may reach it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} vip_allow SEC(".maps");
+
+/* Rule id -> packets it matched, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LB_BLOCK_RULES_MAX);
+	__type(key, __u32);
+	__type(value, struct lb_block_stats);
+} block_stats SEC(".maps");
 
 /* Counters: verdicts, drop reasons and events. One per-CPU entry. */
 struct {

@@ -2,7 +2,8 @@
 /*
  * Packet parsing: Ethernet with up to two VLAN tags, IPv4 with options,
  * IPv6 with a bounded walk over extension headers, then TCP, UDP, ICMP or
- * ICMPv6. Every read is bounds-checked against data_end. Functions return
+ * ICMPv6. Every read is bounds-checked against data_end, and every length
+ * field read is checked against the packet. Functions return
  * LB_OK to go on, LB_PASS for traffic that is not ours, or a negative
  * lb_drop_reason for malformed packets.
  */
@@ -210,14 +211,16 @@ static __always_inline int lb6_walk_ext(struct lb_pkt *p, void *data, void *end,
 				p->frag = LB_FRAG_LATER;
 			else if (fo & LB_IP6_MF)
 				p->frag = LB_FRAG_FIRST;
-			if (p->frag == LB_FRAG_LATER)
-				goto done;
 			break;
 		default:
 			goto done;
 		}
+		/* Every header walked, the fragment header of a later
+		 * fragment too, must end inside the IP packet. */
 		if (off > p->l2_len + p->l3_len)
 			return -LB_DROP_IP6_EXT;
+		if (p->frag == LB_FRAG_LATER)
+			goto done;
 	}
 	switch (nh) {
 	case IPPROTO_HOPOPTS:
@@ -254,7 +257,6 @@ static __always_inline int lb6_parse(struct lb_pkt *p, void *data, void *end)
 	return lb6_walk_ext(p, data, end, ip6h->nexthdr);
 }
 
-/* Ports and flags, or the ICMP type. A later fragment has none to read. */
 /* Does a header of size bytes at offset off end inside the IP packet? The
  * frame may go on past it with Ethernet padding, which is no header. The
  * verifier still needs its own check against data_end. */
@@ -263,12 +265,22 @@ static __always_inline int lb_in_packet(const struct lb_pkt *p, __u32 off, __u32
 	return off + size <= (__u32)p->l2_len + p->l3_len;
 }
 
-static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
+/*
+ * Ports and flags, or the ICMP type, each length field checked against the
+ * IP packet. A later fragment has no L4 header to read. The pipeline calls
+ * this only once vip_filter has said the destination may be a VIP address:
+ * what is not for a VIP goes to the stack untouched, malformed or not, and
+ * the pass path reads no L4 header at all.
+ */
+static __always_inline int lb_parse_l4(struct xdp_md *ctx, struct lb_pkt *p)
 {
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
 	void *l4 = lb_l4_ptr(data, p);
 	struct tcphdr *th = l4;
 	struct udphdr *uh = l4;
 	struct lb_icmp *ich = l4;
+	__u32 ulen;
 
 	if (p->frag == LB_FRAG_LATER)
 		return LB_OK;
@@ -276,6 +288,11 @@ static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 	case IPPROTO_TCP:
 		if ((void *)(th + 1) > end || !lb_in_packet(p, p->l4_off, sizeof(*th)))
 			return -LB_DROP_L4_TRUNC;
+		/* The header must lie whole in the packet, even in a first
+		 * fragment (a TCP header split over fragments is an attack,
+		 * RFC 1858): a backend's stack would drop it anyway. */
+		if (th->doff < sizeof(*th) / 4 || !lb_in_packet(p, p->l4_off, th->doff * 4))
+			return -LB_DROP_TCP_BAD_DOFF;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
@@ -283,6 +300,13 @@ static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 	case IPPROTO_UDP:
 		if ((void *)(uh + 1) > end || !lb_in_packet(p, p->l4_off, sizeof(*uh)))
 			return -LB_DROP_L4_TRUNC;
+		/* A first fragment holds only part of the datagram, so only an
+		 * unfragmented one must hold all of what its length says.
+		 * Fewer bytes than the IP payload is allowed (RFC 768). */
+		ulen = bpf_ntohs(uh->len);
+		if (ulen < sizeof(*uh) ||
+		    (p->frag == LB_FRAG_NONE && !lb_in_packet(p, p->l4_off, ulen)))
+			return -LB_DROP_UDP_BAD_LEN;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
 		return LB_OK;
@@ -296,6 +320,8 @@ static __always_inline int lb_parse_l4(struct lb_pkt *p, void *data, void *end)
 	return LB_OK;
 }
 
+/* Ethernet and IP: enough to know the destination. lb_parse_l4() follows
+ * for packets that may be for a VIP. */
 static __always_inline int lb_parse(struct xdp_md *ctx, struct lb_pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
@@ -308,14 +334,10 @@ static __always_inline int lb_parse(struct xdp_md *ctx, struct lb_pkt *p)
 	if (rc != LB_OK)
 		return rc;
 	if (proto == bpf_htons(ETH_P_IP))
-		rc = lb4_parse(p, data, end);
-	else if (proto == bpf_htons(ETH_P_IPV6))
-		rc = lb6_parse(p, data, end);
-	else
-		return LB_PASS;
-	if (rc != LB_OK)
-		return rc;
-	return lb_parse_l4(p, data, end);
+		return lb4_parse(p, data, end);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return lb6_parse(p, data, end);
+	return LB_PASS;
 }
 
 #endif /* LB_PARSE_H */

@@ -108,13 +108,15 @@ static __always_inline void lb_flow_touch(struct lb_flow *f)
 /* A flow already placed keeps its backend while that backend is up.
  * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
  * is gone and the flow must be placed again (lb_pick() counts that, once it
- * does: a flow of a removed VIP is passed, not placed). */
-static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be)
+ * does: a flow of a removed VIP is passed, not placed). *fp: the entry. */
+static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be,
+					  struct lb_flow **fp)
 {
 	struct lb_flow *f;
 	__u32 backend_id;
 
 	f = bpf_map_lookup_elem(&flow_table, &p->key);
+	*fp = f;
 	if (!f)
 		return 0;
 	/* Read once: an insert on another CPU may replace the entry, and the
@@ -125,6 +127,51 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
 		return -1;
 	lb_flow_touch(f);
 	*id = backend_id;
+	return 1;
+}
+
+/*
+ * The new-flow flood guard: may this CPU create one more flow entry now?
+ * At most cap per one-second window (0: no cap). Above it a new flow is
+ * still placed by the VIP's table, which gives the same backend as long as
+ * the backend set does not change, but not recorded: a SYN flood then
+ * cannot push established flows out of the LRU, nor cost an insert per
+ * packet. The clock is read only here, on the way to creating an entry
+ * with a cap set: bpf_ktime_get_coarse_ns() (tick resolution, all the
+ * window needs) rather than jiffies, whose rate would need the kernel's
+ * CONFIG_HZ, which libbpf can only read when the kernel's config file is
+ * installed, failing the load otherwise.
+ */
+#define LB_GUARD_WINDOW_NS	1000000000ULL
+
+/* May this CPU create a flow entry now? take: count the one it creates. */
+static __always_inline int lb_guard_room(__u32 cap, int take)
+{
+	struct lb_guard *g;
+	__u32 zero = 0;
+	__u64 now, tick;
+
+	if (!cap)
+		return 1;
+	g = bpf_map_lookup_elem(&flow_guard, &zero);
+	if (!g)
+		return 1;
+	/* The coarse clock moves once a tick: within the tick it was last
+	 * read in, no window can have ended since. Under a flood that spares
+	 * all but one helper call a tick. */
+	tick = bpf_jiffies64();
+	if (tick != g->tick) {
+		g->tick = tick;
+		now = bpf_ktime_get_coarse_ns();
+		if (now - g->window >= LB_GUARD_WINDOW_NS) {
+			g->window = now;
+			g->created = 0;
+		}
+	}
+	if (g->created >= cap)
+		return 0;
+	if (take)
+		g->created++;
 	return 1;
 }
 
@@ -148,27 +195,44 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * count as new flows.
  */
 static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known,
+					   const struct lb_config *cfg,
 					   struct lb_vip_stats *vs,
 					   struct lb_global_stats *gs)
 {
 	struct lb_flow *old = NULL;
 	struct lb_flow f = {
 		.backend_id = id,
+		.block_gen = cfg->block_gen,	/* it passed the lists just now */
 		.last_seen = bpf_jiffies64(),
 	};
+	__u32 cap = cfg->flow_cap;
 
-	if (known == LB_FLOW_UNTRIED)
+	if (known == LB_FLOW_UNTRIED) {
+		/* With the guard holding new flows back, a SYN looks nothing
+		 * up: in a large table the lookup is a cold bucket, the
+		 * dearest part of a SYN that records nothing, and a flood
+		 * is SYNs of flows the table does not hold. */
+		if (!lb_guard_room(cap, 0))
+			goto held_back;
 		old = bpf_map_lookup_elem(&flow_table, &p->key);
+	}
 	if (old && old->backend_id == id) {
 		lb_flow_touch(old);
 		return;
 	}
+	/* Creating an entry is capped; replacing one whose backend is gone
+	 * is not, or the flow's next packets would each be placed again. */
+	if (known >= 0 && !old && !lb_guard_room(cap, 1))
+		goto held_back;
 	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
 	}
 	if (vs && known >= 0 && !old)
 		vs->new_flows++;
+	return;
+held_back:
+	lb_count_event(gs, LB_EV_GUARD_SKIP);
 }
 
 static __always_inline int lb_is_syn(const struct lb_pkt *p)
@@ -202,16 +266,19 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
  *
  * known: what lb_flow_follow() said for this key before the VIP lookup (0
  * or -1), or LB_FLOW_UNTRIED when it was not asked (see lb_flow_first()).
- * An l3 VIP's key lost its ports since, so it is looked up again.
+ * An l3 VIP's key lost its ports since, so it is looked up again. The
+ * packet has passed the block lists (cfg->block_gen).
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
-				   int known, struct lb_vip_stats *vs,
-				   struct lb_global_stats *gs, __u32 *id, struct lb_backend **be)
+				   int known, const struct lb_config *cfg,
+				   struct lb_vip_stats *vs, struct lb_global_stats *gs, __u32 *id,
+				   struct lb_backend **be)
 {
 	int syn = lb_is_syn(p);
+	struct lb_flow *f;
 
 	if ((vip->flags & LB_VIP_F_HASH_L3) || (known == LB_FLOW_UNTRIED && !syn)) {
-		known = lb_flow_follow(p, id, be);
+		known = lb_flow_follow(p, id, be, &f);
 		if (known > 0)
 			return LB_OK;
 	}
@@ -227,7 +294,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
 	if (record && !(p->tcp_flags & LB_TCP_RST))
-		lb_flow_record(p, *id, known, vs, gs);
+		lb_flow_record(p, *id, known, cfg, vs, gs);
 	return LB_OK;
 }
 

@@ -4,6 +4,7 @@
  * backend, encapsulate, count, send back out with XDP_TX. Traffic that is
  * not for a VIP is passed to the stack untouched.
  */
+#include "lb_block.h"
 #include "lb_encap.h"
 #include "lb_icmp.h"
 #include "lb_maps.h"
@@ -64,10 +65,14 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 				      const struct lb_vip *vip, const struct lb_config *cfg,
 				      int steered, int known, struct lb_global_stats *gs)
 {
-	struct lb_vip_stats *vs = lb_count_vip(vip->id, p);
+	struct lb_vip_stats *vs;
 	struct lb_backend *be;
 	__u32 id;
 	int rc;
+
+	if (!lb_allowed(p, cfg, vip->id))
+		return -LB_DROP_NOT_ALLOWED;
+	vs = lb_count_vip(vip->id, p);
 
 	/* Health took every backend down and the policy is drop: their
 	 * entries are not up, so no flow of the VIP got this far by one. */
@@ -79,7 +84,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	} else if (p->frag != LB_FRAG_NONE) {
 		return -LB_DROP_FRAG;
 	}
-	rc = lb_pick(p, vip, !steered, known, vs, gs, &id, &be);
+	rc = lb_pick(p, vip, !steered, known, cfg, vs, gs, &id, &be);
 	if (rc)
 		return rc;
 	return lb_deliver(ctx, p, cfg, id, be, steered, gs);
@@ -88,8 +93,9 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 				      struct lb_global_stats *gs)
 {
-	const struct lb_config *cfg = NULL;
+	const struct lb_config *cfg;
 	struct lb_backend *be;
+	struct lb_flow *f;
 	int known = LB_FLOW_UNTRIED;
 	struct lb_vip *vip;
 	int steered = 0;
@@ -100,36 +106,50 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	rc = lb_parse(ctx, p);
 	if (rc != LB_OK)
 		return rc;
+	if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP &&
+	    p->key.proto != IPPROTO_ICMP && p->key.proto != IPPROTO_ICMPV6)
+		return LB_PASS;
+	/* Not a VIP address: the stack's, untouched, whatever its L4 header
+	 * holds. An ICMP error counts for the address it was sent to, never
+	 * for the one it quotes. */
+	addr = lb_vip_addr_class(p);
+	if (!addr)
+		return LB_PASS;
+	/* Read only now: passed traffic is spared one cache line. */
+	cfg = lb_config();
+	if (!cfg)
+		return LB_PASS;
+	rc = lb_parse_l4(ctx, p);
+	if (rc != LB_OK)
+		return rc;
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
-		cfg = lb_config();
-		if (!cfg)
-			return LB_PASS;
+		/* The deny list judges the sender, before the key becomes
+		 * the quoted flow's. */
+		if (lb_denied(p, cfg))
+			return -LB_DROP_DENIED;
 		rc = lb_icmp_classify(ctx, p, cfg);
 		if (rc == LB_TX)
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
 		if (rc != LB_OK)
 			return rc;
+		/* The key is now the quoted flow's, to the same address: the
+		 * flow's VIP counts it. */
 		steered = 1;
-	} else if (p->key.proto != IPPROTO_TCP && p->key.proto != IPPROTO_UDP) {
-		return LB_PASS;
 	}
-	/* For an ICMP error the key is now the quoted flow's: its VIP counts. */
-	addr = lb_vip_addr_class(p);
-	if (!addr)
-		return LB_PASS;
-	/* Read only now: passed traffic is spared one cache line. */
-	if (!cfg)
-		cfg = lb_config();
-	if (!cfg)
-		return LB_PASS;
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p, addr)) {
-		known = lb_flow_follow(p, &id, &be);
+		known = lb_flow_follow(p, &id, &be, &f);
 		if (known > 0) {
+			rc = lb_flow_screen(p, cfg, f, be->vip_id, steered);
+			if (rc)
+				return rc;
 			lb_count_vip(be->vip_id, p);
 			return lb_deliver(ctx, p, cfg, id, be, steered, gs);
 		}
 	}
+	/* A denied source's SYN flood ends here: no VIP lookup, no flow. */
+	if (!steered && lb_denied(p, cfg))
+		return -LB_DROP_DENIED;
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;

@@ -6,10 +6,12 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <netinet/in.h>
 
 #include <bpf/bpf.h>
 
+#include "blocklist.h"
 #include "datapath.h"
 #include "pkt.h"
 #include "testbed.h"
@@ -179,4 +181,56 @@ int bench_options(int argc, char **argv, const char *usage, long *calls, int *ro
 		return -1;
 	}
 	return optind;
+}
+
+/* Is a prefix clear of 198.18.0.0/15, where the bench's IPv4 clients are? */
+static int clear_of_clients(uint32_t addr, unsigned int plen)
+{
+	unsigned int common = plen < 15 ? plen : 15;
+	uint32_t mask = common ? ~0u << (32 - common) : 0;
+
+	return (addr & mask) != (0xc6120000u & mask);
+}
+
+void bench_block_rules(struct bpf_object *obj, uint32_t vip, size_t n, const char *extra)
+{
+	struct blocklist_maps m;
+	struct blocklist *bl;
+	uint32_t x = 0x2545f491u, addr;
+	unsigned int plen;
+	size_t added = 0;
+	int err;
+
+	if (testbed_blocklist_maps(obj, &m) || !(bl = blocklist_new(&m))) {
+		fprintf(stderr, "bench: cannot open the block list\n");
+		exit(EXIT_FAILURE);
+	}
+	while (added < n) {
+		struct blocklist_rule r = { .vip = vip, .family = LB_FAMILY_IPV4 };
+
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		plen = 12 + x % 21;
+		addr = (x * 2654435761u) & (~0u << (32 - plen));
+		if (!clear_of_clients(addr, plen))
+			continue;
+		r.plen = (uint8_t)plen;
+		r.addr[0] = htonl(addr);
+		err = blocklist_add(bl, &r);
+		if (err && err != -EEXIST) {
+			fprintf(stderr, "bench: cannot add a rule: %s\n", strerror(-err));
+			exit(EXIT_FAILURE);
+		}
+		added += !err;
+	}
+	if (extra) {
+		struct blocklist_rule r = { .vip = vip };
+
+		if (blocklist_prefix_parse(extra, &r) || blocklist_add(bl, &r)) {
+			fprintf(stderr, "bench: cannot add %s\n", extra);
+			exit(EXIT_FAILURE);
+		}
+	}
+	blocklist_free(bl);
 }

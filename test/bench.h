@@ -45,6 +45,12 @@ double bench_median(double *v, int n);
 #define BENCH_VIP_L3 "198.18.100.3"
 void bench_balancer(struct bpf_object *obj, size_t nbackends);
 
+/* n random IPv4 prefixes (/12 to /32, none covering the bench's IPv4
+ * clients in 198.18.0.0/15) in the deny list (vip BLOCKLIST_DENY) or in
+ * VIP vip's allow list, then the prefix extra if not NULL. Exits on
+ * failure. */
+void bench_block_rules(struct bpf_object *obj, uint32_t vip, size_t n, const char *extra);
+
 /* A flow table this small (its per-CPU LRU lists share it: 8192 entries
  * each on 2 CPUs) is full after the first pass over BENCH_FLOWS_CYCLED
  * flows' SYNs: from then on every SYN is a new flow and evicts one, as on

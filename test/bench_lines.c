@@ -35,6 +35,7 @@ static const struct kind kinds[] = {
 	{ "est6", "fd00:100::1", PKT_TCP_ACK, 1, 0 },
 	{ "syn", "198.18.100.1", PKT_TCP_SYN, 1, 0 },
 	{ "syn-new", "198.18.100.1", PKT_TCP_SYN, BENCH_FLOWS_CYCLED, 1 },
+	{ "syn-big", "198.18.100.1", PKT_TCP_SYN, BENCH_FLOWS_BIG, 0 },
 	{ "pass", "198.18.200.1", PKT_TCP_ACK, 1, 0 },
 };
 

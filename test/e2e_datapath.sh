@@ -7,7 +7,8 @@
 # what a user would see: ping answered by the node, TCP connections spread
 # over both backends, an upload too big for the tunnel MTU completing through
 # path MTU discovery, the node's own address still reachable (passed
-# traffic), and traffic still flowing after lbd has exited.
+# traffic), traffic still flowing after lbd has exited, and a source put in
+# the block list losing its connections while another client's work.
 #
 # Runs in a private mount namespace with its own bpffs, like lbd_test.sh.
 #
@@ -19,6 +20,7 @@ build=$(cd "$build" && pwd)
 lbd=$build/user/lbd
 decap=$build/kern/lb_decap.bpf.o
 pass=$build/kern/lb_pass.bpf.o
+block_rule=$build/test/block_rule
 
 . "$(dirname "$0")/netns_lib.sh"
 netns_require_root e2e_datapath
@@ -142,6 +144,22 @@ wait "$lbd_pid" || fail "lbd exited non-zero"
 lbd_pid=
 connections 20
 
+# The block list is changed live, in the pinned maps, with no lbd (which
+# does not carry it yet) and no table rebuilt.
+echo "6. a denied client's connections fail, another client's still work"
+nsx "$cl" ip addr add 198.18.0.3/24 dev c0
+from3() { nsx "$cl" socat -T 2 - TCP:198.18.100.1:80,bind=198.18.0.3,connect-timeout=2 </dev/null; }
+from3 >/dev/null || fail "198.18.0.3 cannot connect before any rule"
+"$block_rule" "$pins" add deny 198.18.0.3/32 || fail "cannot add the rule"
+if from3 >/dev/null 2>&1; then fail "a denied client connected"; fi
+connections 20
+"$block_rule" "$pins" list >"$work/rules"
+read -r list prefix _id packets <"$work/rules" || fail "no rule listed"
+[ "$list $prefix" = "deny 198.18.0.3/32" ] || fail "rules: $(cat "$work/rules")"
+[ "$packets" -gt 0 ] || fail "the rule counted no packet: $(cat "$work/rules")"
+"$block_rule" "$pins" del deny 198.18.0.3/32 || fail "cannot remove the rule"
+from3 >/dev/null || fail "198.18.0.3 cannot connect once the rule is gone"
+
 # Counters summed over CPUs, from the pinned per-CPU maps.
 stats=$(
 	{
@@ -166,13 +184,19 @@ print(json.dumps({"verdict": g["verdict"], "drop": g["drop"], "event": g["event"
                   "backend_packets": {k: v for k, v in be.items() if v}}))
 ')
 echo "node counters: $stats"
-/usr/bin/python3 - "$stats" <<'PY' || fail "counters"
-import json, sys
+/usr/bin/python3 - "$stats" "$(dirname "$0")/../common/lb_abi.h" <<'PY' || fail "counters"
+import json, re, sys
 s = json.loads(sys.argv[1])
+# Drop reasons by name, in the order lb_abi.h gives them.
+abi = open(sys.argv[2]).read()
+enum = abi[abi.index("enum lb_drop_reason {"):abi.index("LB_DROP_MAX")]
+reasons = re.findall(r"^\s*(LB_DROP_[A-Z0-9_]+)", enum, re.M)
 LB_EV_ICMP_ECHO, LB_EV_TOO_BIG_SENT = 0, 1
 assert s["event"][LB_EV_ICMP_ECHO] >= 2, "echo replies not counted"
 assert s["event"][LB_EV_TOO_BIG_SENT] >= 1, "no frag-needed sent"
 assert len(s["backend_packets"]) == 2, "a backend got nothing: %r" % s["backend_packets"]
-assert sum(s["drop"]) == 0, "drops: %r" % s["drop"]
+LB_DROP_DENIED = reasons.index("LB_DROP_DENIED")
+assert s["drop"][LB_DROP_DENIED] > 0, "denied SYNs not counted: %r" % s["drop"]
+assert sum(s["drop"]) == s["drop"][LB_DROP_DENIED], "other drops: %r" % s["drop"]
 PY
 echo "e2e_datapath: all passed"

@@ -144,6 +144,8 @@ def pack_cfg(c):
         + struct.pack("<HBB", c["mtu"], c["src4_plen"], c["src6_plen"])
         + addr16(c["src4"])[:4]
         + addr16(c["src6"])
+        + struct.pack("<IIIII", c.get("flow_cap", 0), c.get("deny4_rules", 0), c.get("deny6_rules", 0),
+                      c.get("allow_rules", 0), c.get("block_gen", 0))
     )
 
 
@@ -712,9 +714,8 @@ def build_cases():
               "ip6_ext")
     emit_drop("drop_ip6_ext_cut", "hop-by-hop next header with no byte of it present",
               frame(IPv6(src=CLIENT6, dst=VIP6_A, nh=0)), "ip6_ext")
-    emit_drop("drop_l4_trunc_tcp_not_vip", "TCP header of 10 bytes to an address that is no VIP",
-              frame(IP(src=CLIENT4, dst=OTHER4, proto=PROTO_TCP) / Raw(bytes(TCP(dport=80, flags="S"))[:10])),
-              "l4_trunc")
+    emit_pass("pass_l4_trunc_tcp_not_vip", "TCP header of 10 bytes to an address that is no VIP: the stack's",
+              frame(IP(src=CLIENT4, dst=OTHER4, proto=PROTO_TCP) / Raw(bytes(TCP(dport=80, flags="S"))[:10])))
     emit_drop("drop_l4_trunc_udp_v6", "UDP header of 4 bytes to a VIP",
               frame(IPv6(src=CLIENT6, dst=VIP6_A, nh=PROTO_UDP) / Raw(bytes(UDP(dport=53))[:4])), "l4_trunc")
     emit_drop("drop_l4_trunc_icmp", "ICMP header of 4 bytes",
@@ -743,6 +744,10 @@ def build_cases():
               frame(IP(src=ROUTER4, dst=VIP4_C, tos=0xc0, ttl=60) / ICMP(type=3, code=4, nexthopmtu=1400) /
                     Raw(bytes(IP(src=VIP4_C, dst=CLIENT4) / TCP(sport=8080, dport=40000, flags="A"))[:22]),
                     pad=bytes(10)), "l4_trunc")
+    emit_drop("drop_ip6_later_frag_hdr_in_padding",
+              "later-fragment header whose last 4 bytes lie in the padding after a 4-byte IPv6 payload",
+              frame(IPv6(src=CLIENT6, dst=VIP6_L3, nh=44, plen=4),
+                    pad=bytes(IPv6ExtHdrFragment(nh=PROTO_UDP, offset=10, m=1, id=7)) + bytes(6)), "ip6_ext")
     emit_drop("drop_ip6_ext_in_padding", "hop-by-hop header lying in the padding after a 0-byte IPv6 payload",
               frame(IPv6(src=CLIENT6, dst=VIP6_A, nh=0, plen=0), pad=bytes([PROTO_TCP, 0]) + bytes(12)),
               "ip6_ext")
@@ -1042,14 +1047,6 @@ def build_cases():
     emit_forward("ptb_steered_l3", "packet-too-big about a UDP flow of an l3 VIP: ports ignored",
                  ptb(VIP6_L3, 5000, 6010, proto=PROTO_UDP), 9, key6(VIP6_L3, 6010, 5000, PROTO_UDP),
                  steered=True, l3=True)
-    emit_forward("frag_needed_to_other_address", "frag-needed sent to an address that is no VIP, quoting a VIP flow",
-                 IP(src=ROUTER4, dst=OTHER4, tos=0xc0, ttl=60) / ICMP(type=3, code=4, nexthopmtu=1400) /
-                 Raw(bytes(IP(src=VIP4_A, dst=CLIENT4) / TCP(sport=80, dport=40101, flags="A"))[:28]),
-                 0, key4(VIP4_A, 40101, 80, PROTO_TCP), steered=True, tcp=True, tos=0xC0)
-    emit_forward("ptb_to_other_address", "packet-too-big sent to an address that is no VIP, quoting a VIP flow",
-                 IPv6(src=ROUTER6, dst=OTHER6, hlim=60) / ICMPv6PacketTooBig(mtu=1280) /
-                 Raw(bytes(IPv6(src=VIP6_A, dst=CLIENT6) / TCP(sport=80, dport=40102, flags="A"))),
-                 3, key6(VIP6_A, 40102, 80, PROTO_TCP), steered=True, tcp=True)
     k = key4(VIP4_C, 40098, 8080, PROTO_TCP)
     emit_forward("frag_needed_router_options", "frag-needed whose own IP header has options, about a flow on backend 9",
                  IP(src=ROUTER4, dst=VIP4_C, tos=0xc0, ttl=60, options=[IPOption_NOP()] * 4) /
@@ -1062,6 +1059,141 @@ def build_cases():
                  Raw(bytes(IP(src=VIP4_C, dst=CLIENT4, options=[IPOption_NOP()] * 8) /
                            TCP(sport=8081, dport=40099, flags="A"))[:36]),
                  6, key4(VIP4_C, 40099, 8081, PROTO_TCP), steered=True, tcp=True, tos=0xC0)
+
+
+    malformed_l4_cases()
+    icmp_quote_cases()
+
+
+def tcp_raw(sport, dport, flags, doff, opts=b"", payload=b""):
+    """A TCP header whose data offset says doff, whatever follows it."""
+    hdr = bytes(TCP(sport=sport, dport=dport, flags=flags, seq=1000, ack=(2000 if "A" in flags else 0),
+                    dataofs=doff, window=8192))
+    return hdr[:20] + opts + payload
+
+
+def udp_raw(sport, dport, length, payload):
+    """A UDP header whose length field says length, whatever follows it."""
+    return struct.pack(">HHHH", sport, dport, length, 0) + payload
+
+
+def malformed_l4_cases():
+    """TCP data offsets and UDP lengths: dropped and counted when the
+    destination is a VIP address, with the near misses that still go
+    through, and passed untouched when it is not."""
+    v4 = dict(src=CLIENT4, ttl=57, id=0x6000)
+    v6 = dict(src=CLIENT6, hlim=57, fl=0x12345)
+    # -- TCP data offset ----------------------------------------------------
+    emit_drop("drop_tcp_doff_4", "TCP SYN with data offset 4 (16 bytes) to a VIP",
+              frame(IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40200, 80, "S", 4))), "tcp_bad_doff")
+    emit_drop("drop_tcp_doff_0_v6", "IPv6 TCP SYN with data offset 0 to a VIP",
+              frame(IPv6(dst=VIP6_A, nh=PROTO_TCP, **v6) / Raw(tcp_raw(40201, 80, "S", 0))), "tcp_bad_doff")
+    emit_drop("drop_tcp_doff_past_packet", "data offset 15 (60 bytes) with 24 bytes of TCP in the packet",
+              frame(IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40202, 80, "S", 15, payload=b"abcd"))),
+              "tcp_bad_doff")
+    emit_drop("drop_tcp_doff_into_padding", "data offset 8 whose last 12 bytes would be Ethernet padding",
+              frame(IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40203, 80, "A", 8)), pad=bytes(12)),
+              "tcp_bad_doff")
+    k = key4(VIP4_A, 40204, 80, PROTO_TCP)
+    emit_drop("drop_tcp_doff_established", "ACK with data offset 3 of a flow recorded on backend 9: not followed",
+              frame(IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40204, 80, "A", 3, payload=b"x" * 20))),
+              "tcp_bad_doff", env=over(flows={k: 9}))
+    emit_drop("drop_tcp_doff_vip_other_port", "data offset 2 to a VIP address on a port with no service",
+              frame(IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40205, 81, "S", 2))), "tcp_bad_doff")
+    emit_drop("drop_tcp_doff_first_fragment", "first fragment to an l3 VIP whose TCP header runs past it",
+              frame(IP(dst=VIP4_L3, proto=PROTO_TCP, flags="MF", **v4) /
+                    Raw(tcp_raw(40206, 443, "A", 10, opts=b"\x01" * 8))), "tcp_bad_doff")
+    emit_pass("pass_tcp_doff_not_vip", "data offset 2 to an address that is no VIP: passed untouched",
+              frame(IP(dst=OTHER4, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40207, 80, "S", 2))))
+    emit_forward("tcp_doff_15_options", "data offset 15: 40 bytes of options, all in the packet",
+                 IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40208, 80, "S", 15, opts=b"\x01" * 40)),
+                 0, key4(VIP4_A, 40208, 80, PROTO_TCP), syn=True, tcp=True)
+    emit_forward("tcp_doff_ends_at_packet_end", "data offset 6 ending on the IP packet's last byte, then padding",
+                 IP(dst=VIP4_A, proto=PROTO_TCP, **v4) / Raw(tcp_raw(40209, 80, "A", 6, opts=b"\x01" * 4)),
+                 0, key4(VIP4_A, 40209, 80, PROTO_TCP), tcp=True, pad=bytes(2))
+    emit_forward("tcp_doff_6_v6", "IPv6 data offset 6 with a payload",
+                 IPv6(dst=VIP6_A, nh=PROTO_TCP, **v6) / Raw(tcp_raw(40210, 80, "S", 6, opts=b"\x01" * 4,
+                                                                    payload=b"p" * 9)),
+                 3, key6(VIP6_A, 40210, 80, PROTO_TCP), syn=True, tcp=True)
+    emit_forward("tcp_first_fragment_whole_header", "first fragment to an l3 VIP holding its whole TCP header",
+                 IP(dst=VIP4_L3, proto=PROTO_TCP, flags="MF", **v4) / Raw(tcp_raw(40211, 443, "A", 5, payload=b"f" * 16)),
+                 15, key4(VIP4_L3, 40211, 443, PROTO_TCP), l3=True, frag=True, tcp=True)
+
+    # -- UDP length ---------------------------------------------------------
+    emit_drop("drop_udp_len_7", "UDP length 7 to a VIP",
+              frame(IP(dst=VIP4_A, proto=PROTO_UDP, **v4) / Raw(udp_raw(5400, 53, 7, b"q" * 12))), "udp_bad_len")
+    emit_drop("drop_udp_len_0_v6", "IPv6 UDP length 0 (a jumbogram without its option) to a VIP",
+              frame(IPv6(dst=VIP6_A, nh=PROTO_UDP, **v6) / Raw(udp_raw(5401, 53, 0, b"q" * 12))), "udp_bad_len")
+    emit_drop("drop_udp_len_past_payload", "UDP length 100 with 20 bytes of UDP in the packet",
+              frame(IP(dst=VIP4_A, proto=PROTO_UDP, **v4) / Raw(udp_raw(5402, 53, 100, b"q" * 12))), "udp_bad_len")
+    emit_drop("drop_udp_len_into_padding", "IPv6 UDP length counting 6 bytes of the trailer after the packet",
+              frame(IPv6(dst=VIP6_A, nh=PROTO_UDP, **v6) / Raw(udp_raw(5403, 53, 26, b"q" * 12)), pad=bytes(10)),
+              "udp_bad_len")
+    emit_drop("drop_udp_len_7_first_fragment", "first fragment to an l3 VIP with UDP length 7",
+              frame(IP(dst=VIP4_L3, proto=PROTO_UDP, flags="MF", **v4) / Raw(udp_raw(5404, 5000, 7, b"f" * 16))),
+              "udp_bad_len")
+    emit_pass("pass_udp_bad_len_not_vip", "IPv6 UDP length 3 to an address that is no VIP: passed untouched",
+              frame(IPv6(dst=OTHER6, nh=PROTO_UDP, **v6) / Raw(udp_raw(5405, 53, 3, b"q" * 12))))
+    emit_forward("udp_len_8_empty", "UDP length 8, no payload",
+                 IP(dst=VIP4_A, proto=PROTO_UDP, **v4) / Raw(udp_raw(5406, 53, 8, b"")),
+                 1, key4(VIP4_A, 5406, 53, PROTO_UDP))
+    emit_forward("udp_len_short_of_payload", "UDP length 12 in a 20-byte IP payload: the rest is allowed, kept",
+                 IP(dst=VIP4_A, proto=PROTO_UDP, **v4) / Raw(udp_raw(5407, 53, 12, b"q" * 12)),
+                 1, key4(VIP4_A, 5407, 53, PROTO_UDP))
+    emit_forward("udp_len_exact_v6", "IPv6 UDP length equal to the payload, then a trailer",
+                 IPv6(dst=VIP6_A, nh=PROTO_UDP, **v6) / Raw(udp_raw(5408, 53, 20, b"q" * 12)),
+                 4, key6(VIP6_A, 5408, 53, PROTO_UDP), pad=bytes(10))
+    emit_forward("udp_first_fragment_len_past", "first fragment to an l3 VIP: UDP length 1000 past the fragment",
+                 IP(dst=VIP4_L3, proto=PROTO_UDP, flags="MF", **v4) / Raw(udp_raw(5409, 5000, 1000, b"f" * 16)),
+                 8, key4(VIP4_L3, 5409, 5000, PROTO_UDP), l3=True, frag=True)
+
+
+def icmp_quote_cases():
+    """ICMP errors: only those sent to a VIP address and quoting a valid
+    header of a packet that address sent are steered."""
+    def fn(dst, quoted, **ip):
+        return IP(src=ROUTER4, dst=dst, tos=0xC0, ttl=60, **ip) / ICMP(type=3, code=4, nexthopmtu=1400) / Raw(quoted)
+
+    def tb(dst, quoted):
+        return IPv6(src=ROUTER6, dst=dst, hlim=60) / ICMPv6PacketTooBig(mtu=1280) / Raw(quoted)
+
+    q4 = bytes(IP(src=VIP4_A, dst=CLIENT4) / TCP(sport=80, dport=40300, flags="A"))[:28]
+    q6 = bytes(IPv6(src=VIP6_A, dst=CLIENT6) / TCP(sport=80, dport=40301, flags="A"))
+    emit_pass("pass_frag_needed_to_other_address", "frag-needed sent to an address that is no VIP, quoting a VIP flow",
+              frame(fn(OTHER4, q4)))
+    emit_pass("pass_ptb_to_other_address", "packet-too-big sent to an address that is no VIP, quoting a VIP flow",
+              frame(tb(OTHER6, q6)))
+    emit_pass("pass_frag_needed_bad_quote_not_vip", "frag-needed with a quoted IHL of 3 to an address that is no VIP",
+              frame(fn(OTHER4, bytes([0x43]) + q4[1:])))
+    emit_pass("pass_frag_needed_quote_other_source", "frag-needed to VIP A quoting a packet VIP C sent",
+              frame(fn(VIP4_A, bytes(IP(src=VIP4_C, dst=CLIENT4) / TCP(sport=8080, dport=40302, flags="A"))[:28])))
+    emit_pass("pass_ptb_quote_other_source", "packet-too-big to VIP A quoting a packet of another address",
+              frame(tb(VIP6_A, bytes(IPv6(src=VIP6_B, dst=CLIENT6) / TCP(sport=443, dport=40303, flags="A")))))
+    emit_drop("drop_frag_needed_quote_version_6", "frag-needed to a VIP quoting a header of version 6",
+              frame(fn(VIP4_A, bytes([0x65]) + q4[1:])), "icmp_bad_quote")
+    emit_drop("drop_frag_needed_quote_ihl_4", "frag-needed to a VIP quoting an IPv4 header with IHL 4",
+              frame(fn(VIP4_A, bytes([0x44]) + q4[1:])), "icmp_bad_quote")
+    emit_drop("drop_frag_needed_quote_totlen_below_ihl", "frag-needed quoting a total length of 12",
+              frame(fn(VIP4_A, bytes(IP(src=VIP4_A, dst=CLIENT4, len=12, proto=PROTO_TCP)) + q4[20:])),
+              "icmp_bad_quote")
+    emit_drop("drop_frag_needed_quote_totlen_no_l4", "frag-needed quoting a TCP packet of total length 24",
+              frame(fn(VIP4_A, bytes(IP(src=VIP4_A, dst=CLIENT4, len=24, proto=PROTO_TCP)) + q4[20:])),
+              "icmp_bad_quote")
+    emit_drop("drop_ptb_quote_version_4", "packet-too-big to a VIP quoting an IPv4 packet",
+              frame(tb(VIP6_A, bytes(IP(src=VIP4_A, dst=CLIENT4) / TCP(sport=80, dport=40304, flags="A")) +
+                       bytes(20))), "icmp_bad_quote")
+    emit_drop("drop_ptb_quote_plen_4", "packet-too-big quoting an IPv6 header with payload length 4",
+              frame(tb(VIP6_A, bytes(IPv6(src=VIP6_A, dst=CLIENT6, plen=4, nh=PROTO_TCP)) + q6[40:]))
+              , "icmp_bad_quote")
+    q = bytes(IP(src=VIP4_A, dst=CLIENT4, len=28) / UDP(sport=53, dport=5410, len=8))
+    emit_forward("frag_needed_quote_totlen_28", "frag-needed quoting a UDP packet of total length 28: steered",
+                 fn(VIP4_A, q), 1, key4(VIP4_A, 5410, 53, PROTO_UDP), steered=True, tos=0xC0)
+    q = bytes(IPv6(src=VIP6_A, dst=CLIENT6, plen=8, nh=PROTO_UDP)) + struct.pack(">HHHH", 53, 5411, 8, 0)
+    emit_forward("ptb_quote_plen_8", "packet-too-big quoting a UDP packet of payload length 8: steered",
+                 tb(VIP6_A, q), 4, key6(VIP6_A, 5411, 53, PROTO_UDP), steered=True)
+    q = bytes(IP(src=VIP4_L3, dst=CLIENT4, len=20, frag=100, proto=PROTO_UDP)) + bytes(8)
+    emit_forward("frag_needed_quote_later_fragment", "frag-needed quoting a later fragment of 20 bytes from an l3 VIP",
+                 fn(VIP4_L3, q), 8, key4(VIP4_L3, 0, 0, PROTO_UDP), steered=True, l3=True, later=True, tos=0xC0)
 
 
 def main():

@@ -11,6 +11,7 @@ const uint8_t pkt_router_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0xfe };
 #define IP4_LEN 20
 #define IP6_LEN 40
 #define TCP_LEN 20
+#define UDP_LEN 8
 #define ICMP_LEN 8
 
 static uint32_t sum16(uint32_t sum, const void *data, size_t len)
@@ -99,22 +100,53 @@ static size_t tcp(uint8_t *p, __be16 sport, __be16 dport, uint8_t flags, size_t 
 	return TCP_LEN + payload;
 }
 
+/* Ethernet and IP headers for a segment of seg bytes of the flow k with
+ * protocol proto; returns where the segment starts, or NULL if cap is too
+ * small. *len is the frame length. */
+static uint8_t *l4_frame(uint8_t *buf, size_t cap, const struct lb_flow_key *k, uint8_t proto,
+			 size_t seg, size_t *len)
+{
+	size_t l3 = k->family == LB_FAMILY_IPV4 ? IP4_LEN : IP6_LEN;
+	uint8_t *p;
+
+	if (ETH_LEN + l3 + seg > cap)
+		return NULL;
+	p = buf + eth(buf, k->family);
+	p += ip(p, k->family, k->src, k->dst, proto, seg);
+	*len = ETH_LEN + l3 + seg;
+	return p;
+}
+
 size_t pkt_tcp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, uint8_t flags,
 	       size_t payload_len)
 {
-	size_t l3 = k->family == LB_FAMILY_IPV4 ? IP4_LEN : IP6_LEN;
-	size_t seg = TCP_LEN + payload_len;
-	uint8_t *p;
+	size_t seg = TCP_LEN + payload_len, len;
+	uint8_t *p = l4_frame(buf, cap, k, 6, seg, &len);
 	uint16_t c;
 
-	if (ETH_LEN + l3 + seg > cap)
+	if (!p)
 		return 0;
-	p = buf + eth(buf, k->family);
-	p += ip(p, k->family, k->src, k->dst, 6, seg);
 	tcp(p, k->sport, k->dport, flags, payload_len);
 	c = l4_csum(k->family, k->src, k->dst, 6, p, seg);
 	memcpy(p + 16, &c, 2);
-	return ETH_LEN + l3 + seg;
+	return len;
+}
+
+size_t pkt_udp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, size_t payload_len)
+{
+	size_t seg = UDP_LEN + payload_len, len;
+	uint8_t *p = l4_frame(buf, cap, k, 17, seg, &len);
+	uint16_t c;
+
+	if (!p)
+		return 0;
+	memset(p, 0, seg);
+	memcpy(p, &k->sport, 2);
+	memcpy(p + 2, &k->dport, 2);
+	put16(p + 4, (uint16_t)seg);
+	c = l4_csum(k->family, k->src, k->dst, 17, p, seg);
+	memcpy(p + 6, &c, 2);
+	return len;
 }
 
 size_t pkt_too_big(uint8_t *buf, size_t cap, const struct lb_flow_key *k,
@@ -164,6 +196,18 @@ int pkt_outer_dst(const uint8_t *frame, size_t len, uint8_t *family, __be32 dst[
 		return 0;
 	}
 	return -1;
+}
+
+struct lb_flow_key pkt_flow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+			    uint8_t proto)
+{
+	struct lb_flow_key k = { .proto = proto };
+
+	k.family = pkt_addr(dst, k.dst);
+	pkt_addr(src, k.src);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	return k;
 }
 
 uint8_t pkt_addr(const char *text, __be32 addr[4])

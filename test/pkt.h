@@ -20,10 +20,18 @@
 extern const uint8_t pkt_lb_mac[6];
 extern const uint8_t pkt_router_mac[6];
 
+/* The flow key of src:sport -> dst:dport (addresses as text) for proto. */
+struct lb_flow_key pkt_flow(const char *src, const char *dst, uint16_t sport, uint16_t dport,
+			    uint8_t proto);
+
 /* A TCP segment of the flow k (client -> VIP) with payload_len zero bytes.
  * Returns the frame length, or 0 if cap is too small. */
 size_t pkt_tcp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, uint8_t flags,
 	       size_t payload_len);
+
+/* A UDP datagram of the flow k with payload_len zero bytes. Returns the
+ * frame length, or 0 if cap is too small. */
+size_t pkt_udp(uint8_t *buf, size_t cap, const struct lb_flow_key *k, size_t payload_len);
 
 /* An ICMP frag-needed (IPv4) or packet-too-big (IPv6) from router to the
  * VIP, quoting a segment the backend sent for flow k (VIP -> client). */

@@ -9,7 +9,7 @@
 #
 # Usage: test/profile_lines.sh BUILD_DIR KIND [N_LINES]   (root; needs perf)
 # /usr/bin/python3 on purpose: the python3 first on PATH may be another build.
-#   KIND as for bench_lines: est, est6, syn, syn-new, pass
+#   KIND as for bench_lines: est, est6, syn, syn-new, syn-big, pass
 set -euo pipefail
 
 build=$1 kind=$2 top=${3:-25}

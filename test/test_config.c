@@ -478,9 +478,43 @@ Test(config, top_level_defaults)
 	cr_assert_eq(cfg->src4_plen, 32);
 	cr_assert_eq(cfg->mtu, 0, "no mtu: use the interface's");
 	cr_assert_eq(cfg->flow_table_size, LB_FLOW_TABLE_DEFAULT);
+	cr_assert_eq(cfg->new_flow_cap, 65536);
+	cr_assert_eq(cfg->n_deny, 0);
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
 	cr_assert_eq(cfg->n_vips, 0);
+	config_free(cfg);
+}
+
+static void assert_prefix(const struct blocklist_rule *r, __u32 vip, const char *want)
+{
+	char text[64];
+
+	cr_assert_eq(r->vip, vip, "%s: vip %u", want, r->vip);
+	cr_assert_eq(r->flags, 0);
+	cr_assert_eq(blocklist_prefix_format(r, text, sizeof(text)), 0);
+	cr_assert_str_eq(text, want);
+}
+
+/* The flood guard's cap, the deny list and the allow lists: values as
+ * given, prefixes sorted (IPv4 first, then by address and length). */
+Test(config, block_lists)
+{
+	struct config *cfg = load_valid("block_lists.json");
+	static const char *const deny[] = { "192.0.2.0/25", "198.51.100.7/32", "203.0.113.0/24",
+					    "2001:db8:bad::/48", "2001:db8:bad::1/128" };
+	static const char *const allow[] = { "10.10.0.0/16", "10.20.0.0/16", "2001:db8:ad::/48" };
+	size_t i;
+
+	cr_assert_eq(cfg->new_flow_cap, 1000);
+	cr_assert_eq(cfg->n_deny, 5);
+	for (i = 0; i < 5; i++)
+		assert_prefix(&cfg->deny[i], BLOCKLIST_DENY, deny[i]);
+	cr_assert_str_eq(cfg->vips[0].name, "web");
+	cr_assert_eq(cfg->vips[0].n_allow, 0, "an empty allow list: every source may");
+	cr_assert_eq(cfg->vips[1].n_allow, 3);
+	for (i = 0; i < 3; i++)
+		assert_prefix(&cfg->vips[1].allow[i], 0, allow[i]);
 	config_free(cfg);
 }
 

@@ -20,21 +20,34 @@ int testbed_map_fd(struct bpf_object *obj, const char *name)
 	return fd < 0 ? -ENOENT : fd;
 }
 
+int testbed_blocklist_maps(struct bpf_object *obj, struct blocklist_maps *m)
+{
+	return blocklist_maps_find(obj, m);
+}
+
 int testbed_config(struct bpf_object *obj)
 {
 	struct lb_config cfg = { .mtu = 1500, .src4_plen = 32, .src6_plen = 128 };
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "lb_cfg");
 	int fd = testbed_map_fd(obj, "lb_cfg");
+	__u8 val[sizeof(cfg)];
 	__be32 addr[4];
-	__u32 zero = 0;
+	__u32 zero = 0, size;
 
-	if (fd < 0)
-		return fd;
+	if (fd < 0 || !map)
+		return -ENOENT;
+	/* An older build's lb_config is a prefix of this one's: fields are
+	 * only ever added at the end, and bench_ab times builds across that. */
+	size = bpf_map__value_size(map);
+	if (size > sizeof(cfg))
+		return -EINVAL;
 	memcpy(cfg.src_mac, pkt_lb_mac, 6);
 	memcpy(cfg.next_hop_mac, pkt_router_mac, 6);
 	pkt_addr("198.18.2.2", addr);
 	cfg.src4 = addr[0];
 	pkt_addr("fd00:2::2", cfg.src6);
-	return bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+	memcpy(val, &cfg, size);
+	return bpf_map_update_elem(fd, &zero, val, BPF_ANY) ? -errno : 0;
 }
 
 int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uint8_t proto,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <bpf/libbpf.h>
+#include "blocklist.h"
 #include "maglev.h"
 
 struct testbed_vip {
@@ -45,5 +46,8 @@ int testbed_backend_up(struct bpf_object *obj, const struct maglev_backend *b, i
 void testbed_vip_free(struct testbed_vip *vip);
 
 int testbed_map_fd(struct bpf_object *obj, const char *name);
+
+/* The block list's maps of a loaded balancer. 0 or -ENOENT. */
+int testbed_blocklist_maps(struct bpf_object *obj, struct blocklist_maps *m);
 
 #endif /* LB_TESTBED_H */

@@ -843,6 +843,12 @@ static int config_write(struct plan *p)
 	if (cfg->has_src6)
 		memcpy(want.src6, cfg->src6, sizeof(want.src6));
 	want.src6_plen = cfg->has_src6 ? cfg->src6_plen : 128;
+	want.flow_cap = cfg->new_flow_cap;
+	/* The block lists' counts and generation are blocklist.c's to write. */
+	want.deny4_rules = have.deny4_rules;
+	want.deny6_rules = have.deny6_rules;
+	want.allow_rules = have.allow_rules;
+	want.block_gen = have.block_gen;
 	if (!memcmp(&have, &want, sizeof(want)))
 		return 0;
 	if (bpf_map_update_elem(p->m->lb_cfg, &zero, &want, BPF_ANY))

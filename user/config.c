@@ -38,6 +38,10 @@
 #define CONFIG_FLOW_TABLE_MIN	1024
 #define CONFIG_FLOW_TABLE_MAX	67108864
 #define CONFIG_TABLE_SLOTS_MAX	67108864	/* in all VIPs: 128 MiB of kernel memory */
+/* The flood guard: flow entries one CPU may create per second (0: no cap).
+ * The default is argued in docs/architecture.md ("New-flow flood guard"). */
+#define CONFIG_NEW_FLOW_CAP_DEFAULT	65536
+#define CONFIG_NEW_FLOW_CAP_MAX		16777216
 #define CONFIG_SRC4_PLEN_MIN	16
 #define CONFIG_SRC6_PLEN_MIN	96	/* per-flow IPv6 sources vary only the low 32 bits */
 #define CONFIG_WEIGHT_DEFAULT	100
@@ -971,6 +975,78 @@ static void backends_parse(struct config_ctx *c, json_t *obj, struct config_vip 
 }
 
 /* ------------------------------------------------------------------ */
+/* Source prefixes: the deny list and the VIPs' allow lists */
+
+static int prefix_rule_cmp(const void *pa, const void *pb)
+{
+	const struct blocklist_rule *a = pa, *b = pb;
+	int r = addr_cmp(a->family, a->addr, b->family, b->addr);
+
+	return r ? r : (int)a->plen - (int)b->plen;
+}
+
+/*
+ * An array of prefixes under key: each a string "address/length" (or a
+ * bare address) with its host bits zero, none twice. Sorted on success,
+ * so that the order in the file changes nothing.
+ */
+static void prefixes_parse(struct config_ctx *c, json_t *obj, const char *key, __u32 vip,
+			   struct blocklist_rule **out, size_t *nout)
+{
+	struct dup_sort by_prefix = { NULL, sizeof(**out), prefix_rule_cmp };
+	size_t i, n, mark, m, valid = 0, *first = NULL, *idx = NULL;
+	struct blocklist_rule *rules;
+	const char *text;
+	json_t *arr, *v;
+
+	if (get_typed(c, obj, key, false, JSON_ARRAY, &arr) <= 0)
+		return;
+	mark = path_push(c, key);
+	n = json_array_size(arr);
+	if (n > LB_BLOCK_RULES_MAX)
+		ctx_err(c, "%zu prefixes, at most %d are allowed", n, LB_BLOCK_RULES_MAX);
+	rules = calloc(n ? n : 1, sizeof(*rules));
+	if (!rules) {
+		c->oom = true;
+		goto out;
+	}
+	first = dups_new(c, n);
+	idx = dups_new(c, n);
+	if (!first || !idx)
+		goto out;
+	json_array_foreach(arr, i, v) {
+		m = path_push_index(c, i);
+		rules[i].vip = vip;
+		text = json_string_value(v);
+		if (!expect_type(c, v, JSON_STRING))
+			;
+		else if (blocklist_prefix_parse(text, &rules[i]))
+			ctx_err(c, "\"%s\" is not a prefix (address/length, host bits zero)", text);
+		else
+			idx[valid++] = i;
+		path_pop(c, m);
+	}
+	by_prefix.base = (const char *)rules;
+	dups_find(&by_prefix, idx, valid, first);
+	for (i = 0; i < n; i++) {
+		if (first[i] == i)
+			continue;
+		m = path_push_index(c, i);
+		ctx_err(c, "same prefix as %.*s/%zu", (int)m, c->path, first[i]);
+		path_pop(c, m);
+	}
+	qsort(rules, n, sizeof(*rules), prefix_rule_cmp);
+	*out = rules;
+	*nout = n;
+	rules = NULL;
+out:
+	free(rules);
+	free(first);
+	free(idx);
+	path_pop(c, mark);
+}
+
+/* ------------------------------------------------------------------ */
 /* VIPs */
 
 static bool name_ok(const char *s)
@@ -1137,7 +1213,7 @@ static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_
 {
 	static const char *const keys[] = { "name", "address", "port", "protocol", "hash",
 					    "table_size", "health_check", "all_down", "backends",
-					    NULL };
+					    "allow", NULL };
 	unsigned char ok;
 	int hash = 0, down = 0;
 
@@ -1152,6 +1228,7 @@ static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_
 	get_enum(c, obj, "all_down", false, all_downs, &down);
 	vip->all_down_drop = down == 1;
 	backends_parse(c, obj, vip);
+	prefixes_parse(c, obj, "allow", 0, &vip->allow, &vip->n_allow);
 	/* Maglev gives every backend at least one slot. */
 	if (vip->n_backends > vip->table_size && vip->n_backends <= LB_MAX_BACKENDS - 1)
 		ctx_err_at(c, "table_size", "%u is smaller than the number of backends (%zu)",
@@ -1319,11 +1396,23 @@ static void mtu_check(struct config_ctx *c, const struct config *cfg)
 	}
 }
 
+/* The deny list and the allow lists share the data path's rule ids. */
+static void rules_check(struct config_ctx *c, const struct config *cfg)
+{
+	size_t i, total = cfg->n_deny;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		total += cfg->vips[i].n_allow;
+	if (total > LB_BLOCK_RULES_MAX)
+		ctx_err_at(c, "deny", "%zu prefixes in the deny and allow lists together, at "
+			   "most %d are allowed", total, LB_BLOCK_RULES_MAX);
+}
+
 static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "interface", "xdp_mode", "next_hop",
 					    "tunnel_source", "mtu", "flow_table_size",
-					    "control_socket", "control_group",
+					    "new_flow_cap", "deny", "control_socket", "control_group",
 					    "control_admin_group", "state_dir", "vips", NULL };
 	int mode = 0;
 	long long n;
@@ -1342,6 +1431,10 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	if (get_int(c, root, "flow_table_size", false, CONFIG_FLOW_TABLE_MIN,
 		    CONFIG_FLOW_TABLE_MAX, &n) > 0)
 		cfg->flow_table_size = (__u32)n;
+	cfg->new_flow_cap = CONFIG_NEW_FLOW_CAP_DEFAULT;
+	if (get_int(c, root, "new_flow_cap", false, 0, CONFIG_NEW_FLOW_CAP_MAX, &n) > 0)
+		cfg->new_flow_cap = (__u32)n;
+	prefixes_parse(c, root, "deny", BLOCKLIST_DENY, &cfg->deny, &cfg->n_deny);
 	abspath_parse(c, root, "control_socket", cfg->control_socket,
 		      sizeof(cfg->control_socket), CONFIG_SOCKET_DEFAULT);
 	group_parse(c, root, "control_group", cfg->control_group, CONFIG_GROUP_DEFAULT);
@@ -1351,6 +1444,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	vips_parse(c, root, cfg);
 	tunnel_check(c, cfg);
 	mtu_check(c, cfg);
+	rules_check(c, cfg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1376,8 +1470,10 @@ void config_free(struct config *cfg)
 		for (j = 0; cfg->vips[i].backends && j < cfg->vips[i].n_backends; j++)
 			free(cfg->vips[i].backends[j].hc_path);
 		free(cfg->vips[i].backends);
+		free(cfg->vips[i].allow);
 	}
 	free(cfg->vips);
+	free(cfg->deny);
 	free(cfg);
 }
 

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
+#include "blocklist.h"
 
 #define CONFIG_GROUP_MAX	32	/* bytes of a group name */
 #define CONFIG_FILE_MAX		(32 * 1024 * 1024)	/* bytes; larger files are refused */
@@ -83,6 +84,11 @@ struct config_vip {
 	bool all_down_drop;	/* no backend up: drop rather than keep the last table */
 	struct config_backend *backends;
 	size_t n_backends;
+	/* "allow": only these source prefixes may reach the VIP (none: all
+	 * may). Family, plen and addr are set, sorted and unique; vip and
+	 * flags are left 0: the VIP's id is the controller's to fill in. */
+	struct blocklist_rule *allow;
+	size_t n_allow;
 };
 
 struct config {
@@ -99,6 +105,11 @@ struct config {
 	bool has_src4, has_src6;
 	__u32 mtu;		/* 1280 .. 9216; 0: the interface's MTU */
 	__u32 flow_table_size;
+	__u32 new_flow_cap;	/* lb_config.flow_cap: flow entries per CPU per second, 0: no cap */
+	/* "deny": source prefixes dropped at every VIP, as rules with vip
+	 * BLOCKLIST_DENY, flags 0; sorted and unique. */
+	struct blocklist_rule *deny;
+	size_t n_deny;
 	char control_socket[108];	/* sizeof(sun_path) */
 	/* Who may use it: members of control_group read; changes need root
 	 * or, when set (not ""), a member of control_admin_group. */

@@ -168,6 +168,68 @@ static void apply_log(const char *why, const struct state *st, const struct appl
 		 as->backends_retired, (unsigned long long)ms);
 }
 
+/* The config's block rules, VIP ids as the last full apply gave them. */
+static struct blocklist_rule *block_rules_of(const struct lbd *d, const struct state *st,
+					    size_t *n)
+{
+	const struct config *cfg = st->cfg;
+	struct blocklist_rule *r;
+	size_t i, j, k = cfg->n_deny;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		k += cfg->vips[i].n_allow;
+	r = calloc(k + 1, sizeof(*r));
+	if (!r)
+		return NULL;
+	memcpy(r, cfg->deny, cfg->n_deny * sizeof(*r));
+	for (i = 0, k = cfg->n_deny; i < cfg->n_vips; i++) {
+		for (j = 0; j < cfg->vips[i].n_allow; j++, k++) {
+			r[k] = cfg->vips[i].allow[j];
+			r[k].vip = apply_vip_id(d->ap, i);
+		}
+	}
+	*n = k;
+	return r;
+}
+
+/* The config's deny and allow lists into the data path, when they changed
+ * since last written: operator rules stay. 0 or -errno (logged). */
+static int blocks_apply(struct lbd *d, const struct state *st, const char *why)
+{
+	size_t n = 0;
+	struct blocklist_rule *r = block_rules_of(d, st, &n);
+	int rc;
+
+	if (!r) {
+		log_err("%s: block lists: %s", why, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (d->bl_rules && n == d->bl_n && !memcmp(r, d->bl_rules, n * sizeof(*r))) {
+		free(r);
+		return 0;
+	}
+	rc = blocklist_replace_config(d->bl, r, n);
+	if (rc) {
+		log_err("%s: cannot write the block lists: %s", why, strerror(-rc));
+		free(r);
+		return rc;
+	}
+	free(d->bl_rules);
+	d->bl_rules = r;
+	d->bl_n = n;
+	return 0;
+}
+
+/* A refused config may have taken removed VIPs' allow lists already:
+ * write the running config's lists again, whatever was written last. */
+static void blocks_restore(struct lbd *d, const char *why)
+{
+	free(d->bl_rules);
+	d->bl_rules = NULL;
+	d->bl_n = 0;
+	blocks_apply(d, d->st, why);
+}
+
 /* Everything, from st, its counts in *out if not NULL. 0 or -errno
  * (logged). */
 static int apply_full(struct lbd *d, const struct state *st, const char *why,
@@ -186,6 +248,9 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why,
 		log_err("%s: cannot apply the config: %s", why, err);
 		return rc;
 	}
+	rc = blocks_apply(d, st, why);
+	if (rc)
+		return rc;
 	apply_log(why, st, &as, (clock_mono_us() / 1000) - t0);
 	if (out)
 		*out = as;
@@ -395,6 +460,27 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	save_soon(d);
 }
 
+/* Removed VIPs take their allow lists with them, operator rules too,
+ * before their ids can go to new VIPs. */
+static void blocks_forget_removed(struct lbd *d, const struct state *next)
+{
+	const struct config *a = d->st->cfg, *b = next->cfg;
+	size_t i = 0, k = 0;
+	int c, rc;
+
+	while (i < a->n_vips) {
+		c = k < b->n_vips ? state_vip_key_cmp(&a->vips[i], &b->vips[k]) : -1;
+		if (c < 0) {
+			rc = blocklist_flush_vip(d->bl, apply_vip_id(d->ap, i));
+			if (rc && rc != -EINVAL)
+				log_warn("cannot remove VIP %s's allow list: %s", a->vips[i].name,
+					 strerror(-rc));
+		}
+		i += c <= 0;
+		k += c >= 0;
+	}
+}
+
 /*
  * Switch to cfg, parsed from text (both owned from now on). Returns 0
  * (applied); -EINVAL or -ENOSPC: refused, nothing changed (why in err);
@@ -425,6 +511,8 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
 	next = state_next(d, cfg);
 	cfg = NULL;
+	if (next)
+		blocks_forget_removed(d, next);
 	rc = next ? apply_full(d, next, why, as) : -ENOMEM;
 	if (rc == -ENOSPC || rc == -ENOMEM) {
 		snprintf(err, errlen, "%s", rc == -ENOSPC ? "it needs more VIP or backend ids "
@@ -445,6 +533,8 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	return rc;
 refused:
 	log_err("%s: %s; the config was not applied; the running config stays", why, err);
+	if (next)
+		blocks_restore(d, why);
 	config_free(cfg);
 	state_free(next);
 	free(text);
@@ -560,6 +650,7 @@ static int attach(struct lbd *d)
 		.generic = cfg->xdp_generic,
 		.flow_table_size = cfg->flow_table_size,
 	};
+	struct blocklist_maps bm;
 	char err[320];
 	int rc = iface_read(cfg->interface, &d->env);
 
@@ -578,6 +669,15 @@ static int attach(struct lbd *d)
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
 	if (apply_maps_find(loader_object(&d->ld), &d->maps)) {
 		log_err("cannot start: the balancer object lacks a map lbd writes");
+		return -1;
+	}
+	if (blocklist_maps_find(loader_object(&d->ld), &bm)) {
+		log_err("cannot start: the balancer object lacks a block list map");
+		return -1;
+	}
+	d->bl = blocklist_new(&bm);
+	if (!d->bl) {
+		log_err("cannot read the block lists: %s", strerror(errno));
 		return -1;
 	}
 	d->ap = apply_new(&d->maps);
@@ -660,6 +760,8 @@ static int cmd_run(const char *path)
 	if (d.nh)
 		nexthop_free(d.nh);
 	apply_free(d.ap);
+	blocklist_free(d.bl);
+	free(d.bl_rules);
 	if (d.ld.skel)
 		loader_close(&d.ld);
 	state_free(d.st);

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "apply.h"
+#include "blocklist.h"
 #include "config.h"
 #include "control.h"
 #include "flows.h"
@@ -44,6 +45,9 @@ struct lbd {
 	sd_event_source *apply_ev;	/* deferred: the state model's changes */
 	sd_event_source *save_ev;	/* timer: the state file */
 	struct flows *flows;
+	struct blocklist *bl;
+	struct blocklist_rule *bl_rules;	/* the config's rules last written */
+	size_t bl_n;
 	struct health *health;
 	struct control *ctl;
 	struct control_access acc;	/* the config's groups, by id */

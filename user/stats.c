@@ -23,6 +23,11 @@ const char *const stats_drop_names[LB_DROP_MAX] = {
 	[LB_DROP_TOO_BIG] = "too_big",
 	[LB_DROP_ADJUST] = "adjust",
 	[LB_DROP_ALL_DOWN] = "all_down",
+	[LB_DROP_TCP_BAD_DOFF] = "tcp_bad_doff",
+	[LB_DROP_UDP_BAD_LEN] = "udp_bad_len",
+	[LB_DROP_ICMP_BAD_QUOTE] = "icmp_bad_quote",
+	[LB_DROP_DENIED] = "denied",
+	[LB_DROP_NOT_ALLOWED] = "not_allowed",
 };
 
 const char *const stats_event_names[LB_EV_MAX] = {
@@ -31,6 +36,7 @@ const char *const stats_event_names[LB_EV_MAX] = {
 	[LB_EV_ICMP_STEERED] = "icmp_steered",
 	[LB_EV_FLOW_REPICK] = "flow_repick",
 	[LB_EV_FLOW_INSERT_FAIL] = "flow_insert_fail",
+	[LB_EV_GUARD_SKIP] = "guard_skip",
 };
 
 const char *const stats_vip_fields[STATS_VIP_FIELDS] = {
