@@ -185,22 +185,39 @@ static void target_name(const struct hc_target *t, char *buf, size_t len)
 		 t->key.port, kind_names[t->key.type], t->key.path ? t->key.path : "");
 }
 
+/* "VIP web", "VIPs web, api", "VIPs web, api, dns and 7 more": which
+ * VIPs a change touches, so that two checks of one address and port (with
+ * and without tls_verify, say) are told apart. */
+static void target_vips(const struct hc_target *t, char *buf, size_t len)
+{
+	const struct config *cfg = t->h->st->cfg;
+	size_t i, n = t->n_feeds < 3 ? t->n_feeds : 3;
+	int k = snprintf(buf, len, "VIP%s ", t->n_feeds == 1 ? "" : "s");
+
+	for (i = 0; i < n && k > 0 && (size_t)k < len; i++)
+		k += snprintf(buf + k, len - (size_t)k, "%s%s", i ? ", " : "",
+			      cfg->vips[t->feeds[i].vip].name);
+	if (t->n_feeds > n && k > 0 && (size_t)k < len)
+		snprintf(buf + k, len - (size_t)k, " and %zu more", t->n_feeds - n);
+}
+
 /* A change, logged once for the target whatever it feeds, then told to
  * the state model for each (VIP, backend). */
 static void target_changed(struct hc_target *t, enum state_health from, const char *reason,
 			   __u64 now_ms)
 {
 	struct state *st = t->h->st;
-	char name[128];
+	char name[128], vips[256];
 	size_t i;
 
 	target_name(t, name, sizeof(name));
+	target_vips(t, vips, sizeof(vips));
 	if (t->run.health == STATE_HEALTH_DOWN)
-		log_warn("health: %s is down (%s); %zu VIP backends", name, reason, t->n_feeds);
+		log_warn("health: %s is down (%s); %s", name, reason, vips);
 	else if (from == STATE_HEALTH_DOWN)
-		log_info("health: %s is up again; %zu VIP backends", name, t->n_feeds);
+		log_info("health: %s is up again; %s", name, vips);
 	else	/* unknown, counted as up already: nothing changes but the name */
-		log_debug("health: %s is up; %zu VIP backends", name, t->n_feeds);
+		log_debug("health: %s is up; %s", name, vips);
 	for (i = 0; i < t->n_feeds; i++)
 		state_health_set(st, t->feeds[i].vip, t->feeds[i].be, t->run.health, reason,
 				 now_ms);
