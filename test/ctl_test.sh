@@ -83,15 +83,12 @@ cat >"$work/state/state.json" <<EOF
 EOF
 
 start_lbd() {
+	local rc=0
 	: >"$work/lbd.log"
-	nsenter --net="/run/netns/$lb" "$lbd" --config "$work/lbd.json" >>"$work/lbd.log" 2>&1 &
-	lbd_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'control socket ' "$work/lbd.log" && return 0
-		kill -0 "$lbd_pid" 2>/dev/null || fail "lbd died"
-		sleep 0.05
-	done
-	fail "lbd did not start"
+	netns_lbd_start "$lb" "$work/lbd.log" 'control socket ' "$lbd" --config "$work/lbd.json" ||
+		rc=$?
+	lbd_pid=$NETNS_LBD_PID
+	[ "$rc" -eq 0 ] || fail "lbd did not start"
 }
 start_lbd
 for ns in $be1 $be2; do

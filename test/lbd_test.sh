@@ -86,17 +86,12 @@ write_config "$work/b.json" 198.18.3.1 198.18.3.2 198.18.3.4
 printf '{ "interface": "l0", "vips": [ { "name": "x", "address": "198.18.100.300" } ] }\n' >"$work/bad.json"
 
 start_lbd() { # BINARY CONFIG [LBD OPTIONS...]
-	local bin=$1 conf=$2
+	local bin=$1 conf=$2 rc=0
 	shift 2
 	: >"$work/lbd.log"
-	nsenter --net="/run/netns/$lb" "$bin" --config "$conf" "$@" >>"$work/lbd.log" 2>&1 &
-	lbd_pid=$!
-	for _ in $(seq 100); do
-		grep -q 'start: ' "$work/lbd.log" && return 0
-		kill -0 "$lbd_pid" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
+	netns_lbd_start "$lb" "$work/lbd.log" 'start: ' "$bin" --config "$conf" "$@" || rc=1
+	lbd_pid=$NETNS_LBD_PID
+	return $rc
 }
 wait_log() { # PATTERN
 	for _ in $(seq 100); do

@@ -120,3 +120,23 @@ netns_backends() {
 		i=$((i + 1))
 	done
 }
+
+# A timestamped progress line.
+netns_step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
+
+# netns_lbd_start NS LOG READY LBD ARGS...: lbd in network namespace NS
+# through nsenter, which keeps this mount namespace and its bpffs, its
+# output appended to LOG. Returns once LOG has a line with READY, with the
+# pid in NETNS_LBD_PID; 1 if lbd died first or took over 5 s.
+netns_lbd_start() {
+	local ns=$1 log=$2 ready=$3
+	shift 3
+	nsenter --net="/run/netns/$ns" "$@" >>"$log" 2>&1 &
+	NETNS_LBD_PID=$!
+	for _ in $(seq 100); do
+		grep -q "$ready" "$log" && return 0
+		kill -0 "$NETNS_LBD_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
