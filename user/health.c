@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,7 @@ struct hc_target {
 	struct hc_key key;
 	struct health *h;
 	struct probe *probe;
-	sd_event_source *timer;
-	__u64 next_us;		/* CLOCK_MONOTONIC of the next start */
+	struct hc_slot next;	/* the next start, in h->sched */
 	struct hc_run run;
 	struct hc_feed *feeds;
 	size_t n_feeds;
@@ -48,6 +48,8 @@ struct health {
 	struct state *st;
 	struct hc_target **t;	/* sorted by key */
 	size_t n;
+	struct hc_sched sched;	/* every target's next start */
+	sd_event_source *tick;	/* at the earliest of them */
 	__u64 probes;
 	__u32 rnd;
 };
@@ -81,6 +83,87 @@ __u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us)
 	__u64 next = start_us + (__u64)interval_ms * 1000;
 
 	return next > now_us ? next : now_us + (__u64)interval_ms * 1000;
+}
+
+/* ------------------------------------------------------------------ */
+/* The schedule: a binary min-heap on due_us */
+
+static void sched_put(struct hc_sched *s, size_t i, struct hc_slot *e)
+{
+	s->v[i] = e;
+	e->pos = i;
+}
+
+static void sched_up(struct hc_sched *s, size_t i)
+{
+	struct hc_slot *e = s->v[i];
+
+	while (i && s->v[(i - 1) / 2]->due_us > e->due_us) {
+		sched_put(s, i, s->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	sched_put(s, i, e);
+}
+
+static void sched_down(struct hc_sched *s, size_t i)
+{
+	struct hc_slot *e = s->v[i];
+	size_t c;
+
+	while ((c = 2 * i + 1) < s->n) {
+		if (c + 1 < s->n && s->v[c + 1]->due_us < s->v[c]->due_us)
+			c++;
+		if (s->v[c]->due_us >= e->due_us)
+			break;
+		sched_put(s, i, s->v[c]);
+		i = c;
+	}
+	sched_put(s, i, e);
+}
+
+int hc_sched_add(struct hc_sched *s, struct hc_slot *e)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct hc_slot **v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	sched_put(s, s->n++, e);
+	sched_up(s, s->n - 1);
+	return 0;
+}
+
+void hc_sched_del(struct hc_sched *s, struct hc_slot *e)
+{
+	size_t i = e->pos;
+
+	if (i >= s->n || s->v[i] != e)
+		return;		/* not in it */
+	if (i == --s->n)
+		return;
+	sched_put(s, i, s->v[s->n]);
+	hc_sched_moved(s, s->v[i]);
+}
+
+void hc_sched_moved(struct hc_sched *s, struct hc_slot *e)
+{
+	sched_up(s, e->pos);
+	sched_down(s, e->pos);
+}
+
+struct hc_slot *hc_sched_first(const struct hc_sched *s)
+{
+	return s->n ? s->v[0] : NULL;
+}
+
+void hc_sched_free(struct hc_sched *s)
+{
+	free(s->v);
+	*s = (struct hc_sched){ 0 };
 }
 
 /* ------------------------------------------------------------------ */
@@ -237,14 +320,35 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 		target_changed(t, was, reason, now);
 }
 
-static int on_due(sd_event_source *s, uint64_t usec, void *data)
+/* The tick waits for the earliest start; none: it sleeps. */
+static void tick_arm(struct health *h)
 {
-	struct hc_target *t = data;
-	__u64 now = clock_mono_us();
+	const struct hc_slot *first = hc_sched_first(&h->sched);
 
-	probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
-	t->next_us = hc_next_start(t->next_us, t->key.interval_ms, now);
-	sd_event_source_set_time(s, t->next_us);
+	if (!first) {
+		sd_event_source_set_enabled(h->tick, SD_EVENT_OFF);
+		return;
+	}
+	sd_event_source_set_time(h->tick, first->due_us);
+	sd_event_source_set_enabled(h->tick, SD_EVENT_ONESHOT);
+}
+
+/* Start every probe that is due. probe_start() never calls back, so the
+ * schedule changes only here. */
+static int on_tick(sd_event_source *s, uint64_t usec, void *data)
+{
+	struct health *h = data;
+	__u64 now = clock_mono_us();
+	struct hc_slot *e;
+
+	while ((e = hc_sched_first(&h->sched)) && e->due_us <= now) {
+		struct hc_target *t = e->data;
+
+		probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
+		e->due_us = hc_next_start(e->due_us, t->key.interval_ms, now);
+		hc_sched_moved(&h->sched, e);
+	}
+	tick_arm(h);
 	return 0;
 }
 
@@ -253,7 +357,7 @@ static void target_free(struct hc_target *t)
 	if (!t)
 		return;
 	probe_free(t->probe);
-	sd_event_source_disable_unref(t->timer);
+	hc_sched_del(&t->h->sched, &t->next);
 	free((char *)t->key.path);
 	free((char *)t->key.host);
 	free(t->feeds);
@@ -272,10 +376,6 @@ static struct hc_target *target_new(struct health *h, const struct hc_key *key)
 {
 	struct hc_target *t = calloc(1, sizeof(*t));
 	struct probe_spec ps;
-	/* Timers may fire up to this late, so that probes due together share
-	 * a wake-up. */
-	__u64 accuracy = (__u64)key->interval_ms * 50 < 100000 ? (__u64)key->interval_ms * 50 :
-								   100000;
 
 	if (!t)
 		return NULL;
@@ -290,11 +390,11 @@ static struct hc_target *target_new(struct health *h, const struct hc_key *key)
 	};
 	memcpy(ps.addr, key->addr, sizeof(ps.addr));
 	t->probe = probe_new(h->ps, &ps, on_probe, t);
-	t->next_us = hc_first_start(clock_mono_us(), key->interval_ms, rnd_next(h));
+	t->next.due_us = hc_first_start(clock_mono_us(), key->interval_ms, rnd_next(h));
+	t->next.data = t;
+	t->next.pos = SIZE_MAX;		/* not in the schedule yet */
 	if ((key->path && !t->key.path) || (key->host && !t->key.host) || !t->probe ||
-	    sd_event_add_time(h->loop, &t->timer, CLOCK_MONOTONIC, t->next_us, accuracy, on_due,
-			      t) < 0 ||
-	    sd_event_source_set_enabled(t->timer, SD_EVENT_ON) < 0) {
+	    hc_sched_add(&h->sched, &t->next)) {
 		target_free(t);
 		return NULL;
 	}
@@ -387,6 +487,19 @@ static bool target_old(const struct health *h, const struct hc_target *t)
 	return false;
 }
 
+/* The tick may fire up to 5% of the shortest interval late (at most
+ * 100 ms), so that probes due close together share a wake-up. */
+static void tick_set_accuracy(struct health *h)
+{
+	__u64 acc = 100000;
+	size_t i;
+
+	for (i = 0; i < h->n; i++)
+		if ((__u64)h->t[i]->key.interval_ms * 50 < acc)
+			acc = (__u64)h->t[i]->key.interval_ms * 50;
+	sd_event_source_set_time_accuracy(h->tick, acc);
+}
+
 int health_config(struct health *h, struct state *st)
 {
 	size_t nw = 0, n = 0, i;
@@ -416,6 +529,8 @@ int health_config(struct health *h, struct state *st)
 		free(t);
 		log_err("health: cannot set up the checks: %s; none run", strerror(-rc));
 	}
+	tick_set_accuracy(h);
+	tick_arm(h);
 	return rc;
 }
 
@@ -428,11 +543,12 @@ struct health *health_new(sd_event *loop)
 	h->loop = loop;
 	h->rnd = (__u32)clock_mono_us() ^ (__u32)getpid() ^ 0x9e3779b9u;
 	h->ps = probes_new(loop);
-	if (!h->ps) {
-		free(h);
+	if (!h->ps || sd_event_add_time(loop, &h->tick, CLOCK_MONOTONIC, 0, 0, on_tick, h) < 0) {
+		health_free(h);
 		errno = ENOMEM;
 		return NULL;
 	}
+	sd_event_source_set_enabled(h->tick, SD_EVENT_OFF);
 	return h;
 }
 
@@ -445,6 +561,8 @@ void health_free(struct health *h)
 	for (i = 0; i < h->n; i++)
 		target_free(h->t[i]);
 	free(h->t);
+	hc_sched_free(&h->sched);
+	sd_event_source_disable_unref(h->tick);
 	probes_free(h->ps);
 	free(h);
 }
