@@ -3,8 +3,9 @@
  * Health checks without a network: the rise/fall state machine as a table,
  * the schedule against a fake clock (how soon a failure and a recovery are
  * seen), the heap that holds it, one target per distinct check however
- * many VIPs list it.
+ * many VIPs list it, and what an HTTP probe writes and reads.
  */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 
 #include "config.h"
 #include "health.h"
+#include "lb_abi.h"
+#include "probe.h"
 #include "state.h"
 
 /* A run of results, as a string of '+' (pass) and '-' (fail), and what it
@@ -230,4 +233,62 @@ Test(health, schedule_heap_ignores_strangers)
 	hc_sched_del(&s, &b);
 	cr_assert_eq(hc_sched_first(&s), &a);
 	hc_sched_free(&s);
+}
+
+struct status_case {
+	char answer[32];
+	int want;
+};
+
+static struct status_case status_cases[] = {
+	{ "HTTP/1.1 200 OK\r\n", 200 },
+	{ "HTTP/1.0 503 Service Unavailable", 503 },
+	{ "HTTP/1.1 204\r\n", 204 },
+	{ "HTTP/1.1 200", 200 },	/* enough to tell */
+	{ "HTTP/1.1 20", 0 },		/* not yet */
+	{ "HTT", 0 },
+	{ "", 0 },
+	{ "HTTP/2 200 OK", -1 },
+	{ "SSH-2.0-OpenSSH_9.2", -1 },
+	{ "HTTP/1.1 2000 OK", -1 },
+	{ "HTTP/1.1 2x0 OK", -1 },
+	{ "http/1.1 200 OK", -1 },
+};
+
+ParameterizedTestParameters(health, http_status)
+{
+	return cr_make_param_array(struct status_case, status_cases,
+				   sizeof(status_cases) / sizeof(status_cases[0]));
+}
+
+ParameterizedTest(struct status_case *tc, health, http_status)
+{
+	cr_assert_eq(probe_http_status(tc->answer, strlen(tc->answer)), tc->want, "\"%s\"",
+		     tc->answer);
+}
+
+/* The Host header: the host if set, else the address; the port only
+ * when it is not 80, as libcurl wrote it before. */
+Test(health, http_request)
+{
+	struct probe_spec sp = { .type = CONFIG_HC_HTTP, .family = LB_FAMILY_IPV4, .port = 80,
+				 .path = "/healthz" };
+	char buf[PROBE_REQUEST_MAX];
+
+	sp.addr[0] = htonl(0xc6120301);	/* 198.18.3.1 */
+	cr_assert_gt(probe_http_request(&sp, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "GET /healthz HTTP/1.1\r\nHost: 198.18.3.1\r\nUser-Agent: sluice-lbd/"
+			      LB_VERSION "\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+	sp.port = 8080;
+	sp.host = "api.example";
+	probe_http_request(&sp, buf, sizeof(buf));
+	cr_assert(strstr(buf, "\r\nHost: api.example:8080\r\n"), "%s", buf);
+	sp.host = "";
+	sp.family = LB_FAMILY_IPV6;
+	memset(sp.addr, 0, sizeof(sp.addr));
+	sp.addr[0] = htonl(0xfd000000);
+	sp.addr[3] = htonl(1);
+	probe_http_request(&sp, buf, sizeof(buf));
+	cr_assert(strstr(buf, "\r\nHost: [fd00::1]:8080\r\n"), "%s", buf);
+	cr_assert_eq(probe_http_request(&sp, buf, 20), -1);
 }

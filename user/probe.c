@@ -17,10 +17,30 @@
 #include "clock.h"
 #include "lb_abi.h"
 
+/*
+ * The sockets of the probes in flight are not sources of the loop each:
+ * sd-event dispatches one source per iteration and, every iteration, asks
+ * epoll for every ready one again, so thousands of ready sockets cost
+ * thousands of polls per socket served, and a loop with 10,000 probes a
+ * second fell behind for good (docs/performance.md). Each kind keeps its
+ * sockets in an epoll set of its own, which is one source of the loop, and
+ * serves a batch of them per dispatch.
+ */
+struct probe_set {
+	int ep;				/* the epoll set */
+	sd_event_source *src;		/* it, on the loop */
+};
+
+#define PROBE_BATCH	64		/* sockets served per epoll_wait() */
+#define PROBE_HEAD_MAX	32		/* bytes of an HTTP answer read: its status line's start */
+#define PROBE_BATCHES	16		/* batches per dispatch, then others' turn */
+
 struct probes {
 	sd_event *loop;
 	CURLM *multi;
 	sd_event_source *curl_timer;
+	struct probe_set conn;		/* tcp and http; event data: the struct probe */
+	struct probe_set curl;		/* https; event data: the socket */
 };
 
 struct probe {
@@ -32,11 +52,15 @@ struct probe {
 	void *data;
 	bool busy;
 	__u64 started_us;
-	sd_event_source *timer;		/* tcp: the deadline; also a deferred failure */
-	char failed[PROBE_REASON_MAX];	/* tcp: a failure to report from the timer */
-	int fd;				/* tcp */
-	sd_event_source *io;		/* tcp */
-	CURL *easy;			/* http(s) */
+	sd_event_source *timer;		/* tcp, http: the deadline; also a deferred failure */
+	char failed[PROBE_REASON_MAX];	/* a failure to report from the timer */
+	int fd;				/* tcp, http: in ps->conn while in flight */
+	char *req;			/* http: the request */
+	size_t req_len;
+	bool sent;			/* http: the request is out */
+	char head[PROBE_HEAD_MAX];	/* http: the answer's first bytes */
+	size_t head_len;
+	CURL *easy;			/* https */
 	struct curl_slist *resolve;
 	char err[CURL_ERROR_SIZE];
 };
@@ -45,8 +69,7 @@ static void finish(struct probe *p, bool ok, const char *reason)
 {
 	__u64 us = clock_mono_us() - p->started_us;
 
-	if (p->io)
-		p->io = sd_event_source_disable_unref(p->io);
+	/* Closing it takes it out of the epoll set too. */
 	if (p->fd >= 0) {
 		close(p->fd);
 		p->fd = -1;
@@ -64,22 +87,113 @@ static void timeout_reason(const struct probe *p, char *buf, size_t len)
 /* ------------------------------------------------------------------ */
 /* TCP: the handshake completes, or the connection is refused or times out */
 
-static int on_tcp(sd_event_source *s, int fd, uint32_t revents, void *data)
+/* Serve what the set has ready, batch by batch, with serve(ps, event). */
+static int set_serve(struct probes *ps, const struct probe_set *set,
+		     void (*serve)(struct probes *ps, const struct epoll_event *ev))
 {
-	struct probe *p = data;
+	struct epoll_event evs[PROBE_BATCH];
+	int b, i, n = PROBE_BATCH;
+
+	for (b = 0; b < PROBE_BATCHES && n == PROBE_BATCH; b++) {
+		n = epoll_wait(set->ep, evs, PROBE_BATCH, 0);
+		for (i = 0; i < n; i++)
+			serve(ps, &evs[i]);
+	}
+	return 0;
+}
+
+static void fail_errno(struct probe *p, int err)
+{
 	char why[PROBE_REASON_MAX];
+
+	snprintf(why, sizeof(why), "%s", err == ECONNREFUSED ? "refused" : strerror(err));
+	finish(p, false, why);
+}
+
+/* The socket's error; only a failure sets EPOLLERR or EPOLLHUP, so only a
+ * failure costs a getsockopt(). */
+static int conn_error(const struct probe *p, __u32 events)
+{
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		err = errno;
-	if (!err) {
-		finish(p, true, "ok");
+	if (!(events & (EPOLLERR | EPOLLHUP)))
 		return 0;
+	if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		return errno;
+	return err ? err : ECONNRESET;	/* hung up without an error: no success either */
+}
+
+/* http: the request goes out once, as soon as the connection is up. */
+static void http_send(struct probe *p)
+{
+	ssize_t n = send(p->fd, p->req, p->req_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		fail_errno(p, errno);
+	else if ((size_t)n < p->req_len)
+		finish(p, false, "cannot send the request");
+	else
+		p->sent = true;
+}
+
+/* http: the answer's status line, read as it comes. */
+static void http_read(struct probe *p, __u32 events)
+{
+	char why[PROBE_REASON_MAX];
+	ssize_t n = recv(p->fd, p->head + p->head_len, sizeof(p->head) - p->head_len,
+			 MSG_DONTWAIT);
+	int status, err;
+
+	if (n < 0 && errno == EAGAIN) {
+		err = conn_error(p, events);
+		if (err)
+			fail_errno(p, err);
+		return;
 	}
-	snprintf(why, sizeof(why), "%s", err == ECONNREFUSED ? "refused" : strerror(err));
+	if (n < 0) {
+		fail_errno(p, errno);
+		return;
+	}
+	p->head_len += (size_t)n;
+	status = probe_http_status(p->head, p->head_len);
+	if (status == 0 && n > 0 && p->head_len < sizeof(p->head))
+		return;		/* more to come */
+	if (status <= 0) {
+		finish(p, false, p->head_len ? "not an HTTP answer" : "closed without an answer");
+		return;
+	}
+	if (status == p->spec.status) {
+		finish(p, true, "ok");
+		return;
+	}
+	snprintf(why, sizeof(why), "status %d", status);
 	finish(p, false, why);
-	return 0;
+}
+
+/* A connection probe's socket is ready: connected (tcp: done; http: send),
+ * failed, or answered. */
+static void conn_serve(struct probes *ps, const struct epoll_event *ev)
+{
+	struct probe *p = ev->data.ptr;
+	int err;
+
+	if (p->sent) {
+		http_read(p, ev->events);
+		return;
+	}
+	err = conn_error(p, ev->events);
+	if (err)
+		fail_errno(p, err);
+	else if (!p->req)
+		finish(p, true, "ok");
+	else
+		http_send(p);
+}
+
+static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *data)
+{
+	return set_serve(data, &((struct probes *)data)->conn, conn_serve);
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *data)
@@ -95,6 +209,50 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *data)
 	}
 	finish(p, false, why);
 	return 0;
+}
+
+/* "198.18.3.1", "[fd00::1]": as a URL or a Host header writes it. */
+static void addr_text(const struct probe_spec *sp, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(sp->family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, sp->addr, ip, sizeof(ip));
+	snprintf(buf, len, sp->family == LB_FAMILY_IPV6 ? "[%s]" : "%s", ip);
+}
+
+int probe_http_request(const struct probe_spec *sp, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN + 2], port[8] = "";
+	int n;
+
+	addr_text(sp, addr, sizeof(addr));
+	if (sp->port != 80)
+		snprintf(port, sizeof(port), ":%u", sp->port);
+	n = snprintf(buf, len,
+		     "GET %s HTTP/1.1\r\nHost: %s%s\r\nUser-Agent: sluice-lbd/" LB_VERSION
+		     "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+		     sp->path && sp->path[0] ? sp->path : "/",
+		     sp->host && sp->host[0] ? sp->host : addr, port);
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+int probe_http_status(const char *buf, size_t len)
+{
+	static const char want[] = "HTTP/1.x NNN";
+	size_t i;
+
+	for (i = 0; i < len && i < sizeof(want) - 1; i++) {
+		bool ok = want[i] == 'x' || want[i] == 'N' ? buf[i] >= '0' && buf[i] <= '9' :
+							     buf[i] == want[i];
+
+		if (!ok)
+			return -1;
+	}
+	if (i < sizeof(want) - 1)
+		return 0;
+	if (len > i && buf[i] >= '0' && buf[i] <= '9')
+		return -1;	/* a fourth digit */
+	return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 }
 
 static socklen_t sockaddr_of(const struct probe_spec *sp, struct sockaddr_storage *ss)
@@ -123,7 +281,12 @@ static void fail_soon(struct probe *p, const char *why)
 	sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
 }
 
-static void tcp_start(struct probe *p)
+/*
+ * A TCP or HTTP probe: a non-blocking connect, edge-triggered, so that an
+ * HTTP probe hears of the connection (EPOLLOUT) and later of the answer
+ * (EPOLLIN) without changing what it waits for.
+ */
+static void conn_start(struct probe *p)
 {
 	/* Close with a reset: thousands of probes a second must not fill the
 	 * node with TIME_WAIT sockets. */
@@ -131,6 +294,11 @@ static void tcp_start(struct probe *p)
 	struct sockaddr_storage ss;
 	socklen_t sl = sockaddr_of(&p->spec, &ss);
 	int af = p->spec.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6;
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET | (p->req ? EPOLLIN : 0),
+				  .data.ptr = p };
+
+	p->sent = false;
+	p->head_len = 0;
 
 	p->fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
@@ -142,7 +310,7 @@ static void tcp_start(struct probe *p)
 		fail_soon(p, errno == ECONNREFUSED ? "refused" : strerror(errno));
 		return;
 	}
-	if (sd_event_add_io(p->ps->loop, &p->io, p->fd, EPOLLOUT, on_tcp, p) < 0) {
+	if (epoll_ctl(p->ps->conn.ep, EPOLL_CTL_ADD, p->fd, &ev)) {
 		fail_soon(p, "cannot watch the socket");
 		return;
 	}
@@ -155,39 +323,49 @@ static void tcp_start(struct probe *p)
 
 static void curl_results(struct probes *ps);
 
+/* A socket libcurl watches is ready. Within a batch libcurl may close one
+ * socket and open another under its number: the stale event then reaches
+ * the new socket, which libcurl takes as a spurious wake-up. */
+static void curl_serve(struct probes *ps, const struct epoll_event *ev)
+{
+	int flags = 0, running;
+
+	if (ev->events & EPOLLIN)
+		flags |= CURL_CSELECT_IN;
+	if (ev->events & EPOLLOUT)
+		flags |= CURL_CSELECT_OUT;
+	if (ev->events & (EPOLLERR | EPOLLHUP))
+		flags |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(ps->multi, ev->data.fd, flags, &running);
+}
+
 static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *data)
 {
 	struct probes *ps = data;
-	int flags = 0, running;
 
-	if (revents & EPOLLIN)
-		flags |= CURL_CSELECT_IN;
-	if (revents & EPOLLOUT)
-		flags |= CURL_CSELECT_OUT;
-	if (revents & (EPOLLERR | EPOLLHUP))
-		flags |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(ps->multi, fd, flags, &running);
+	set_serve(ps, &ps->curl, curl_serve);
 	curl_results(ps);
 	return 0;
 }
 
-/* libcurl says which of its sockets to watch for what. */
+/* libcurl says which of its sockets to watch for what; socketp is
+ * non-NULL once the socket is in the set. */
 static int curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct probes *ps = userp;
-	sd_event_source *src = socketp;
-	__u32 ev = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	struct epoll_event ev = {
+		.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0),
+		.data.fd = s,
+	};
 
 	if (what == CURL_POLL_REMOVE) {
-		sd_event_source_disable_unref(src);
+		epoll_ctl(ps->curl.ep, EPOLL_CTL_DEL, s, NULL);
 		curl_multi_assign(ps->multi, s, NULL);
 		return 0;
 	}
-	if (src)
-		return sd_event_source_set_io_events(src, ev) < 0 ? -1 : 0;
-	if (sd_event_add_io(ps->loop, &src, s, ev, on_curl_io, ps) < 0)
+	if (epoll_ctl(ps->curl.ep, socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev))
 		return -1;
-	curl_multi_assign(ps->multi, s, src);
+	curl_multi_assign(ps->multi, s, ps);
 	return 0;
 }
 
@@ -263,17 +441,16 @@ static size_t discard(char *ptr, size_t size, size_t n, void *data)
 /* The request goes to the backend's address; with a host, the URL names
  * the host (Host header, SNI, the name a certificate is checked against)
  * and CONNECT_TO sends it to the address all the same. */
-static int http_setup(struct probe *p)
+static int https_setup(struct probe *p)
 {
 	const struct probe_spec *sp = &p->spec;
-	char url[600], addr[INET6_ADDRSTRLEN + 2], ip[INET6_ADDRSTRLEN], conn[600];
-	const char *scheme = sp->type == CONFIG_HC_HTTPS ? "https" : "http";
+	char url[600], addr[INET6_ADDRSTRLEN + 2], conn[600];
+	const char *scheme = "https";
 
 	p->easy = curl_easy_init();
 	if (!p->easy)
 		return -ENOMEM;
-	inet_ntop(sp->family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, sp->addr, ip, sizeof(ip));
-	snprintf(addr, sizeof(addr), sp->family == LB_FAMILY_IPV6 ? "[%s]" : "%s", ip);
+	addr_text(sp, addr, sizeof(addr));
 	snprintf(url, sizeof(url), "%s://%s:%u%s", scheme, p->host[0] ? p->host : addr, sp->port,
 		 p->path);
 	if (p->host[0]) {
@@ -298,7 +475,7 @@ static int http_setup(struct probe *p)
 	return 0;
 }
 
-static void http_start(struct probe *p)
+static void https_start(struct probe *p)
 {
 	p->err[0] = '\0';
 	if (curl_multi_add_handle(p->ps->multi, p->easy) != CURLM_OK)
@@ -306,6 +483,29 @@ static void http_start(struct probe *p)
 }
 
 /* ------------------------------------------------------------------ */
+
+/*
+ * Ready sockets go before every timer: a loop that runs late must not see
+ * a probe's deadline before the answer that came in time, or a busy lbd
+ * would take healthy backends down (and then have more work, not less).
+ */
+static int set_open(struct probes *ps, struct probe_set *set, sd_event_io_handler_t on_ready)
+{
+	int rc;
+
+	set->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (set->ep < 0)
+		return -errno;
+	rc = sd_event_add_io(ps->loop, &set->src, set->ep, EPOLLIN, on_ready, ps);
+	return rc < 0 ? rc : sd_event_source_set_priority(set->src, SD_EVENT_PRIORITY_IMPORTANT);
+}
+
+static void set_close(struct probe_set *set)
+{
+	sd_event_source_disable_unref(set->src);
+	if (set->ep >= 0)
+		close(set->ep);
+}
 
 struct probes *probes_new(sd_event *loop)
 {
@@ -317,10 +517,12 @@ struct probes *probes_new(sd_event *loop)
 	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
 		curl_ready = true;
 	ps->loop = loop;
+	ps->conn.ep = ps->curl.ep = -1;
 	ps->multi = curl_ready ? curl_multi_init() : NULL;
 	if (!ps->multi ||
 	    sd_event_add_time_relative(loop, &ps->curl_timer, CLOCK_MONOTONIC, 0, 0,
-				       on_curl_timer, ps) < 0) {
+				       on_curl_timer, ps) < 0 ||
+	    set_open(ps, &ps->conn, on_conn) < 0 || set_open(ps, &ps->curl, on_curl_io) < 0) {
 		probes_free(ps);
 		errno = ENOMEM;
 		return NULL;
@@ -340,6 +542,8 @@ void probes_free(struct probes *ps)
 	if (ps->multi)
 		curl_multi_cleanup(ps->multi);
 	sd_event_source_disable_unref(ps->curl_timer);
+	set_close(&ps->conn);
+	set_close(&ps->curl);
 	free(ps);
 }
 
@@ -347,7 +551,8 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 			void *data)
 {
 	struct probe *p = calloc(1, sizeof(*p));
-	bool http = spec->type == CONFIG_HC_HTTP || spec->type == CONFIG_HC_HTTPS;
+	char req[PROBE_REQUEST_MAX];
+	int n;
 
 	if (!p)
 		return NULL;
@@ -360,9 +565,16 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 	snprintf(p->host, sizeof(p->host), "%s", spec->host ? spec->host : "");
 	p->spec.path = p->path;
 	p->spec.host = p->host;
+	if (spec->type == CONFIG_HC_HTTP) {
+		n = probe_http_request(&p->spec, req, sizeof(req));
+		p->req = n > 0 ? strdup(req) : NULL;
+		p->req_len = n > 0 ? (size_t)n : 0;
+	}
 	if (sd_event_add_time_relative(ps->loop, &p->timer, CLOCK_MONOTONIC, 0, 0, on_timer, p) <
 		    0 ||
-	    sd_event_source_set_enabled(p->timer, SD_EVENT_OFF) < 0 || (http && http_setup(p))) {
+	    sd_event_source_set_enabled(p->timer, SD_EVENT_OFF) < 0 ||
+	    (spec->type == CONFIG_HC_HTTP && !p->req) ||
+	    (spec->type == CONFIG_HC_HTTPS && https_setup(p))) {
 		probe_free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -380,10 +592,10 @@ void probe_free(struct probe *p)
 		curl_easy_cleanup(p->easy);
 	}
 	curl_slist_free_all(p->resolve);
-	sd_event_source_disable_unref(p->io);
 	sd_event_source_disable_unref(p->timer);
 	if (p->fd >= 0)
 		close(p->fd);
+	free(p->req);
 	free(p);
 }
 
@@ -394,8 +606,8 @@ int probe_start(struct probe *p)
 	p->busy = true;
 	p->started_us = clock_mono_us();
 	if (p->easy)
-		http_start(p);
+		https_start(p);
 	else
-		tcp_start(p);
+		conn_start(p);
 	return 0;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * One health probe at a time per target, on lbd's event loop: a TCP
- * connect (non-blocking socket, its own I/O source), or an HTTP(S) GET
- * through libcurl's multi interface, whose sockets and timer are sd-event
- * sources. Nothing here blocks and nothing runs in a thread.
+ * connect, an HTTP GET on such a connection (a request written out once,
+ * the answer's status line read, the connection reset), or an HTTPS GET
+ * through libcurl's multi interface. Sockets in flight are gathered in an
+ * epoll set per kind, each one source of the loop. Nothing here blocks and
+ * nothing runs in a thread.
  */
 #ifndef LB_PROBE_H
 #define LB_PROBE_H
@@ -15,6 +17,7 @@
 #include "config.h"
 
 #define PROBE_REASON_MAX	96
+#define PROBE_REQUEST_MAX	768	/* bytes of an HTTP request, path and host at their longest */
 
 /* What to probe and how. Strings are copied. */
 struct probe_spec {
@@ -33,7 +36,8 @@ struct probes;		/* the probes of one loop: libcurl's multi handle */
 struct probe;
 
 /* The result: ok, or why not ("refused", "timeout after 200 ms",
- * "status 503", "tls: ..."), and how long the probe took. */
+ * "status 503", "closed without an answer", "not an HTTP answer",
+ * "tls: ..."), and how long the probe took. */
 typedef void (*probe_done_fn)(struct probe *p, bool ok, const char *reason, __u32 us,
 			      void *data);
 
@@ -50,5 +54,14 @@ void probe_free(struct probe *p);
 /* Start one: done is called once, later, from the loop. -EBUSY while one
  * is in flight; other errors (no socket) are reported through done. */
 int probe_start(struct probe *p);
+
+/* The request an http probe sends: GET path, Host: the host or else the
+ * address, with ":port" unless the port is 80 (as libcurl writes it),
+ * Connection: close. Its length, or -1 if it does not fit in len. */
+int probe_http_request(const struct probe_spec *sp, char *buf, size_t len);
+
+/* The status of an HTTP/1.x answer that starts with buf (len bytes): 0
+ * while the status line is too short to tell, -1 if it is none. */
+int probe_http_status(const char *buf, size_t len);
 
 #endif /* LB_PROBE_H */
