@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The floor under lbd's TCP checks, for test/bench_health.sh: the same
+ * system calls per probe as user/probe.c (socket, SO_LINGER, a
+ * non-blocking connect, into an epoll set, close with a reset), at the
+ * same rate over the same backends, and nothing else: no event library,
+ * no state. What this costs, lbd cannot save; lbd's CPU above it is lbd's.
+ *
+ * Backend I is 198.19.(I / 250).(I % 250 + 1):80, each probed once a
+ * second, the starts spread over the second in ticks of 10 ms. After
+ * WARM seconds it measures WINDOW seconds and prints
+ *   probes_per_s user_pct sys_pct
+ * (percent of one core, from getrusage()).
+ *
+ * Usage: bench_connect N WARM WINDOW
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS 10
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(int user)
+{
+	struct rusage ru;
+	struct timeval *tv = user ? &ru.ru_utime : &ru.ru_stime;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return tv->tv_sec + tv->tv_usec / 1e6;
+}
+
+/* One probe of backend i; its socket joins the set (or is gone). */
+static void probe_start(int ep, unsigned int i)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+	struct epoll_event ev = { .events = EPOLLOUT };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	sin.sin_addr.s_addr = htonl(0xc6130000u | (i / 250) << 8 | (i % 250 + 1));
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	ev.data.fd = fd;
+	if ((connect(fd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct itimerspec its = { .it_interval.tv_nsec = TICK_MS * 1000000L,
+				  .it_value.tv_nsec = TICK_MS * 1000000L };
+	struct epoll_event ev = { .events = EPOLLIN }, evs[256];
+	unsigned int n, next = 0, per_tick, i;
+	double warm, window, t0 = 0, u0 = 0, s0 = 0, start;
+	unsigned long long done = 0, done0 = 0;
+	int ep, tfd, k, m;
+	uint64_t ticks;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: bench_connect N WARM WINDOW\n");
+		return EXIT_FAILURE;
+	}
+	n = (unsigned int)atoi(argv[1]);
+	warm = atof(argv[2]);
+	window = atof(argv[3]);
+	per_tick = n * TICK_MS / 1000;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ep < 0 || tfd < 0 || !per_tick || timerfd_settime(tfd, 0, &its, NULL)) {
+		perror("bench_connect");
+		return EXIT_FAILURE;
+	}
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	start = now_s();
+	for (;;) {
+		m = epoll_wait(ep, evs, 256, -1);
+		for (k = 0; k < m; k++) {
+			if (evs[k].data.fd != tfd) {
+				close(evs[k].data.fd);
+				done++;
+				continue;
+			}
+			if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
+				continue;
+			for (; ticks; ticks--)
+				for (i = 0; i < per_tick; i++, next = (next + 1) % n)
+					probe_start(ep, next);
+		}
+		if (!t0 && now_s() - start >= warm) {
+			t0 = now_s();
+			u0 = cpu_s(1);
+			s0 = cpu_s(0);
+			done0 = done;
+		}
+		if (t0 && now_s() - t0 >= window)
+			break;
+	}
+	window = now_s() - t0;
+	printf("%.0f %.1f %.1f\n", (done - done0) / window, 100 * (cpu_s(1) - u0) / window,
+	       100 * (cpu_s(0) - s0) / window);
+	return EXIT_SUCCESS;
+}
