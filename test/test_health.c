@@ -2,11 +2,10 @@
 /*
  * Health checks without a network: the rise/fall state machine as a table,
  * the schedule against a fake clock (how soon a failure and a recovery are
- * seen), the heap that holds it, one target per distinct check however
- * many VIPs list it, and what an HTTP probe writes and reads.
+ * seen), one target per distinct check however many VIPs list it, and
+ * what an HTTP probe writes and reads.
  */
 #include <arpa/inet.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,64 +174,6 @@ Test(health, one_target_per_distinct_check)
 	sd_event_unref(loop);
 	state_free(same);
 	state_free(other);
-}
-
-/*
- * The schedule's heap against a sorted list: random starts in, the
- * earliest out, entries moved and taken out from anywhere, as lbd does
- * with its targets; after each step the first is the least due.
- */
-Test(health, schedule_heap_keeps_the_earliest_first)
-{
-	enum { N = 500 };
-	static struct hc_slot e[N];
-	struct hc_sched s = { 0 };
-	bool in[N] = { false };
-	__u32 seed = 7;
-	size_t i, step;
-
-	for (i = 0; i < N; i++) {
-		seed = seed * 1103515245 + 12345;
-		e[i].due_us = seed % 100000;
-		cr_assert_eq(hc_sched_add(&s, &e[i]), 0);
-		in[i] = true;
-	}
-	for (step = 0; step < 5000; step++) {
-		__u64 least = UINT64_MAX;
-
-		seed = seed * 1103515245 + 12345;
-		i = seed % N;
-		if (in[i] && step % 3 == 0) {
-			hc_sched_del(&s, &e[i]);
-			in[i] = false;
-		} else if (in[i]) {
-			e[i].due_us += seed % 3000;
-			hc_sched_moved(&s, &e[i]);
-		} else {
-			cr_assert_eq(hc_sched_add(&s, &e[i]), 0);
-			in[i] = true;
-		}
-		for (i = 0; i < N; i++)
-			if (in[i] && e[i].due_us < least)
-				least = e[i].due_us;
-		if (least == UINT64_MAX)
-			cr_assert_null(hc_sched_first(&s));
-		else
-			cr_assert_eq(hc_sched_first(&s)->due_us, least, "step %zu", step);
-	}
-	hc_sched_free(&s);
-}
-
-/* Taking out an entry that is not in the schedule changes nothing. */
-Test(health, schedule_heap_ignores_strangers)
-{
-	struct hc_slot a = { .due_us = 5 }, b = { .due_us = 3, .pos = 0 };
-	struct hc_sched s = { 0 };
-
-	cr_assert_eq(hc_sched_add(&s, &a), 0);
-	hc_sched_del(&s, &b);
-	cr_assert_eq(hc_sched_first(&s), &a);
-	hc_sched_free(&s);
 }
 
 struct status_case {

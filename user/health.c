@@ -36,7 +36,7 @@ struct hc_target {
 	struct hc_key key;
 	struct health *h;
 	struct probe *probe;
-	struct hc_slot next;	/* the next start, in h->sched */
+	struct timeq_slot next;	/* the next start, in h->sched */
 	struct hc_run run;
 	struct hc_feed *feeds;
 	size_t n_feeds;
@@ -48,7 +48,7 @@ struct health {
 	struct state *st;
 	struct hc_target **t;	/* sorted by key */
 	size_t n;
-	struct hc_sched sched;	/* every target's next start */
+	struct timeq sched;	/* every target's next start */
 	sd_event_source *tick;	/* at the earliest of them */
 	__u64 probes;
 	__u32 rnd;
@@ -83,87 +83,6 @@ __u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us)
 	__u64 next = start_us + (__u64)interval_ms * 1000;
 
 	return next > now_us ? next : now_us + (__u64)interval_ms * 1000;
-}
-
-/* ------------------------------------------------------------------ */
-/* The schedule: a binary min-heap on due_us */
-
-static void sched_put(struct hc_sched *s, size_t i, struct hc_slot *e)
-{
-	s->v[i] = e;
-	e->pos = i;
-}
-
-static void sched_up(struct hc_sched *s, size_t i)
-{
-	struct hc_slot *e = s->v[i];
-
-	while (i && s->v[(i - 1) / 2]->due_us > e->due_us) {
-		sched_put(s, i, s->v[(i - 1) / 2]);
-		i = (i - 1) / 2;
-	}
-	sched_put(s, i, e);
-}
-
-static void sched_down(struct hc_sched *s, size_t i)
-{
-	struct hc_slot *e = s->v[i];
-	size_t c;
-
-	while ((c = 2 * i + 1) < s->n) {
-		if (c + 1 < s->n && s->v[c + 1]->due_us < s->v[c]->due_us)
-			c++;
-		if (s->v[c]->due_us >= e->due_us)
-			break;
-		sched_put(s, i, s->v[c]);
-		i = c;
-	}
-	sched_put(s, i, e);
-}
-
-int hc_sched_add(struct hc_sched *s, struct hc_slot *e)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 64;
-		struct hc_slot **v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
-	sched_put(s, s->n++, e);
-	sched_up(s, s->n - 1);
-	return 0;
-}
-
-void hc_sched_del(struct hc_sched *s, struct hc_slot *e)
-{
-	size_t i = e->pos;
-
-	if (i >= s->n || s->v[i] != e)
-		return;		/* not in it */
-	if (i == --s->n)
-		return;
-	sched_put(s, i, s->v[s->n]);
-	hc_sched_moved(s, s->v[i]);
-}
-
-void hc_sched_moved(struct hc_sched *s, struct hc_slot *e)
-{
-	sched_up(s, e->pos);
-	sched_down(s, e->pos);
-}
-
-struct hc_slot *hc_sched_first(const struct hc_sched *s)
-{
-	return s->n ? s->v[0] : NULL;
-}
-
-void hc_sched_free(struct hc_sched *s)
-{
-	free(s->v);
-	*s = (struct hc_sched){ 0 };
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,14 +242,7 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 /* The tick waits for the earliest start; none: it sleeps. */
 static void tick_arm(struct health *h)
 {
-	const struct hc_slot *first = hc_sched_first(&h->sched);
-
-	if (!first) {
-		sd_event_source_set_enabled(h->tick, SD_EVENT_OFF);
-		return;
-	}
-	sd_event_source_set_time(h->tick, first->due_us);
-	sd_event_source_set_enabled(h->tick, SD_EVENT_ONESHOT);
+	timeq_arm(&h->sched, h->tick);
 }
 
 /* Start every probe that is due. probe_start() never calls back, so the
@@ -339,14 +251,14 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *data)
 {
 	struct health *h = data;
 	__u64 now = clock_mono_us();
-	struct hc_slot *e;
+	struct timeq_slot *e;
 
-	while ((e = hc_sched_first(&h->sched)) && e->due_us <= now) {
+	while ((e = timeq_first(&h->sched)) && e->due_us <= now) {
 		struct hc_target *t = e->data;
 
 		probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
 		e->due_us = hc_next_start(e->due_us, t->key.interval_ms, now);
-		hc_sched_moved(&h->sched, e);
+		timeq_moved(&h->sched, e);
 	}
 	tick_arm(h);
 	return 0;
@@ -357,7 +269,7 @@ static void target_free(struct hc_target *t)
 	if (!t)
 		return;
 	probe_free(t->probe);
-	hc_sched_del(&t->h->sched, &t->next);
+	timeq_del(&t->h->sched, &t->next);
 	free((char *)t->key.path);
 	free((char *)t->key.host);
 	free(t->feeds);
@@ -392,9 +304,9 @@ static struct hc_target *target_new(struct health *h, const struct hc_key *key)
 	t->probe = probe_new(h->ps, &ps, on_probe, t);
 	t->next.due_us = hc_first_start(clock_mono_us(), key->interval_ms, rnd_next(h));
 	t->next.data = t;
-	t->next.pos = SIZE_MAX;		/* not in the schedule yet */
+	t->next.pos = SIZE_MAX;
 	if ((key->path && !t->key.path) || (key->host && !t->key.host) || !t->probe ||
-	    hc_sched_add(&h->sched, &t->next)) {
+	    timeq_add(&h->sched, &t->next)) {
 		target_free(t);
 		return NULL;
 	}
@@ -561,7 +473,7 @@ void health_free(struct health *h)
 	for (i = 0; i < h->n; i++)
 		target_free(h->t[i]);
 	free(h->t);
-	hc_sched_free(&h->sched);
+	timeq_free(&h->sched);
 	sd_event_source_disable_unref(h->tick);
 	probes_free(h->ps);
 	free(h);

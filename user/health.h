@@ -7,7 +7,7 @@
  * feeds. Each target has its own timer; first probes are spread over the
  * interval so thousands of targets never fire together, and later ones
  * start every interval, whatever the last one took. One timer serves them
- * all (struct hc_sched).
+ * all, at the earliest start in a queue of times (timeq.h).
  *
  * A backend goes down after `fall` failures in a row and up after `rise`
  * successes in a row (hc_step()); each change is logged once, with its
@@ -22,6 +22,7 @@
 #include <systemd/sd-event.h>
 
 #include "state.h"
+#include "timeq.h"
 
 /* The run of results a target has seen. */
 struct hc_run {
@@ -42,34 +43,6 @@ __u64 hc_first_start(__u64 now_us, __u32 interval_ms, __u32 rnd);
 /* When the one after a probe started at start_us does: a fixed rate, so a
  * failure is seen within fall x interval + timeout; never in the past. */
 __u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us);
-
-/*
- * The schedule of every target: one binary min-heap of start times, so that
- * lbd's loop holds one timer for all probes and each wake-up starts every
- * probe then due (a loop source per target cost an iteration of the loop
- * per probe: docs/performance.md). Entries belong to their owners; the
- * heap holds pointers and tells each entry its place, so any entry can
- * leave in O(log n).
- */
-struct hc_slot {
-	__u64 due_us;		/* CLOCK_MONOTONIC */
-	size_t pos;		/* the schedule's to keep */
-	void *data;
-};
-
-struct hc_sched {
-	struct hc_slot **v;
-	size_t n, cap;
-};
-
-/* 0 or -ENOMEM. */
-int hc_sched_add(struct hc_sched *s, struct hc_slot *e);
-void hc_sched_del(struct hc_sched *s, struct hc_slot *e);
-/* After e->due_us changed. */
-void hc_sched_moved(struct hc_sched *s, struct hc_slot *e);
-/* The earliest, or NULL. */
-struct hc_slot *hc_sched_first(const struct hc_sched *s);
-void hc_sched_free(struct hc_sched *s);
 
 struct health;
 
