@@ -12,7 +12,12 @@
  *   probes_per_s user_pct sys_pct
  * (percent of one core, from getrusage()).
  *
- * Usage: bench_connect N WARM WINDOW
+ * With "reuse", each backend keeps one socket, registered once, and a
+ * probe is a connect() and a connect(AF_UNSPEC), which resets the
+ * connection and leaves the socket ready for the next: what user/probe.c
+ * does.
+ *
+ * Usage: bench_connect N WARM WINDOW [reuse]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,22 +50,64 @@ static double cpu_s(int user)
 	return tv->tv_sec + tv->tv_usec / 1e6;
 }
 
+static struct sockaddr_in backend(unsigned int i)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+
+	sin.sin_addr.s_addr = htonl(0xc6130000u | (i / 250) << 8 | (i % 250 + 1));
+	return sin;
+}
+
 /* One probe of backend i; its socket joins the set (or is gone). */
 static void probe_start(int ep, unsigned int i)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+	struct sockaddr_in sin = backend(i);
 	struct epoll_event ev = { .events = EPOLLOUT };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return;
-	sin.sin_addr.s_addr = htonl(0xc6130000u | (i / 250) << 8 | (i % 250 + 1));
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	ev.data.fd = fd;
 	if ((connect(fd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) ||
 	    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
 		close(fd);
+}
+
+/* reuse: backend i's socket, made and registered on first use. */
+static int *fds;
+static unsigned char *busy;
+
+static void reuse_start(int ep, unsigned int i)
+{
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.u32 = i };
+	struct sockaddr_in sin = backend(i);
+	struct sockaddr un = { .sa_family = AF_UNSPEC };
+
+	if (busy[i])
+		return;
+	if (fds[i] < 0) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fds[i] < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev))
+			return;
+	}
+	busy[i] = 1;
+	if (connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) {
+		connect(fds[i], &un, sizeof(un));
+		busy[i] = 0;
+	}
+}
+
+static int reuse_done(unsigned int i)
+{
+	struct sockaddr un = { .sa_family = AF_UNSPEC };
+
+	if (!busy[i])
+		return 0;	/* the reset's own wake-up */
+	busy[i] = 0;
+	connect(fds[i], &un, sizeof(un));
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -71,39 +118,52 @@ int main(int argc, char **argv)
 	unsigned int n, next = 0, per_tick, i;
 	double warm, window, t0 = 0, u0 = 0, s0 = 0, start;
 	unsigned long long done = 0, done0 = 0;
-	int ep, tfd, k, m;
+	int ep, tfd, k, m, reuse;
 	uint64_t ticks;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: bench_connect N WARM WINDOW\n");
+	if (argc < 4 || argc > 5) {
+		fprintf(stderr, "usage: bench_connect N WARM WINDOW [reuse]\n");
 		return EXIT_FAILURE;
 	}
 	n = (unsigned int)atoi(argv[1]);
+	reuse = argc == 5;
+	fds = malloc(n * sizeof(*fds));
+	busy = calloc(n, 1);
+	for (i = 0; fds && i < n; i++)
+		fds[i] = -1;
 	warm = atof(argv[2]);
 	window = atof(argv[3]);
 	per_tick = n * TICK_MS / 1000;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (ep < 0 || tfd < 0 || !per_tick || timerfd_settime(tfd, 0, &its, NULL)) {
+	if (ep < 0 || tfd < 0 || !per_tick || !fds || !busy ||
+	    timerfd_settime(tfd, 0, &its, NULL)) {
 		perror("bench_connect");
 		return EXIT_FAILURE;
 	}
-	ev.data.fd = tfd;
+	ev.data.u32 = UINT32_MAX;
 	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	start = now_s();
 	for (;;) {
 		m = epoll_wait(ep, evs, 256, -1);
 		for (k = 0; k < m; k++) {
-			if (evs[k].data.fd != tfd) {
-				close(evs[k].data.fd);
-				done++;
+			if (evs[k].data.u32 != UINT32_MAX) {
+				if (reuse)
+					done += reuse_done(evs[k].data.u32);
+				else
+					close(evs[k].data.fd);
+				done += !reuse;
 				continue;
 			}
 			if (read(tfd, &ticks, sizeof(ticks)) != sizeof(ticks))
 				continue;
 			for (; ticks; ticks--)
-				for (i = 0; i < per_tick; i++, next = (next + 1) % n)
-					probe_start(ep, next);
+				for (i = 0; i < per_tick; i++, next = (next + 1) % n) {
+					if (reuse)
+						reuse_start(ep, next);
+					else
+						probe_start(ep, next);
+				}
 		}
 		if (!t0 && now_s() - start >= warm) {
 			t0 = now_s();

@@ -22,8 +22,9 @@
 #
 # Usage: test/bench_health.sh BUILD_DIR [--seconds S] [--steer] [ROW...]   (root)
 #   ROW is TYPE:N (tcp:1000, http:10000); default: tcp and http at 1000
-#   and 10000. TYPE floor is test/bench_connect: the system calls of a TCP
-#   check and nothing else, the least any TCP checker pays. --seconds: the window (default 20). BENCH_PERF=FILE records
+#   and 10000. TYPE floor is test/bench_connect: the system calls of lbd's
+#   TCP check (a kept socket reconnected) and nothing else, the least such
+#   a checker pays; TYPE fresh is the same with a new socket per probe. --seconds: the window (default 20). BENCH_PERF=FILE records
 #   lbd with perf (call graphs) over the window of the last row into FILE.
 set -euo pipefail
 
@@ -145,19 +146,21 @@ echo "CPU in % of one core; load: 1-minute average at the end"
 echo "fds: lbd's open descriptors at the end; failed: backends whose last probe failed"
 printf '%-5s %6s %9s %8s %6s %6s %7s %6s %5s %6s %6s %6s %5s\n' \
 	type N probes/s lbd_cpu user sys server up down failed fds tw load
-# floor N: bench_connect's own numbers in the same columns.
+# floor KIND N: bench_connect's own numbers in the same columns.
 floor() {
-	local r
-	r=$(nsenter --net="/run/netns/$lb" "${pin_lbd[@]}" "$build/test/bench_connect" "$1" 3 "$seconds")
+	local r mode=()
+	[ "$1" = floor ] && mode=(reuse)
+	r=$(nsenter --net="/run/netns/$lb" "${pin_lbd[@]}" "$build/test/bench_connect" "$2" 3 \
+		"$seconds" "${mode[@]}")
 	read -r rate user sys <<<"$r"
-	printf '%-5s %6s %9s %7.1f%% %5.1f%% %5.1f%% %7s %6s %5s %6s %6s %6s %5s\n' floor "$1" "$rate" \
+	printf '%-5s %6s %9s %7.1f%% %5.1f%% %5.1f%% %7s %6s %5s %6s %6s %6s %5s\n' "$1" "$2" "$rate" \
 		"$(awk "BEGIN { print $user + $sys }")" "$user" "$sys" - - - - - - "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 for row in "${rows[@]}"; do
 	kind=${row%%:*} n=${row#*:}
-	if [ "$kind" = floor ]; then
-		floor "$n"
+	if [ "$kind" = floor ] || [ "$kind" = fresh ]; then
+		floor "$kind" "$n"
 		continue
 	fi
 	config "$kind" "$n"

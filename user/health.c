@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "clock.h"
 #include "lb_abi.h"
@@ -399,6 +400,34 @@ static bool target_old(const struct health *h, const struct hc_target *t)
 	return false;
 }
 
+/*
+ * A TCP or HTTP target keeps its socket open between probes
+ * (user/probe.c), so lbd needs a file per target: it takes every file the
+ * hard limit allows (systemd's default soft limit is 1024), and says so
+ * when the checks need more than that.
+ */
+static void files_raise(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void files_check(const struct health *h)
+{
+	struct rlimit rl;
+
+	/* 64 for everything else lbd has open. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
+	    h->n + 64 > rl.rlim_cur)
+		log_warn("health: %zu checks keep a socket each, but lbd may open only %llu "
+			 "files: some checks will fail; raise the limit (LimitNOFILE=)", h->n,
+			 (unsigned long long)rl.rlim_cur);
+}
+
 /* The tick may fire up to 5% of the shortest interval late (at most
  * 100 ms), so that probes due close together share a wake-up. */
 static void tick_set_accuracy(struct health *h)
@@ -443,6 +472,7 @@ int health_config(struct health *h, struct state *st)
 	}
 	tick_set_accuracy(h);
 	tick_arm(h);
+	files_check(h);
 	return rc;
 }
 
@@ -454,6 +484,7 @@ struct health *health_new(sd_event *loop)
 		return NULL;
 	h->loop = loop;
 	h->rnd = (__u32)clock_mono_us() ^ (__u32)getpid() ^ 0x9e3779b9u;
+	files_raise();
 	h->ps = probes_new(loop);
 	if (!h->ps || sd_event_add_time(loop, &h->tick, CLOCK_MONOTONIC, 0, 0, on_tick, h) < 0) {
 		health_free(h);

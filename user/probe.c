@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "lb_abi.h"
+#include "timeq.h"
 
 /*
  * The sockets of the probes in flight are not sources of the loop each:
@@ -41,6 +42,12 @@ struct probes {
 	sd_event_source *curl_timer;
 	struct probe_set conn;		/* tcp and http; event data: the struct probe */
 	struct probe_set curl;		/* https; event data: the socket */
+	/* The probes' deadlines and deferred failures, with one loop timer
+	 * at the earliest: a timer per probe cost sd-event a queue update
+	 * and often a timerfd_settime() per probe. */
+	struct timeq deadlines;
+	sd_event_source *deadline_timer;
+	size_t n_probes;		/* room in deadlines is kept for each */
 };
 
 struct probe {
@@ -52,9 +59,9 @@ struct probe {
 	void *data;
 	bool busy;
 	__u64 started_us;
-	sd_event_source *timer;		/* tcp, http: the deadline; also a deferred failure */
-	char failed[PROBE_REASON_MAX];	/* a failure to report from the timer */
-	int fd;				/* tcp, http: in ps->conn while in flight */
+	struct timeq_slot deadline;	/* tcp, http: the timeout; a deferred failure: now */
+	char failed[PROBE_REASON_MAX];	/* a failure to report at the deadline */
+	int fd;				/* tcp, http: kept, in ps->conn, from the first probe on */
 	char *req;			/* http: the request */
 	size_t req_len;
 	bool sent;			/* http: the request is out */
@@ -65,16 +72,28 @@ struct probe {
 	char err[CURL_ERROR_SIZE];
 };
 
+/*
+ * The end of a connection probe, whatever it found: connect(AF_UNSPEC)
+ * resets an open connection (an RST, so no TIME_WAIT is left behind, not
+ * even at thousands of probes a second), aborts a handshake in flight and
+ * leaves the socket as new, still in the epoll set, for the next probe. A
+ * new socket per probe cost a socket(), a setsockopt(), an epoll_ctl() and
+ * a close() more: twice the system time (docs/performance.md).
+ */
+static void conn_reset(struct probe *p)
+{
+	struct sockaddr none = { .sa_family = AF_UNSPEC };
+
+	if (p->fd >= 0)
+		connect(p->fd, &none, sizeof(none));
+}
+
 static void finish(struct probe *p, bool ok, const char *reason)
 {
 	__u64 us = clock_mono_us() - p->started_us;
 
-	/* Closing it takes it out of the epoll set too. */
-	if (p->fd >= 0) {
-		close(p->fd);
-		p->fd = -1;
-	}
-	sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+	conn_reset(p);
+	timeq_del(&p->ps->deadlines, &p->deadline);
 	p->busy = false;
 	p->done(p, ok, reason, us > 0xffffffffULL ? 0xffffffffU : (__u32)us, p->data);
 }
@@ -172,12 +191,15 @@ static void http_read(struct probe *p, __u32 events)
 }
 
 /* A connection probe's socket is ready: connected (tcp: done; http: send),
- * failed, or answered. */
+ * failed, or answered. A reset wakes the socket too: that is no answer to
+ * anything, and neither is a wake-up while a failure waits to be told. */
 static void conn_serve(struct probes *ps, const struct epoll_event *ev)
 {
 	struct probe *p = ev->data.ptr;
 	int err;
 
+	if (!p->busy || p->failed[0])
+		return;
 	if (p->sent) {
 		http_read(p, ev->events);
 		return;
@@ -196,9 +218,27 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *data)
 	return set_serve(data, &((struct probes *)data)->conn, conn_serve);
 }
 
-static int on_timer(sd_event_source *s, uint64_t usec, void *data)
+/* The loop timer waits for the earliest deadline. It is not moved back
+ * when a probe ends early: it then fires for nothing and sleeps on. */
+static void deadline_arm(struct probes *ps)
 {
-	struct probe *p = data;
+	timeq_arm(&ps->deadlines, ps->deadline_timer);
+}
+
+static void deadline_set(struct probe *p, __u64 due_us)
+{
+	struct probes *ps = p->ps;
+
+	timeq_del(&ps->deadlines, &p->deadline);
+	p->deadline.due_us = due_us;
+	timeq_add(&ps->deadlines, &p->deadline);	/* cannot fail: probe_new() made room */
+	if (timeq_first(&ps->deadlines) == &p->deadline)
+		deadline_arm(ps);
+}
+
+/* A timeout, or a failure probe_start() could not report itself. */
+static void expire(struct probe *p)
+{
 	char why[PROBE_REASON_MAX];
 
 	if (p->failed[0]) {
@@ -208,6 +248,18 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *data)
 		timeout_reason(p, why, sizeof(why));
 	}
 	finish(p, false, why);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *data)
+{
+	struct probes *ps = data;
+	__u64 now = clock_mono_us();
+	struct timeq_slot *e;
+
+	/* finish() takes each out of the queue. */
+	while ((e = timeq_first(&ps->deadlines)) && e->due_us <= now)
+		expire(e->data);
+	deadline_arm(ps);
 	return 0;
 }
 
@@ -272,50 +324,57 @@ static socklen_t sockaddr_of(const struct probe_spec *sp, struct sockaddr_storag
 	return sizeof(struct sockaddr_in6);
 }
 
-/* A failure before the connection exists is reported from the timer, so
- * done is never called from inside probe_start(). */
+/* A failure before the connection exists is reported from the deadline
+ * timer, so done is never called from inside probe_start(). */
 static void fail_soon(struct probe *p, const char *why)
 {
 	snprintf(p->failed, sizeof(p->failed), "%s", why);
-	sd_event_source_set_time_relative(p->timer, 0);
-	sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+	deadline_set(p, clock_mono_us());
 }
 
 /*
- * A TCP or HTTP probe: a non-blocking connect, edge-triggered, so that an
- * HTTP probe hears of the connection (EPOLLOUT) and later of the answer
- * (EPOLLIN) without changing what it waits for.
+ * The probe's socket, made and put in the epoll set once: edge-triggered,
+ * so that an HTTP probe hears of the connection (EPOLLOUT) and later of
+ * the answer (EPOLLIN) without changing what it waits for. 0 or -errno.
  */
-static void conn_start(struct probe *p)
+static int conn_socket(struct probe *p)
 {
-	/* Close with a reset: thousands of probes a second must not fill the
-	 * node with TIME_WAIT sockets. */
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_of(&p->spec, &ss);
 	int af = p->spec.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6;
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET | (p->req ? EPOLLIN : 0),
 				  .data.ptr = p };
+	int fd;
+
+	if (p->fd >= 0)
+		return 0;
+	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (epoll_ctl(p->ps->conn.ep, EPOLL_CTL_ADD, fd, &ev)) {
+		close(fd);
+		return -errno;
+	}
+	p->fd = fd;
+	return 0;
+}
+
+/* A TCP or HTTP probe: a non-blocking connect. */
+static void conn_start(struct probe *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(&p->spec, &ss);
+	int rc = conn_socket(p);
 
 	p->sent = false;
 	p->head_len = 0;
-
-	p->fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->fd < 0) {
-		fail_soon(p, strerror(errno));
+	if (rc) {
+		fail_soon(p, strerror(-rc));
 		return;
 	}
-	setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
 		fail_soon(p, errno == ECONNREFUSED ? "refused" : strerror(errno));
 		return;
 	}
-	if (epoll_ctl(p->ps->conn.ep, EPOLL_CTL_ADD, p->fd, &ev)) {
-		fail_soon(p, "cannot watch the socket");
-		return;
-	}
-	sd_event_source_set_time_relative(p->timer, (__u64)p->spec.timeout_ms * 1000);
-	sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+	deadline_set(p, p->started_us + (__u64)p->spec.timeout_ms * 1000);
 }
 
 /* ------------------------------------------------------------------ */
@@ -522,12 +581,15 @@ struct probes *probes_new(sd_event *loop)
 	if (!ps->multi ||
 	    sd_event_add_time_relative(loop, &ps->curl_timer, CLOCK_MONOTONIC, 0, 0,
 				       on_curl_timer, ps) < 0 ||
+	    sd_event_add_time(loop, &ps->deadline_timer, CLOCK_MONOTONIC, 0, 1000, on_deadline,
+			      ps) < 0 ||
 	    set_open(ps, &ps->conn, on_conn) < 0 || set_open(ps, &ps->curl, on_curl_io) < 0) {
 		probes_free(ps);
 		errno = ENOMEM;
 		return NULL;
 	}
 	sd_event_source_set_enabled(ps->curl_timer, SD_EVENT_OFF);
+	sd_event_source_set_enabled(ps->deadline_timer, SD_EVENT_OFF);
 	curl_multi_setopt(ps->multi, CURLMOPT_SOCKETFUNCTION, curl_socket);
 	curl_multi_setopt(ps->multi, CURLMOPT_SOCKETDATA, ps);
 	curl_multi_setopt(ps->multi, CURLMOPT_TIMERFUNCTION, curl_timer);
@@ -542,6 +604,8 @@ void probes_free(struct probes *ps)
 	if (ps->multi)
 		curl_multi_cleanup(ps->multi);
 	sd_event_source_disable_unref(ps->curl_timer);
+	sd_event_source_disable_unref(ps->deadline_timer);
+	timeq_free(&ps->deadlines);
 	set_close(&ps->conn);
 	set_close(&ps->curl);
 	free(ps);
@@ -559,6 +623,9 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 	p->ps = ps;
 	p->spec = *spec;
 	p->fd = -1;
+	p->deadline.pos = SIZE_MAX;
+	p->deadline.data = p;
+	ps->n_probes++;		/* probe_free() counts it out */
 	p->done = done;
 	p->data = data;
 	snprintf(p->path, sizeof(p->path), "%s", spec->path ? spec->path : "/");
@@ -570,9 +637,7 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 		p->req = n > 0 ? strdup(req) : NULL;
 		p->req_len = n > 0 ? (size_t)n : 0;
 	}
-	if (sd_event_add_time_relative(ps->loop, &p->timer, CLOCK_MONOTONIC, 0, 0, on_timer, p) <
-		    0 ||
-	    sd_event_source_set_enabled(p->timer, SD_EVENT_OFF) < 0 ||
+	if (timeq_reserve(&ps->deadlines, ps->n_probes) ||
 	    (spec->type == CONFIG_HC_HTTP && !p->req) ||
 	    (spec->type == CONFIG_HC_HTTPS && https_setup(p))) {
 		probe_free(p);
@@ -592,7 +657,8 @@ void probe_free(struct probe *p)
 		curl_easy_cleanup(p->easy);
 	}
 	curl_slist_free_all(p->resolve);
-	sd_event_source_disable_unref(p->timer);
+	p->ps->n_probes--;
+	timeq_del(&p->ps->deadlines, &p->deadline);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->req);

@@ -4,7 +4,7 @@
  * service holds one loop timer, at the earliest entry, for thousands of
  * them (sd-event runs a loop iteration per timer that fires, and its
  * timers cost it more to move than this). Health checks keep every
- * target's next start in one.
+ * target's next start in one, and probes their deadlines in another.
  * Entries belong to their owners; the heap holds pointers and tells each
  * entry its place, so any entry can leave in O(log n).
  */
