@@ -168,13 +168,14 @@ static void apply_log(const char *why, const struct state *st, const struct appl
 		 as->backends_retired, (unsigned long long)ms);
 }
 
-/* The config's block rules, VIP ids as the last full apply gave them. */
+/* The block rules of a state: the config's, VIP ids as the last full
+ * apply gave them, and the operator's. */
 static struct blocklist_rule *block_rules_of(const struct lbd *d, const struct state *st,
 					    size_t *n)
 {
 	const struct config *cfg = st->cfg;
 	struct blocklist_rule *r;
-	size_t i, j, k = cfg->n_deny;
+	size_t i, j, k = cfg->n_deny + st->n_blocks;
 
 	for (i = 0; i < cfg->n_vips; i++)
 		k += cfg->vips[i].n_allow;
@@ -188,12 +189,14 @@ static struct blocklist_rule *block_rules_of(const struct lbd *d, const struct s
 			r[k].vip = apply_vip_id(d->ap, i);
 		}
 	}
+	for (i = 0; i < st->n_blocks; i++)
+		r[k++] = st->blocks[i].rule;
 	*n = k;
 	return r;
 }
 
-/* The config's deny and allow lists into the data path, when they changed
- * since last written: operator rules stay. 0 or -errno (logged). */
+/* A state's deny and allow lists into the data path, when they changed
+ * since last written. 0 or -errno (logged). */
 static int blocks_apply(struct lbd *d, const struct state *st, const char *why)
 {
 	size_t n = 0;
@@ -208,7 +211,7 @@ static int blocks_apply(struct lbd *d, const struct state *st, const char *why)
 		free(r);
 		return 0;
 	}
-	rc = blocklist_replace_config(d->bl, r, n);
+	rc = blocklist_replace(d->bl, r, n);
 	if (rc) {
 		log_err("%s: cannot write the block lists: %s", why, strerror(-rc));
 		free(r);
@@ -220,14 +223,15 @@ static int blocks_apply(struct lbd *d, const struct state *st, const char *why)
 	return 0;
 }
 
-/* A refused config may have taken removed VIPs' allow lists already:
- * write the running config's lists again, whatever was written last. */
-static void blocks_restore(struct lbd *d, const char *why)
+/* The running state's lists, whatever was written last: after the maps
+ * were changed behind blocks_apply()'s back (a refused config that took a
+ * removed VIP's allow list already), or the operator's list changed. */
+int lbd_blocks_write(struct lbd *d, const char *why)
 {
 	free(d->bl_rules);
 	d->bl_rules = NULL;
 	d->bl_n = 0;
-	blocks_apply(d, d->st, why);
+	return blocks_apply(d, d->st, why);
 }
 
 /* Everything, from st, its counts in *out if not NULL. 0 or -errno
@@ -403,9 +407,31 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 /* Reload */
 
 /* Fields that only a restart can change: false with why in err. */
-static bool reload_allowed(const struct config *old, const struct config *cfg, char *err,
+/* Config and operator rules share the data path's rule ids. Counted
+ * without looking for prefixes both hold, so a config that fits only
+ * thanks to such overlaps is refused too. */
+static bool blocks_fit(const struct state *st, const struct config *cfg, char *err,
+		       size_t errlen)
+{
+	size_t i, n = cfg->n_deny;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		n += cfg->vips[i].n_allow;
+	if (n + st->n_blocks <= LB_BLOCK_RULES_MAX)
+		return true;
+	snprintf(err, errlen, "its %zu deny and allow rules and the operator's %zu deny rules "
+		 "are more than the %u the block lists hold", n, st->n_blocks,
+		 LB_BLOCK_RULES_MAX);
+	return false;
+}
+
+static bool reload_allowed(const struct state *st, const struct config *cfg, char *err,
 			   size_t errlen)
 {
+	const struct config *old = st->cfg;
+
+	if (!blocks_fit(st, cfg, err, errlen))
+		return false;
 	if (strcmp(old->interface, cfg->interface)) {
 		snprintf(err, errlen, "interface cannot change from %s to %s while running",
 			 old->interface, cfg->interface);
@@ -439,7 +465,11 @@ static struct state *state_next(struct lbd *d, struct config *cfg)
 	}
 	next->listener = on_state;
 	next->listener_data = d;
-	state_carry(next, d->st, clock_wall_ms(), &rs);
+	if (state_carry(next, d->st, clock_wall_ms(), &rs)) {
+		log_err("reload: %s", strerror(ENOMEM));
+		state_free(next);
+		return NULL;
+	}
 	if (rs.overrides_dropped)
 		log_info("reload: %zu operator overrides replaced by the config's new values",
 			 rs.overrides_dropped);
@@ -495,7 +525,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	struct state *next = NULL;
 	int rc = -EINVAL;
 
-	if (!reload_allowed(d->st->cfg, cfg, err, errlen) ||
+	if (!reload_allowed(d->st, cfg, err, errlen) ||
 	    control_access_resolve(cfg, &acc, err, errlen))
 		goto refused;
 	d->acc = acc;
@@ -534,7 +564,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 refused:
 	log_err("%s: %s; the config was not applied; the running config stays", why, err);
 	if (next)
-		blocks_restore(d, why);
+		lbd_blocks_write(d, why);
 	config_free(cfg);
 	state_free(next);
 	free(text);

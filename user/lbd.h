@@ -67,6 +67,9 @@ void lbd_retry_arm(struct lbd *d);
 void lbd_apply_changes(struct lbd *d);
 /* Write the state file now. */
 void lbd_save_now(struct lbd *d);
+/* Write the running state's block lists (config and operator) whole.
+ * 0 or -errno (logged). */
+int lbd_blocks_write(struct lbd *d, const char *why);
 /* Switch to a new config (see lbd.c). */
 int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		      const char *why, struct apply_stats *as, char *err, size_t errlen);
