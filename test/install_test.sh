@@ -30,6 +30,14 @@ for page in man8/lbd.8 man8/lbctl.8 man5/lbd.json.5; do
 done
 grep -q 'backend drain' "$root/share/man/man8/lbctl.8" || fail "lbctl(8) does not describe drain"
 
+unit=$(find "$dest" -name lbd.service)
+[ -n "$unit" ] || fail "no systemd unit installed"
+grep -q "^ExecStart=$prefix/sbin/lbd --config " "$unit" || fail "the unit runs another lbd: $(grep ExecStart= "$unit")"
+"$root/sbin/lbd" --version | grep -qx "lbd (sluice) $(meson introspect "$build" --projectinfo |
+	/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')" ||
+	fail "lbd --version: $("$root/sbin/lbd" --version)"
+"$root/sbin/lbctl" --version | grep -q '^lbctl (sluice) ' || fail "lbctl --version"
+
 comp=$(find "$root/share" -path '*bash-completion/completions/lbctl')
 [ -n "$comp" ] || fail "no bash completion installed"
 out=$(PATH="$root/sbin:$PATH" bash -c '

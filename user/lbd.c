@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"usage: lbd --config FILE [--log-level err|warn|info|debug]\n"
 		"       lbd --check FILE\n"
 		"       lbd --unload INTERFACE\n"
+		"       lbd --version\n"
 		"\n"
 		"  --config FILE     run in the foreground with this config; SIGHUP re-reads it\n"
 		"  --check FILE      validate FILE, list every error; exit 0 (valid) or 78\n"
@@ -288,6 +289,7 @@ void lbd_apply_changes(struct lbd *d)
 	if (!rc)
 		state_clean(d->st);
 	lbd_retry_arm(d);
+	lbd_notify_status(d);
 }
 
 static int on_apply(sd_event_source *s, void *data)
@@ -607,9 +609,13 @@ static void reload(struct lbd *d)
 	lbd_config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
 }
 
+/* systemd's ExecReload sends SIGHUP; it waits for READY=1 again, which
+ * comes whatever became of the file (a refused one leaves lbd running). */
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
 {
+	lbd_notify_reloading();
 	reload(data);
+	lbd_notify_ready(data);
 	return 0;
 }
 
@@ -619,6 +625,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 	if (d->save_due)
 		lbd_save_now(d);
+	lbd_notify_stopping();
 	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
 		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -639,6 +646,10 @@ static int loop_setup(struct lbd *d)
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	rc = sd_event_new(&d->loop);
+	/* WATCHDOG=1 from the loop itself when systemd asks for it
+	 * (WatchdogSec=): a loop that stalls stops sending. */
+	if (rc >= 0)
+		rc = sd_event_set_watchdog(d->loop, true);
 	if (rc >= 0)
 		rc = sd_event_add_signal(d->loop, NULL, SIGHUP, on_hup, d);
 	if (rc >= 0)
@@ -752,6 +763,7 @@ static int start(struct lbd *d)
 	}
 	/* What the state model changed while loading is in the maps now. */
 	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	lbd_notify_ready(d);
 	rc = sd_event_loop(d->loop);
 	if (rc < 0) {
 		log_err("event loop: %s", strerror(-rc));
@@ -814,6 +826,7 @@ int main(int argc, char **argv)
 		{ "unload", required_argument, NULL, 'u' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *config = NULL, *check = NULL, *unload = NULL;
@@ -832,6 +845,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("lbd (sluice) %s\n", LB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * lbd's own state, shared by its three files: lbd.c (start, signals,
- * reload, the state model's changes and the state file), lbd_nexthop.c
- * (following the gateway's MAC) and lbd_control.c (what the control socket
- * asks of lbd). Nothing outside lbd includes it.
+ * lbd's own state, shared by its files: lbd.c (start, signals, reload,
+ * the state model's changes and the state file), lbd_nexthop.c (following
+ * the gateway's MAC), lbd_control.c (what the control socket asks of lbd)
+ * and lbd_systemd.c (what systemd is told). Nothing outside lbd includes
+ * it.
  */
 #ifndef LB_LBD_H
 #define LB_LBD_H
@@ -53,6 +54,7 @@ struct lbd {
 	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;
 	char state_note[360];	/* the state file at start: what became of it */
+	char status_sent[256];	/* the last STATUS= systemd was told */
 	bool full_due;		/* a full apply failed: retry it */
 	bool save_due;
 	bool save_failing;
@@ -73,6 +75,12 @@ int lbd_blocks_write(struct lbd *d, const char *why);
 /* Switch to a new config (see lbd.c). */
 int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		      const char *why, struct apply_stats *as, char *err, size_t errlen);
+
+/* lbd_systemd.c: sd_notify(3) */
+void lbd_notify_ready(const struct lbd *d);
+void lbd_notify_status(struct lbd *d);
+void lbd_notify_reloading(void);
+void lbd_notify_stopping(void);
 
 /* lbd_nexthop.c */
 const char *lbd_mac_text(const __u8 mac[6]);
