@@ -120,3 +120,21 @@ netns_backends() {
 		i=$((i + 1))
 	done
 }
+
+# netns_echo_servers ECHO_SERVER NS...: test/echo_server.py on the VIP
+# 198.18.100.1:80 in each backend namespace, answering "be1", "be2", ...;
+# returns once every one listens.
+netns_echo_servers() {
+	local server=$1 ns i=1
+	shift
+	for ns in "$@"; do
+		nsx "$ns" "$server" "be$i" </dev/null >/dev/null 2>&1 &
+		i=$((i + 1))
+	done
+	for ns in "$@"; do
+		for _ in $(seq 50); do
+			nsx "$ns" ss -ltn | grep -q '198.18.100.1:80' && break
+			sleep 0.1
+		done
+	done
+}

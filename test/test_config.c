@@ -434,6 +434,10 @@ Test(config, full_example)
 	cr_assert_eq(cfg->flow_table_size, 1048576);
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
+	cr_assert_str_eq(cfg->metrics_listen, "127.0.0.1:9650");
+	cr_assert_eq(cfg->metrics_family, LB_FAMILY_IPV4);
+	cr_assert_eq(cfg->metrics_addr[0], ip4("127.0.0.1"));
+	cr_assert_eq(cfg->metrics_port, 9650);
 	cr_assert_eq(cfg->n_vips, 2);
 
 	web = &cfg->vips[0];	/* IPv4 sorts before IPv6 */
@@ -482,6 +486,7 @@ Test(config, top_level_defaults)
 	cr_assert_eq(cfg->n_deny, 0);
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
+	cr_assert_eq(cfg->metrics_family, 0, "metrics are off unless asked for");
 	cr_assert_eq(cfg->n_vips, 0);
 	config_free(cfg);
 }
@@ -616,6 +621,9 @@ Test(config, ipv6_only)
 	cr_assert(!cfg->has_src4 && cfg->has_src6);
 	cr_assert(!cfg->next_hop_auto);
 	cr_assert_arr_eq(cfg->next_hop, mac, sizeof(mac));
+	cr_assert_eq(cfg->metrics_family, LB_FAMILY_IPV6);
+	assert_addr(cfg->metrics_family, cfg->metrics_addr, "fd00:9::1");
+	cr_assert_eq(cfg->metrics_port, 9100);
 	cr_assert_eq(cfg->n_vips, 2);
 	cr_assert_str_eq(cfg->vips[0].name, "dns6");	/* port 53 before 443 */
 	cr_assert_str_eq(cfg->vips[1].name, "web6");

@@ -111,6 +111,12 @@ struct config {
 	struct blocklist_rule *deny;
 	size_t n_deny;
 	char control_socket[108];	/* sizeof(sun_path) */
+	/* "metrics_listen": where Prometheus scrapes, "" (off) or as written
+	 * ("127.0.0.1:9650", "[::]:9650"); the address and port parsed. */
+	char metrics_listen[64];
+	__u8 metrics_family;		/* LB_FAMILY_IPV4 or _IPV6; 0: off */
+	__be32 metrics_addr[4];
+	__u16 metrics_port;		/* host order */
 	/* Who may use it: members of control_group read; changes need root
 	 * or, when set (not ""), a member of control_admin_group. */
 	char control_group[CONFIG_GROUP_MAX + 1];

@@ -449,6 +449,9 @@ static bool reload_allowed(const struct state *st, const struct config *cfg, cha
 	if (strcmp(old->control_socket, cfg->control_socket))
 		log_warn("reload: control_socket moves to %s only after a restart; lbd listens on "
 			 "%s", cfg->control_socket, old->control_socket);
+	if (strcmp(old->metrics_listen, cfg->metrics_listen))
+		log_warn("reload: metrics_listen changes to \"%s\" only after a restart; metrics "
+			 "stay on \"%s\"", cfg->metrics_listen, old->metrics_listen);
 	if (strcmp(old->state_dir, cfg->state_dir))
 		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
 			 "now on", old->state_dir, cfg->state_dir);
@@ -490,6 +493,13 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 		health_config(d->health, next);
 	state_clean(next);
 	save_soon(d);
+}
+
+/* For the metrics: when a config was last offered, and whether it took. */
+static void reload_note(struct lbd *d, bool ok)
+{
+	d->reload_ms = clock_wall_ms();
+	d->reload_ok = ok;
 }
 
 /* Removed VIPs take their allow lists with them, operator rules too,
@@ -562,8 +572,10 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	d->full_due = rc != 0;
 	state_replace(d, next, text, len);
 	lbd_retry_arm(d);
+	reload_note(d, rc == 0);
 	return rc;
 refused:
+	reload_note(d, false);
 	log_err("%s: %s; the config was not applied; the running config stays", why, err);
 	if (next)
 		lbd_blocks_write(d, why);
@@ -581,6 +593,7 @@ static bool reload_same(struct lbd *d, const char *text, size_t len)
 		return false;
 	log_info("reload: %s has not changed", d->config_path);
 	d->full_due = apply_full(d, d->st, "reload", NULL) != 0;
+	reload_note(d, !d->full_due);
 	lbd_retry_arm(d);
 	return true;
 }
@@ -601,6 +614,7 @@ static void reload(struct lbd *d)
 	free(text);
 	text = NULL;
 	if (config_take(d->config_path, &text, &len, &cfg)) {
+		reload_note(d, false);
 		log_err("reload: the config was not applied; the running config stays");
 		config_free(cfg);
 		free(text);
@@ -754,6 +768,8 @@ static int start(struct lbd *d)
 		return EXIT_FAILURE;
 	state_clean(d->st);
 	rc = lbd_control_start(d);
+	if (!rc)
+		rc = lbd_metrics_start(d);
 	if (rc)
 		return rc;
 	d->health = health_new(d->loop);
@@ -791,6 +807,7 @@ static int cmd_run(const char *path)
 	}
 	d.started_ms = clock_wall_ms();
 	rc = start(&d);
+	lbd_metrics_stop(&d);
 	control_free(d.ctl);
 	health_free(d.health);
 	flows_free(d.flows);

@@ -14,6 +14,8 @@
 #include <linux/types.h>
 #include <systemd/sd-event.h>
 
+struct MHD_Daemon;
+
 #include "apply.h"
 #include "blocklist.h"
 #include "config.h"
@@ -55,6 +57,10 @@ struct lbd {
 	__u64 started_ms;
 	char state_note[360];	/* the state file at start: what became of it */
 	char status_sent[256];	/* the last STATUS= systemd was told */
+	__u64 reload_ms;	/* wall clock of the last config offered; 0: none */
+	bool reload_ok;		/* and whether it was applied */
+	struct MHD_Daemon *mhd;	/* metrics; NULL: off */
+	sd_event_source *mhd_io, *mhd_timer;
 	bool full_due;		/* a full apply failed: retry it */
 	bool save_due;
 	bool save_failing;
@@ -81,6 +87,11 @@ void lbd_notify_ready(const struct lbd *d);
 void lbd_notify_status(struct lbd *d);
 void lbd_notify_reloading(void);
 void lbd_notify_stopping(void);
+
+/* lbd_metrics.c: Prometheus metrics, when metrics_listen is set. 0, or
+ * EXIT_FAILURE (logged). */
+int lbd_metrics_start(struct lbd *d);
+void lbd_metrics_stop(struct lbd *d);
 
 /* lbd_nexthop.c */
 const char *lbd_mac_text(const __u8 mac[6]);
