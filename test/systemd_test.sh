@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# lbd as systemd runs it, without a running systemd: the installed unit
-# passes `systemd-analyze verify` without a complaint; lbd starts, reloads
+# lbd as systemd runs it, without a running systemd: the installed units
+# (lbd's, sluice-backend's) pass `systemd-analyze verify` without a
+# complaint; lbd starts, reloads
 # and serves lbctl with only the capabilities the unit leaves it; and it
 # tells a notify socket of the test's own READY=1 once attached,
 # RELOADING=1 with MONOTONIC_USEC then READY=1 around each SIGHUP (a
@@ -49,6 +50,12 @@ systemd-analyze verify --man=no "$work/lbd.service" >"$work/verify" 2>&1 ||
 	fail "verify exited $?: $(cat "$work/verify")"
 [ ! -s "$work/verify" ] || fail "verify complained: $(cat "$work/verify")"
 grep -q '^Type=notify$' "$unit" || fail "the unit is not Type=notify"
+install -m 0755 "$build/scripts/backend/sluice-backend" "$work/sluice-backend"
+sed "s#$prefix_sbin/sluice-backend#$work/sluice-backend#g" \
+	"$build/scripts/backend/sluice-backend.service" >"$work/sluice-backend.service"
+systemd-analyze verify --man=no "$work/sluice-backend.service" >"$work/verify" 2>&1 ||
+	fail "verify sluice-backend.service exited $?: $(cat "$work/verify")"
+[ ! -s "$work/verify" ] || fail "verify complained of sluice-backend.service: $(cat "$work/verify")"
 # The unit's bounding set, as setpriv spells it: "-all,+bpf,+perfmon,...".
 caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z' 'a-z' |
 	sed 's/cap_/+/g; s/ /,/g; s/^/-all,/')
