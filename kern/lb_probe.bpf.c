@@ -13,7 +13,9 @@
  *   marked? -> find the backend and the tunnel -> parse the inner header
  *   -> make room (bpf_skb_adjust_room) -> Ethernet and outer header -> count
  *
- * Unmarked packets leave untouched and uncounted. A marked packet that
+ * Every packet it lets through goes on with TC_ACT_UNSPEC, as if it were
+ * not there: filters after it in the chain still see it (TC_ACT_OK would
+ * end the chain). Unmarked packets leave untouched and uncounted. A marked packet that
  * cannot be encapsulated is dropped, never sent as it is: toward the VIP
  * unwrapped it would come back to a balancer, which could hand it to
  * another backend, and the probe would pass for the wrong one.
@@ -216,12 +218,12 @@ int lb_probe(struct __sk_buff *skb)
 	int rc;
 
 	if ((mark & LB_PROBE_MARK_MASK) != LB_PROBE_MARK)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	rc = lb_probe_encap(skb, mark & ~LB_PROBE_MARK_MASK);
 	ps = bpf_map_lookup_elem(&probe_stats, &zero);
 	if (ps && rc >= 0 && rc < LB_PROBE_MAX)
 		ps->count[rc]++;
-	return rc == LB_PROBE_ENCAP ? TC_ACT_OK : TC_ACT_SHOT;
+	return rc == LB_PROBE_ENCAP ? TC_ACT_UNSPEC : TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";
