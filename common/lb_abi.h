@@ -371,7 +371,8 @@ _Static_assert(LB_MAX_BACKENDS - 1 <= (__u32)~LB_PROBE_MARK_MASK, "backend ids f
 enum lb_probe_counter {
 	LB_PROBE_ENCAP = 0,	/* encapsulated and sent on */
 	LB_PROBE_NO_BACKEND,	/* the mark names no backend in use: dropped */
-	LB_PROBE_NO_CONFIG,	/* no lb_cfg, or no tunnel source for the family: dropped */
+	LB_PROBE_NO_CONFIG,	/* no lb_cfg, no next-hop MAC yet, or no tunnel source
+				 * for the family: dropped */
 	LB_PROBE_NOT_IP,	/* not IPv4 or IPv6 behind Ethernet: dropped */
 	LB_PROBE_TOO_BIG,	/* larger than the MTU once encapsulated: dropped */
 	LB_PROBE_ADJUST,	/* the kernel refused to grow the packet: dropped */

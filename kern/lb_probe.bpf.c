@@ -173,6 +173,15 @@ static __always_inline int lb6_probe_encap(struct __sk_buff *skb, const struct l
 	return LB_PROBE_ENCAP;
 }
 
+/* Until lbd knows the next hop's MAC, lb_cfg holds zeros: a frame to
+ * 00:00:00:00:00:00 would go nowhere, as lb_xdp's would. */
+static __always_inline int lb_probe_next_hop_known(const struct lb_config *cfg)
+{
+	const __u8 *m = cfg->next_hop_mac;
+
+	return m[0] | m[1] | m[2] | m[3] | m[4] | m[5];
+}
+
 /* A backend that a retired entry or no entry names is no probe's target. */
 static __always_inline const struct lb_backend *lb_probe_backend(__u32 id)
 {
@@ -198,7 +207,7 @@ static __always_inline int lb_probe_encap(struct __sk_buff *skb, __u32 id)
 	if (!be)
 		return LB_PROBE_NO_BACKEND;
 	cfg = bpf_map_lookup_elem(&lb_cfg, &zero);
-	if (!cfg)
+	if (!cfg || !lb_probe_next_hop_known(cfg))
 		return LB_PROBE_NO_CONFIG;
 	rc = lb_probe_inner(skb, &in);
 	if (rc != LB_PROBE_ENCAP)

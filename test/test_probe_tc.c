@@ -11,8 +11,9 @@
  *    sources. The output is also checked field by field against what the
  *    row says, so the two programs cannot agree on a wrong header.
  *  - Unmarked packets, and marks without sluice's tag, leave untouched.
- *  - A mark that names no backend in use, a packet too big for the tunnel
- *    and a frame that is not IP are dropped, each counted once.
+ *  - A mark that names no backend in use, a packet too big for the tunnel,
+ *    a frame that is not IP and a next hop not known yet are dropped, each
+ *    counted once.
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -52,6 +53,7 @@ struct probe_case {
 	__u16 payload;		/* TCP payload bytes */
 	bool per_flow_src;	/* tunnel sources are prefixes, not addresses */
 	bool not_ip;		/* an ARP frame rather than TCP */
+	bool no_next_hop;	/* lb_cfg's next-hop MAC still zero */
 	enum expect expect;
 	char backend[40];	/* EXPECT_ENCAP: the outer destination */
 	int counter;		/* EXPECT_DROP: enum lb_probe_counter */
@@ -106,22 +108,31 @@ static struct probe_case cases[] = {
 	  .payload = FILL6 + 1, .expect = EXPECT_DROP, .counter = LB_PROBE_TOO_BIG },
 	{ .name = "marked, not ip", .mark = TAG(1), .not_ip = true, .expect = EXPECT_DROP,
 	  .counter = LB_PROBE_NOT_IP },
+	{ .name = "no next hop yet", .vip = "198.18.100.1", .port = 80, .mark = TAG(1),
+	  .no_next_hop = true, .expect = EXPECT_DROP, .counter = LB_PROBE_NO_CONFIG },
+	{ .name = "no next hop yet, unmarked", .vip = "198.18.100.1", .port = 80,
+	  .no_next_hop = true, .expect = EXPECT_UNTOUCHED },
 };
 
 static struct lb_xdp *xdp;
 static struct lb_probe *probe;
 static struct testbed_vip vips[4];
 
-/* The tunnel sources of a per-flow row: the same addresses as prefixes. */
-static void sources_per_flow(void)
+/* What a row changes in lb_cfg: tunnel sources that are prefixes (the
+ * same addresses), or a next hop not known yet. */
+static void config_adjust(const struct probe_case *tc)
 {
 	int fd = bpf_map__fd(xdp->maps.lb_cfg);
 	struct lb_config cfg;
 	__u32 zero = 0;
 
 	cr_assert_eq(bpf_map_lookup_elem(fd, &zero, &cfg), 0);
-	cfg.src4_plen = 24;
-	cfg.src6_plen = 112;
+	if (tc->per_flow_src) {
+		cfg.src4_plen = 24;
+		cfg.src6_plen = 112;
+	}
+	if (tc->no_next_hop)
+		memset(cfg.next_hop_mac, 0, sizeof(cfg.next_hop_mac));
 	cr_assert_eq(bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY), 0);
 }
 
@@ -316,8 +327,7 @@ ParameterizedTest(struct probe_case *tc, probe_tc, row)
 	uint64_t before[LB_PROBE_MAX], after[LB_PROBE_MAX];
 	int i, verdict;
 
-	if (tc->per_flow_src)
-		sources_per_flow();
+	config_adjust(tc);
 	counters_read(before);
 	verdict = probe_run(in, len, tc->mark, out, &out_len);
 	counters_read(after);
