@@ -3,18 +3,22 @@
 #
 # "via": "tunnel" health checks, end to end, in network namespaces: the
 # client - router - node topology of netns_lib.sh with two backends that
-# run lb_decap and hold the VIP on lo. The VIP "web" checks them through
-# the tunnel; "plain" checks backend 1 directly, on the same port.
+# run lb_decap and hold the VIPs on lo, IPv6 added. The VIP "web"
+# (198.18.100.1) checks them through the tunnel; "plain" checks backend 1
+# directly, on the same port; "web6" (fd00:100::1) checks backend 1 at
+# fd00:3::1 (IPv6 in IPv6) and backend 2 at 198.18.3.2 (IPv6 in IPv4)
+# through the tunnel.
 #
 #  1. Every check passes, lb_probe sits at the node's egress, and a probe
 #     caught on the router is an IPIP packet from the tunnel source to a
 #     backend with both checksums right (the node's NIC has TX checksum
 #     offload off: the kernel finishes the inner one after lb_probe moved
 #     the headers, as a NIC would).
-#  2. Backend 1 loses the VIP from lo: its tunnel check fails, the direct
-#     one of the same backend goes on passing, backend 2 stays up.
+#  2. Backend 1 loses 198.18.100.1 from lo: its tunnel check for web
+#     fails, while its direct check and its tunnel check for web6 (whose
+#     VIP it still holds) go on passing, and backend 2 stays up.
 #  3. The VIP comes back: backend 1 is up again through the tunnel.
-#  4. Backend 2 loses lb_decap: its tunnel check fails too.
+#  4. Backend 2 loses lb_decap: its tunnel checks fail, for both VIPs.
 #  5. lbd killed and started again: it replaces its own lb_probe (one
 #     filter, a new program) and the checks go on.
 #  6. A reload to direct checks: both are up again (the direct check
@@ -55,10 +59,21 @@ fail() {
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
 nsx "$lb" ethtool -K l0 tx off >/dev/null
-# Each backend answers on every address: the VIP and its own.
+# IPv6: the node fd00:1::2 behind the router's fd00:1::fe, which routes
+# the VIPs' fd00:100::/64 to it and reaches the backends' fd00:3::/64.
+nsx "$rt" sysctl -qw net.ipv6.conf.all.forwarding=1
+nsx "$rt" ip -6 addr add fd00:1::fe/64 dev r1 nodad
+nsx "$rt" ip -6 addr add fd00:3::fe/64 dev br0 nodad
+nsx "$rt" ip -6 route add fd00:100::/64 via fd00:1::2
+nsx "$lb" ip -6 addr add fd00:1::2/64 dev l0 nodad
+nsx "$lb" ip -6 route add default via fd00:1::fe
+# Each backend answers on every address, IPv4 and IPv6: the VIPs and its own.
 i=1
 for ns in $be1 $be2; do
-	nsx "$ns" "$src/test/echo_server.py" "be$i" 0.0.0.0 80 </dev/null >/dev/null 2>&1 &
+	nsx "$ns" ip -6 addr add "fd00:3::$i/64" dev b0 nodad
+	nsx "$ns" ip -6 addr add fd00:100::1/128 dev lo nodad
+	nsx "$ns" ip -6 route add default via fd00:3::fe
+	nsx "$ns" "$src/test/echo_server.py" "be$i" :: 80 </dev/null >/dev/null 2>&1 &
 	i=$((i + 1))
 done
 
@@ -67,7 +82,7 @@ config() {
 	cat <<EOF
 {
   "interface": "l0",
-  "tunnel_source": { "ipv4": "198.18.1.2" },
+  "tunnel_source": { "ipv4": "198.18.1.2", "ipv6": "fd00:1::2" },
   "state_dir": "$work/state",
   "control_socket": "$sock",
   "vips": [
@@ -80,7 +95,12 @@ config() {
       "table_size": 251,
       "health_check": { "type": "tcp", "interval_ms": 200, "timeout_ms": 150,
                         "rise": 1, "fall": 2 },
-      "backends": [ { "address": "198.18.3.1" } ] }
+      "backends": [ { "address": "198.18.3.1" } ] },
+    { "name": "web6", "address": "fd00:100::1", "port": 80, "protocol": "tcp",
+      "table_size": 251,
+      "health_check": { "type": "tcp", "via": "$1", "interval_ms": 200, "timeout_ms": 150,
+                        "rise": 1, "fall": 2 },
+      "backends": [ { "address": "fd00:3::1" }, { "address": "198.18.3.2" } ] }
   ]
 }
 EOF
@@ -135,17 +155,20 @@ step "1. every check passes; probes leave tunnelled, with correct checksums"
 expect web 198.18.3.1 up
 expect web 198.18.3.2 up
 expect plain 198.18.3.1 up
+expect web6 fd00:3::1 up
+expect web6 198.18.3.2 up
 egress_filters | grep -q 'lb_probe' || fail "no lb_probe at l0's egress: $(egress_filters)"
 out=$(nsx "$rt" /usr/bin/python3 "$src/test/tunnel_capture.py" r1 198.18.1.2 198.18.100.1 80 3) ||
 	fail "tunnelled probe on the wire: $out"
 echo "   $out"
 
-step "2. backend 1 without the VIP on lo: tunnel check down, direct check up"
+step "2. backend 1 without 198.18.100.1 on lo: web's tunnel check down; its direct and web6 checks up"
 nsx "$be1" ip addr del 198.18.100.1/32 dev lo
 expect web 198.18.3.1 down
 grep -q 'health: 198.18.100.1:80 tcp via 198.18.3.1 is down (timeout after 150 ms)' \
 	"$work/lbd.log" || fail "no log line for the failed tunnel check"
 stays plain 198.18.3.1 up
+stays web6 fd00:3::1 up
 stays web 198.18.3.2 up
 "$lbctl" -s "$sock" -j backend list web | grep -q '"address":"198.18.3.1".*"effective":"out"' ||
 	fail "backend 1 is not out of web's table: $("$lbctl" -s "$sock" backend list web)"
@@ -154,9 +177,10 @@ step "3. the VIP back on lo: backend 1 up again through the tunnel"
 nsx "$be1" ip addr add 198.18.100.1/32 dev lo
 expect web 198.18.3.1 up
 
-step "4. backend 2 without lb_decap: its tunnel check fails"
+step "4. backend 2 without lb_decap: its tunnel checks fail, IPv4 and IPv6 inside"
 nsx "$be2" ip link set dev b0 xdp off
 expect web 198.18.3.2 down
+expect web6 198.18.3.2 down
 stays web 198.18.3.1 up
 
 step "5. lbd killed and started again: lb_probe replaced in place"
