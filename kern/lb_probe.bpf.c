@@ -15,10 +15,10 @@
  *
  * Every packet it lets through goes on with TC_ACT_UNSPEC, as if it were
  * not there: filters after it in the chain still see it (TC_ACT_OK would
- * end the chain). Unmarked packets leave untouched and uncounted. A marked packet that
- * cannot be encapsulated is dropped, never sent as it is: toward the VIP
- * unwrapped it would come back to a balancer, which could hand it to
- * another backend, and the probe would pass for the wrong one.
+ * end the chain). Unmarked packets leave untouched and uncounted. A marked
+ * packet that cannot be encapsulated is dropped, never sent as it is:
+ * toward the VIP unwrapped it would come back to a balancer, which could
+ * hand it to another backend, and the probe would pass for the wrong one.
  *
  * The inner packet is not touched. A TCP checksum left to offload
  * (CHECKSUM_PARTIAL) stays so: bpf_skb_adjust_room() inserts the room
