@@ -3,7 +3,8 @@
 # lbd's Prometheus endpoint, scraped as Prometheus would: the text passes
 # `promtool check metrics`; the numbers are the ones traffic and the
 # operator made (packets of real connections, slots that add up to the
-# table, a drained backend's state, a refused reload); counters do not go
+# table, a drained backend's state, a refused reload, a failing health
+# check's probes and state change); counters do not go
 # back after a SIGKILL and restart; other paths and methods get 404 and 405.
 #
 # Usage: metrics_test.sh BUILD_DIR SOURCE_DIR   (root; CI=true makes a skip a failure)
@@ -47,7 +48,12 @@ cat >"$work/lbd.json" <<JSON
   "metrics_listen": "127.0.0.1:9650",
   "vips": [ { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
               "table_size": 251,
-              "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] } ] }
+              "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] },
+            { "name": "chk", "address": "198.18.100.1", "port": 81, "protocol": "tcp",
+              "table_size": 251,
+              "health_check": { "type": "tcp", "interval_ms": 100, "timeout_ms": 100,
+                                "rise": 1, "fall": 1 },
+              "backends": [ { "address": "198.18.3.1" } ] } ] }
 JSON
 
 start_lbd() {
@@ -103,6 +109,29 @@ prog=$(sed -n 's/.*attached (program id \([0-9]*\),.*/\1/p' "$work/lbd.log")
 ptag=$(bpftool -j prog show id "$prog" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["tag"])')
 version=$("$lbd" --version | cut -d' ' -f3)
 value "$work/m1" "sluice_build_info{version=\"$version\",program_tag=\"$ptag\"}" >/dev/null
+
+step "health probes are timed by kind, and a backend going down is counted once"
+# chk checks port 81 of a backend where nothing listens: refused (or, on
+# a starved machine, timed out), so down at its first probe (fall 1), for
+# good.
+for _ in $(seq 100); do
+	scrape "$work/h1"
+	[ "$(value "$work/h1" 'sluice_health_state_changes_total{to="down"}')" = 1 ] && break
+	sleep 0.1
+done
+[ "$(value "$work/h1" 'sluice_health_state_changes_total{to="down"}')" = 1 ] ||
+	fail "changes to down: $(grep state_changes "$work/h1")"
+[ "$(value "$work/h1" 'sluice_health_state_changes_total{to="up"}')" = 0 ] || fail "changes to up"
+grep -q '^sluice_backend_health{vip="chk",backend="198.18.3.1",state="down",' "$work/h1" ||
+	fail "chk's backend is not down: $(grep 'vip="chk"' "$work/h1")"
+probes=$(value "$work/h1" 'sluice_health_probes_total')
+tcp=$(value "$work/h1" 'sluice_health_probe_duration_seconds_count{kind="tcp"}')
+inf=$(value "$work/h1" 'sluice_health_probe_duration_seconds_bucket{kind="tcp",le="+Inf"}')
+[ "$probes" -ge 1 ] && [ "$tcp" = "$probes" ] && [ "$inf" = "$tcp" ] ||
+	fail "probes $probes, tcp durations $tcp, +Inf bucket $inf"
+[ "$(value "$work/h1" 'sluice_health_probe_duration_seconds_count{kind="http"}')" = 0 ] ||
+	fail "http durations without http checks"
+promtool check metrics <"$work/h1" >"$work/promtool" 2>&1 || fail "promtool: $(cat "$work/promtool")"
 
 step "a drain and a refused reload show"
 "$lbctl" -s "$sock" backend drain web 198.18.3.2 >/dev/null || fail "drain"

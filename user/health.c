@@ -58,6 +58,8 @@ struct health {
 	struct timeq sched;	/* every target's next start */
 	sd_event_source *tick;	/* at the earliest of them */
 	__u64 probes;
+	struct metrics_hist probe_us[CONFIG_HC_HTTPS + 1];	/* by kind */
+	__u64 changes[3];	/* by the state gone to */
 	__u32 rnd;
 	char tunnel_dev[IFNAMSIZ];	/* where lb_probe sits; "": unknown */
 	health_id_fn id_of;
@@ -241,12 +243,15 @@ static void target_changed(struct hc_target *t, enum state_health from, const ch
 
 	target_name(t, name, sizeof(name));
 	target_vips(t, vips, sizeof(vips));
-	if (t->run.health == STATE_HEALTH_DOWN)
+	if (t->run.health == STATE_HEALTH_DOWN) {
+		t->h->changes[STATE_HEALTH_DOWN]++;
 		log_warn("health: %s is down (%s); %s", name, reason, vips);
-	else if (from == STATE_HEALTH_DOWN)
+	} else if (from == STATE_HEALTH_DOWN) {
+		t->h->changes[STATE_HEALTH_UP]++;
 		log_info("health: %s is up again; %s", name, vips);
-	else	/* unknown, counted as up already: nothing changes but the name */
+	} else {	/* unknown, counted as up already: nothing changes but the name */
 		log_debug("health: %s is up; %s", name, vips);
+	}
 	for (i = 0; i < t->n_feeds; i++)
 		state_health_set(st, t->feeds[i].vip, t->feeds[i].be, t->run.health, reason,
 				 now_ms);
@@ -260,6 +265,7 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 	size_t i;
 
 	t->h->probes++;
+	metrics_hist_note(&t->h->probe_us[t->key.type], us);
 	for (i = 0; i < t->n_feeds; i++)
 		state_probe_note(t->h->st, t->feeds[i].vip, t->feeds[i].be, ok, us, now);
 	if (hc_step(&t->run, ok, t->key.rise, t->key.fall) != was)
@@ -590,4 +596,6 @@ void health_stats_get(const struct health *h, struct health_stats *hs)
 	for (i = 0; i < h->n; i++)
 		hs->feeds += h->t[i]->n_feeds;
 	hs->probes = h->probes;
+	memcpy(hs->probe_us, h->probe_us, sizeof(hs->probe_us));
+	memcpy(hs->changes, h->changes, sizeof(hs->changes));
 }

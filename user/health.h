@@ -23,6 +23,7 @@
 #include <linux/types.h>
 #include <systemd/sd-event.h>
 
+#include "metrics.h"
 #include "state.h"
 #include "timeq.h"
 
@@ -74,6 +75,12 @@ struct health_stats {
 	size_t targets;		/* distinct checks being run */
 	size_t feeds;		/* (VIP, backend) pairs they feed */
 	__u64 probes;		/* probes finished since start */
+	/* How long they took, by enum config_hc_type. */
+	struct metrics_hist probe_us[CONFIG_HC_HTTPS + 1];
+	/* Changes of a target's health, by enum state_health it went to:
+	 * each change logged at info or warn (unknown -> up changes nothing
+	 * and is not counted). */
+	__u64 changes[3];
 };
 
 void health_stats_get(const struct health *h, struct health_stats *hs);

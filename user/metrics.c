@@ -134,6 +134,77 @@ static void named_counters(struct text *t, const char *name, const char *label,
 	}
 }
 
+/* The buckets' upper bounds, as numbers and as the le label writes them. */
+static const struct {
+	__u64 us;
+	const char *le;
+} hist_bounds[METRICS_HIST_BUCKETS - 1] = {
+	{ 500, "0.0005" }, { 1000, "0.001" }, { 2500, "0.0025" }, { 5000, "0.005" },
+	{ 10000, "0.01" }, { 25000, "0.025" }, { 50000, "0.05" }, { 100000, "0.1" },
+	{ 250000, "0.25" }, { 500000, "0.5" }, { 1000000, "1" }, { 2500000, "2.5" },
+	{ 5000000, "5" },
+};
+
+void metrics_hist_note(struct metrics_hist *h, __u64 us)
+{
+	size_t i = 0;
+
+	while (i < METRICS_HIST_BUCKETS - 1 && us > hist_bounds[i].us)
+		i++;
+	h->n[i]++;
+	h->sum_us += us;
+}
+
+/* name_bucket{labels,le="..."} for each bound and +Inf, cumulative, then
+ * name_sum (seconds) and name_count. */
+static void hist_render(struct text *t, const char *name, const char *labels,
+			const struct metrics_hist *h)
+{
+	char series[96], more[32], frac[16];
+	__u64 total = 0;
+	size_t i;
+
+	snprintf(series, sizeof(series), "%s_bucket", name);
+	for (i = 0; i < METRICS_HIST_BUCKETS; i++) {
+		total += h->n[i];
+		snprintf(more, sizeof(more), ",le=\"%s\"",
+			 i < METRICS_HIST_BUCKETS - 1 ? hist_bounds[i].le : "+Inf");
+		sample_more(t, series, labels, more, total);
+	}
+	snprintf(series, sizeof(series), "%s_sum{%s} ", name, labels);
+	put(t, series);
+	put_u64(t, h->sum_us / 1000000);
+	snprintf(frac, sizeof(frac), ".%06u\n", (unsigned int)(h->sum_us % 1000000));
+	put(t, frac);
+	snprintf(series, sizeof(series), "%s_count", name);
+	sample(t, series, labels, total);
+}
+
+static void health_render(struct text *t, const struct metrics_facts *m)
+{
+	static const enum config_hc_type kinds[] = { CONFIG_HC_TCP, CONFIG_HC_HTTP,
+						     CONFIG_HC_HTTPS };
+	static const char *const kind_names[] = { "tcp", "http", "https" };
+	static const char *const to[] = { "up", "down" };
+	const __u64 changes[] = { m->health_changes[STATE_HEALTH_UP],
+				  m->health_changes[STATE_HEALTH_DOWN] };
+	char labels[32];
+	size_t i;
+
+	head(t, "sluice_health_probes_total", "counter", "Health probes run since lbd started.");
+	sample(t, "sluice_health_probes_total", NULL, m->probes);
+	head(t, "sluice_health_probe_duration_seconds", "histogram", "How long health probes "
+	     "took, from the start to the answer, the failure or the timeout, by kind.");
+	for (i = 0; i < 3; i++) {
+		snprintf(labels, sizeof(labels), "kind=\"%s\"", kind_names[i]);
+		hist_render(t, "sluice_health_probe_duration_seconds", labels,
+			    &m->probe_us[kinds[i]]);
+	}
+	named_counters(t, "sluice_health_state_changes_total", "to", to, changes, 2,
+		       "Health changes of checked backends, counted once per check however many "
+		       "VIPs it feeds, by the state they went to.");
+}
+
 static void facts_render(struct text *t, const struct state *st, const struct metrics_facts *m)
 {
 	static const char *const lists[] = { "deny4", "deny6", "allow" };
@@ -164,8 +235,7 @@ static void facts_render(struct text *t, const struct state *st, const struct me
 		snprintf(labels, sizeof(labels), "list=\"%s\"", lists[i]);
 		sample(t, "sluice_block_rules", labels, m->block_rules[i]);
 	}
-	head(t, "sluice_health_probes_total", "counter", "Health probes run since lbd started.");
-	sample(t, "sluice_health_probes_total", NULL, m->probes);
+	health_render(t, m);
 }
 
 static void global_render(struct text *t, const struct readmodel *rm)

@@ -19,6 +19,21 @@
 #include "readmodel.h"
 #include "state.h"
 
+/*
+ * A histogram of durations in the buckets every sluice duration histogram
+ * uses: 13 bounds from 0.5 ms to 5 s (metrics.c), then +Inf. Counts are per
+ * bucket, not cumulative; the text makes them cumulative.
+ */
+#define METRICS_HIST_BUCKETS	14
+
+struct metrics_hist {
+	__u64 n[METRICS_HIST_BUCKETS];
+	__u64 sum_us;
+};
+
+/* One duration of us microseconds, counted. */
+void metrics_hist_note(struct metrics_hist *h, __u64 us);
+
 /* What lbd knows beside the models. */
 struct metrics_facts {
 	const char *version;
@@ -28,6 +43,11 @@ struct metrics_facts {
 	bool maps_ok;			/* no map write is owed (no retry pending) */
 	__u32 block_rules[3];		/* deny4, deny6, allow */
 	__u64 probes;			/* health probes run since lbd started */
+	/* How long they took, by enum config_hc_type (none: never counted). */
+	struct metrics_hist probe_us[CONFIG_HC_HTTPS + 1];
+	/* Health changes of checked targets, by the state they went to (enum
+	 * state_health; unknown: never counted). */
+	__u64 health_changes[3];
 };
 
 /*

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The metrics text without a node: the duration histogram's buckets, and
+ * the health series as a scrape writes them (an empty config, so only
+ * lbd's own facts are in it).
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "metrics.h"
+
+struct bucket_case {
+	__u64 us;
+	size_t bucket;
+};
+
+/* A bound belongs to its own bucket (le: less than or equal). */
+static struct bucket_case bucket_cases[] = {
+	{ 0, 0 }, { 500, 0 }, { 501, 1 }, { 1000, 1 }, { 2400, 2 }, { 99999, 7 },
+	{ 100000, 7 }, { 1000000, 10 }, { 5000000, 12 }, { 5000001, 13 },
+	{ 3600000000ULL, 13 },
+};
+
+ParameterizedTestParameters(metrics, hist_bucket)
+{
+	return cr_make_param_array(struct bucket_case, bucket_cases,
+				   sizeof(bucket_cases) / sizeof(bucket_cases[0]));
+}
+
+ParameterizedTest(struct bucket_case *tc, metrics, hist_bucket)
+{
+	struct metrics_hist h = { 0 };
+	size_t i;
+
+	metrics_hist_note(&h, tc->us);
+	for (i = 0; i < METRICS_HIST_BUCKETS; i++)
+		cr_assert_eq(h.n[i], i == tc->bucket, "%llu us: bucket %zu holds %llu",
+			     (unsigned long long)tc->us, i, (unsigned long long)h.n[i]);
+	cr_assert_eq(h.sum_us, tc->us);
+}
+
+static const char *const want_lines[] = {
+	"# TYPE sluice_health_probe_duration_seconds histogram\n",
+	"sluice_health_probe_duration_seconds_bucket{kind=\"tcp\",le=\"0.0005\"} 1\n",
+	"sluice_health_probe_duration_seconds_bucket{kind=\"tcp\",le=\"0.001\"} 2\n",
+	"sluice_health_probe_duration_seconds_bucket{kind=\"tcp\",le=\"0.5\"} 2\n",
+	"sluice_health_probe_duration_seconds_bucket{kind=\"tcp\",le=\"+Inf\"} 3\n",
+	"sluice_health_probe_duration_seconds_sum{kind=\"tcp\"} 7.001100\n",
+	"sluice_health_probe_duration_seconds_count{kind=\"tcp\"} 3\n",
+	"sluice_health_probe_duration_seconds_bucket{kind=\"http\",le=\"+Inf\"} 0\n",
+	"sluice_health_probe_duration_seconds_sum{kind=\"http\"} 0.000000\n",
+	"sluice_health_probe_duration_seconds_count{kind=\"https\"} 1\n",
+	"# TYPE sluice_health_state_changes_total counter\n",
+	"sluice_health_state_changes_total{to=\"up\"} 4\n",
+	"sluice_health_state_changes_total{to=\"down\"} 5\n",
+	"sluice_health_probes_total 4\n",
+};
+
+Test(metrics, health_series)
+{
+	const char *text = "{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": \"198.18.2.2\"}, "
+			   "\"vips\": []}";
+	struct metrics_facts f = { .version = "1", .program_tag = "00", .maps_ok = true,
+				   .probes = 4 };
+	struct config_errors errs = { 0 };
+	struct metrics_buf out = { 0 };
+	struct readmodel rm = { 0 };
+	struct config *cfg = NULL;
+	struct state *st;
+	char *s;
+	size_t i;
+
+	cr_assert_eq(config_parse(text, strlen(text), "t.json", &cfg, &errs), 0);
+	st = state_new(cfg, 1000);
+	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 100);
+	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 1000);
+	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 7000000);
+	metrics_hist_note(&f.probe_us[CONFIG_HC_HTTPS], 20000);
+	f.health_changes[STATE_HEALTH_UP] = 4;
+	f.health_changes[STATE_HEALTH_DOWN] = 5;
+	cr_assert_eq(metrics_render(&out, &rm, st, NULL, NULL, NULL, &f), 0);
+	s = strndup(out.p, out.len);
+	for (i = 0; i < sizeof(want_lines) / sizeof(want_lines[0]); i++)
+		cr_assert(strstr(s, want_lines[i]), "no line %s in:\n%s", want_lines[i], s);
+	cr_assert_null(strstr(s, "kind=\"none\""));
+	free(s);
+	metrics_buf_free(&out);
+	state_free(st);
+}
