@@ -24,6 +24,12 @@ static void out_of_memory(void)
 
 struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags)
 {
+	return bench_tcp_frames_from(dst, port, 0, n, flags);
+}
+
+struct bench_frames bench_tcp_frames_from(const char *dst, uint16_t port, size_t first, size_t n,
+					  uint8_t flags)
+{
 	struct bench_frames f = {
 		.buf = calloc(n, BENCH_FRAME_MAX),
 		.len = calloc(n, sizeof(size_t)),
@@ -34,17 +40,23 @@ struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, u
 
 	if (!f.buf || !f.len || !f.key)
 		out_of_memory();
+	/* Sources 198.18.0.0/15 hold flow numbers up to 2^17 * 4096. */
+	if (first + n > (size_t)1 << 29) {
+		fprintf(stderr, "bench: too many flows\n");
+		exit(EXIT_FAILURE);
+	}
 	for (i = 0; i < n; i++) {
 		struct lb_flow_key k = { .proto = IPPROTO_TCP };
+		size_t flow = first + i;
 
 		k.family = pkt_addr(dst, k.dst);
 		if (k.family == LB_FAMILY_IPV4) {
-			k.src[0] = htonl(0xc6120000 | (uint32_t)(i / 4096));
+			k.src[0] = htonl(0xc6120000 | (uint32_t)(flow / 4096));
 		} else {
 			pkt_addr("fd00:1::", k.src);
-			k.src[3] = htonl((uint32_t)(i / 4096));
+			k.src[3] = htonl((uint32_t)(flow / 4096));
 		}
-		k.sport = htons((uint16_t)(1024 + i % 4096));
+		k.sport = htons((uint16_t)(1024 + flow % 4096));
 		k.dport = htons(port);
 		f.len[i] = pkt_tcp(f.buf[i], BENCH_FRAME_MAX, &k, flags, 0);
 		f.key[i] = k;
@@ -69,6 +81,34 @@ void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t 
 			perror("bench: cannot delete a flow entry");
 			exit(EXIT_FAILURE);
 		}
+}
+
+int bench_flow_table_size(struct bpf_object *obj, uint32_t entries)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "flow_table");
+
+	if (!m)
+		return -ENOENT;
+	return bpf_map__set_max_entries(m, entries);
+}
+
+uint64_t bench_new_flows(struct bpf_object *obj, uint32_t vip_id)
+{
+	int fd = testbed_map_fd(obj, "vip_stats"), ncpu = libbpf_num_possible_cpus(), i;
+	struct lb_vip_stats *v;
+	uint64_t sum = 0;
+
+	v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+	if (!v)
+		out_of_memory();
+	if (fd < 0 || bpf_map_lookup_elem(fd, &vip_id, v)) {
+		fprintf(stderr, "bench: cannot read vip_stats\n");
+		exit(EXIT_FAILURE);
+	}
+	for (i = 0; i < ncpu; i++)
+		sum += v[i].new_flows;
+	free(v);
+	return sum;
 }
 
 /*
@@ -97,6 +137,15 @@ double bench_time(int prog_fd, struct bench_frames *f, long n)
 		total += opts.duration;
 	}
 	return total / (double)n;
+}
+
+double *bench_rounds(int rounds)
+{
+	double *v = calloc((size_t)rounds, sizeof(double));
+
+	if (!v)
+		out_of_memory();
+	return v;
 }
 
 static int cmp_double(const void *a, const void *b)
