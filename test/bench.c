@@ -10,9 +10,12 @@
 #include <netinet/in.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "blocklist.h"
 #include "datapath.h"
+#include "flowtab.h"
+#include "lb_flowtab.h"
 #include "pkt.h"
 #include "testbed.h"
 
@@ -71,10 +74,42 @@ void bench_frames_free(struct bench_frames *f)
 	free(f->key);
 }
 
+/* Clear the ways of n flows in the set-associative table. */
+static void forget_in_sets(int fd, const struct bench_frames *f, size_t n)
+{
+	struct flowtab t;
+	__u32 h, id;
+	size_t i;
+	int way;
+
+	if (flowtab_open(fd, 1, &t)) {
+		perror("bench: cannot map the flow table");
+		exit(EXIT_FAILURE);
+	}
+	for (i = 0; i < n && i < f->n; i++) {
+		const struct lb_flow_key *k = &f->key[(f->next + i) % f->n];
+		struct lb_flow_set *s;
+
+		h = lb_flow_hash(k);
+		s = &t.sets[lb_flow_set_of(h, t.nsets - 1)];
+		way = lb_flow_way_find(s, lb_flow_tag(k, h), &id);
+		if (way >= 0)
+			s->way[way].tag_id = 0;
+	}
+	flowtab_close(&t);
+}
+
 void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t n)
 {
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
 	size_t i;
 
+	if (!bpf_obj_get_info_by_fd(flow_table_fd, &info, &len) &&
+	    info.type == BPF_MAP_TYPE_ARRAY) {
+		forget_in_sets(flow_table_fd, f, n);
+		return;
+	}
 	for (i = 0; i < n && i < f->n; i++)
 		if (bpf_map_delete_elem(flow_table_fd, &f->key[(f->next + i) % f->n]) &&
 		    errno != ENOENT) {
@@ -83,13 +118,45 @@ void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t 
 		}
 }
 
+/* Set a const volatile __u32 in an opened object's .rodata, found by BTF:
+ * bench_ab and bench_katran open objects of other builds, with no
+ * skeleton. */
+static int rodata_u32(struct bpf_object *obj, const char *var, uint32_t val)
+{
+	struct bpf_map *ro = bpf_object__find_map_by_name(obj, ".rodata");
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	size_t size;
+	char *data;
+	int id, i;
+
+	if (!ro || !btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, (__u32)id);
+	data = (char *)bpf_map__initial_value(ro, &size);
+	vs = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vs++)
+		if (!strcmp(btf__name_by_offset(btf, btf__type_by_id(btf, vs->type)->name_off),
+			    var) && vs->offset + sizeof(val) <= size) {
+			memcpy(data + vs->offset, &val, sizeof(val));
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The set-associative table is sized in sets, with the program's mask to
+ * match; the LRU table of earlier builds (bench_ab's A) in entries. */
 int bench_flow_table_size(struct bpf_object *obj, uint32_t entries)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, "flow_table");
+	uint32_t sets = lb_flow_sets_for(entries);
 
 	if (!m)
 		return -ENOENT;
-	return bpf_map__set_max_entries(m, entries);
+	if (bpf_map__type(m) != BPF_MAP_TYPE_ARRAY)
+		return bpf_map__set_max_entries(m, entries);
+	return bpf_map__set_max_entries(m, sets) ?: rodata_u32(obj, "lb_flow_set_mask", sets - 1);
 }
 
 uint64_t bench_new_flows(struct bpf_object *obj, uint32_t vip_id)

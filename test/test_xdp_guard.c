@@ -146,11 +146,11 @@ static uint32_t send_tcp(const struct lb_flow_key *k, uint8_t flags)
 
 static int has_entry(const struct lb_flow_key *k, uint32_t *backend)
 {
-	struct lb_flow f;
+	struct lb_flow_slot f;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.flow_table), k, &f))
+	if (lb_test_flow_get(bpf_map__fd(skel->maps.flow_table), k, &f))
 		return 0;
-	*backend = f.backend_id;
+	*backend = (uint32_t)(f.tag_id & LB_FLOW_ID_MASK);
 	return 1;
 }
 
@@ -281,7 +281,6 @@ Test(xdp_guard, at_the_cap_gone_backends_are_replaced_syns_look_nothing_up)
 {
 	struct lb_flow_key keys[GD_FLOWS], syn_k, ack_k;
 	struct maglev_backend other = vip.backends[0];
-	struct lb_flow f = { .backend_id = 200 };
 	int fd = bpf_map__fd(skel->maps.flow_table);
 	uint32_t sent[GD_FLOWS], b, syn_to = 0, ack_to = 0;
 	uint64_t skip = 0;
@@ -298,11 +297,11 @@ Test(xdp_guard, at_the_cap_gone_backends_are_replaced_syns_look_nothing_up)
 		/* A SYN whose 5-tuple has an entry on another backend (up). */
 		cr_assert_eq(testbed_backend_up(skel->obj, &other, 1), 0);
 		syn_k = random_flow();
-		cr_assert_eq(bpf_map_update_elem(fd, &syn_k, &f, BPF_NOEXIST), 0);
+		lb_test_flow_put(fd, &syn_k, 200, 0);
 		syn_to = send_tcp(&syn_k, PKT_TCP_SYN);
 		/* An ACK whose flow's entry names a backend that is gone. */
 		ack_k = random_flow();
-		cr_assert_eq(bpf_map_update_elem(fd, &ack_k, &f, BPF_NOEXIST), 0);
+		lb_test_flow_put(fd, &ack_k, 200, 0);
 		cr_assert_eq(testbed_backend_up(skel->obj, &other, 0), 0);
 		ack_to = send_tcp(&ack_k, PKT_TCP_ACK);
 		if (window_kept(window))
