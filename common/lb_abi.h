@@ -98,7 +98,8 @@ _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 
 /*
  * The flow table: an array map of sets of LB_FLOW_WAYS entries, one 64-byte
- * cache line each; a flow's set is picked by its flow hash (lb_flowtab.h).
+ * cache line each, then one struct lb_flow_head; a flow's set is picked by
+ * a hash of its 5-tuple seeded by the head (lb_flowtab.h).
  * An entry holds no key but a 48-bit tag of it, in one 8-byte word with the
  * backend id: a reader on another CPU sees a tag with its own backend id or
  * not at all, never the tag of one flow with the backend of another. A new
@@ -125,6 +126,24 @@ struct lb_flow_set {
 };
 _Static_assert(sizeof(struct lb_flow_set) == 64, "lb_flow_set: one cache line");
 _Static_assert(LB_MAX_BACKENDS - 1 <= LB_FLOW_ID_MASK, "backend ids fit tag_id");
+
+/*
+ * The flow table's last element: the seeds of its set and tag hashes,
+ * drawn at random when lbd creates the table, so nobody off the node can
+ * tell which flows share a set. The program has them as load-time knobs
+ * (lb_flow_seed_set, lb_flow_seed_tag); lbd reads them here when it reuses
+ * a pinned table. A table created otherwise (tests, benchmarks) has no
+ * magic and seeds 0, as the program's defaults are.
+ */
+#define LB_FLOW_HEAD_MAGIC	0x31776f6c66626cULL	/* "lbflow1" */
+
+struct lb_flow_head {
+	__u64 magic;		/* LB_FLOW_HEAD_MAGIC once lbd drew the seeds */
+	__u32 seed_set;
+	__u32 seed_tag;
+	__u8 pad[48];
+};
+_Static_assert(sizeof(struct lb_flow_head) == sizeof(struct lb_flow_set), "lb_flow_head layout");
 
 /*
  * The flow table as it was before (an LRU hash map of struct lb_flow_key

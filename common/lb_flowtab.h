@@ -5,11 +5,13 @@
  * which set a flow's entry is in, its tag, how a set is searched and which
  * way a new entry takes. Layouts are in lb_abi.h.
  *
- * The set is the low bits of lb_flow_hash(), which new flows compute for
- * the VIP's table anyway; the tag is a second hash of the same words with
- * another seed (32 bits) over the top 16 bits of lb_flow_hash(). Two flows
- * are confused only when both hashes agree: with 2^18 sets (a 1M-entry
- * table) 46 independent bits, compared against the 4 ways of one set.
+ * A flow's set is the low bits of a hash of its 5-tuple (lb_flow_hash()'s,
+ * with the table's set seed), its tag a second such hash (32 bits, with the
+ * tag seed) over the top 16 bits of the first. The seeds are the table's,
+ * drawn when it is created (struct lb_flow_head): without them nobody can
+ * pick 5-tuples that land in a given flow's set. Two flows are confused
+ * only when both hashes agree: with 2^18 sets (a 1M-entry table) 46
+ * independent bits, compared against the 4 ways of one set.
  */
 #ifndef LB_FLOWTAB_H
 #define LB_FLOWTAB_H
@@ -17,19 +19,14 @@
 #include "lb_abi.h"
 #include "lb_hash.h"
 
-#define LB_FLOW_TAG_SEED	0x7a6f10e5u
-
-/* The tag of a key whose lb_flow_hash() is h, placed above the backend
- * id's 16 bits of tag_id. */
-static inline __u64 lb_flow_tag(const struct lb_flow_key *k, __u32 h)
+/* Flow k's set in a table of mask + 1 sets (a power of two), and in *tag
+ * its tag, placed above the backend id's 16 bits of tag_id. */
+static inline __u32 lb_flow_locate(const struct lb_flow_key *k, __u32 seed_set, __u32 seed_tag,
+				   __u32 mask, __u64 *tag)
 {
-	return (__u64)lb_flow_hash_seeded(k, LB_FLOW_TAG_SEED) << 32 | (__u64)(h >> 16) << 16;
-}
+	__u32 h = lb_flow_hash_seeded(k, seed_set);
 
-/* The set of a flow whose lb_flow_hash() is h in a table of mask + 1 sets
- * (a power of two). */
-static inline __u32 lb_flow_set_of(__u32 h, __u32 mask)
-{
+	*tag = (__u64)lb_flow_hash_seeded(k, seed_tag) << 32 | (__u64)(h >> 16) << 16;
 	return h & mask;
 }
 

@@ -52,21 +52,25 @@ struct {
 } backends SEC(".maps");
 
 /* Flows already placed: sets of LB_FLOW_WAYS entries (lb_abi.h,
- * lb_flowtab.h), a set picked by the flow hash. An array: its lookups are
- * inlined, and an insert takes no lock, masks no interrupts and keeps no
- * list, where the kernel's LRU insert was half of a new flow's cost
- * (docs/performance.md). The controller sizes it (a power of two of sets)
- * before load and sets lb_flow_set_mask to match. */
+ * lb_flowtab.h), a set picked by a seeded hash of the flow, then the head
+ * that keeps the seeds. An array: its lookups are inlined, and an insert
+ * takes no lock, masks no interrupts and keeps no list, where the kernel's
+ * LRU insert was half of a new flow's cost (docs/performance.md). The
+ * controller sizes it (a power of two of sets, and the head) before load
+ * and sets the knobs below to match. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, LB_FLOW_MAP_FLAGS);
-	__uint(max_entries, LB_FLOW_TABLE_DEFAULT / LB_FLOW_WAYS);
+	__uint(max_entries, LB_FLOW_TABLE_DEFAULT / LB_FLOW_WAYS + 1);
 	__type(key, __u32);
 	__type(value, struct lb_flow_set);
 } flow_table SEC(".maps");
 
-/* flow_table's sets less one. A load-time knob: the verifier knows it. */
+/* flow_table's sets less one, and its head's seeds. Load-time knobs: the
+ * verifier knows them. */
 const volatile __u32 lb_flow_set_mask = LB_FLOW_TABLE_DEFAULT / LB_FLOW_WAYS - 1;
+const volatile __u32 lb_flow_seed_set;
+const volatile __u32 lb_flow_seed_tag;
 
 /* The flood guard's window and count, per CPU (lb_guard_room()). */
 struct {

@@ -96,32 +96,25 @@ static __always_inline struct lb_backend *lb_backend_get(__u32 id)
 }
 
 /*
- * Where a flow's entry is, or would go. The hash is computed once per
- * packet and serves the VIP's table too; the set is read only when the
- * flow table is asked.
+ * Where a flow's entry is, or would go. The set is read only when the flow
+ * table is asked; lb_flow_hash(), for the VIP's table, only when a flow is
+ * placed by it.
  */
 struct lb_flow_ref {
 	struct lb_flow_set *set;	/* NULL: not looked up yet, or no set */
 	struct lb_flow_slot *slot;	/* the flow's entry; NULL: none */
-	__u64 tag;			/* lb_flow_tag() */
-	__u32 hash;			/* lb_flow_hash() */
+	__u64 tag;			/* lb_flow_locate() */
 	__u32 id;			/* the entry's backend id, as read with its tag */
 };
-
-static __always_inline void lb_flow_hash_key(const struct lb_pkt *p, struct lb_flow_ref *r)
-{
-	r->hash = lb_flow_hash(&p->key);
-	r->set = NULL;
-	r->slot = NULL;
-}
 
 /* Find the flow's entry in its set (lb_flow_way_find()). */
 static __always_inline void lb_flow_find(const struct lb_pkt *p, struct lb_flow_ref *r)
 {
-	__u32 idx = lb_flow_set_of(r->hash, lb_flow_set_mask);
+	__u32 idx = lb_flow_locate(&p->key, lb_flow_seed_set, lb_flow_seed_tag, lb_flow_set_mask,
+				   &r->tag);
 	int way;
 
-	r->tag = lb_flow_tag(&p->key, r->hash);
+	r->slot = NULL;
 	r->set = bpf_map_lookup_elem(&flow_table, &idx);
 	if (!r->set)
 		return;
@@ -149,7 +142,6 @@ static __always_inline void lb_flow_touch(struct lb_flow_slot *f)
 static __always_inline int lb_flow_follow(struct lb_pkt *p, struct lb_flow_ref *r, __u32 *id,
 					  struct lb_backend **be)
 {
-	lb_flow_hash_key(p, r);
 	lb_flow_find(p, r);
 	if (!r->slot)
 		return 0;
@@ -313,14 +305,12 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 		if (known > 0)
 			return LB_OK;
 	}
-	if (known == LB_FLOW_UNTRIED)
-		lb_flow_hash_key(p, r);
 	if (known < 0)
 		lb_count_event(gs, LB_EV_FLOW_REPICK);
 	if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
 	    p->frag != LB_FRAG_LATER)
 		vs->nonsyn_miss++;
-	*id = lb_table_pick(r->hash, vip->id);
+	*id = lb_table_pick(lb_flow_hash(&p->key), vip->id);
 	if (*id == LB_BACKEND_INVALID)
 		return -LB_DROP_NO_BACKEND;
 	*be = lb_backend_get(*id);

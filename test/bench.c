@@ -78,8 +78,9 @@ void bench_frames_free(struct bench_frames *f)
 static void forget_in_sets(int fd, const struct bench_frames *f, size_t n)
 {
 	struct flowtab t;
-	__u32 h, id;
+	__u64 tag;
 	size_t i;
+	__u32 id;
 	int way;
 
 	if (flowtab_open(fd, 1, &t)) {
@@ -90,9 +91,8 @@ static void forget_in_sets(int fd, const struct bench_frames *f, size_t n)
 		const struct lb_flow_key *k = &f->key[(f->next + i) % f->n];
 		struct lb_flow_set *s;
 
-		h = lb_flow_hash(k);
-		s = &t.sets[lb_flow_set_of(h, t.nsets - 1)];
-		way = lb_flow_way_find(s, lb_flow_tag(k, h), &id);
+		s = &t.sets[lb_flow_locate(k, t.seed_set, t.seed_tag, t.nsets - 1, &tag)];
+		way = lb_flow_way_find(s, tag, &id);
 		if (way >= 0)
 			s->way[way].tag_id = 0;
 	}
@@ -145,8 +145,9 @@ static int rodata_u32(struct bpf_object *obj, const char *var, uint32_t val)
 	return -ENOENT;
 }
 
-/* The set-associative table is sized in sets, with the program's mask to
- * match; the LRU table of earlier builds (bench_ab's A) in entries. */
+/* The set-associative table is sized in sets and its head, with the
+ * program's mask to match (its seeds stay 0, as the head's do); the LRU
+ * table of earlier builds (bench_ab's A) in entries. */
 int bench_flow_table_size(struct bpf_object *obj, uint32_t entries)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, "flow_table");
@@ -156,7 +157,8 @@ int bench_flow_table_size(struct bpf_object *obj, uint32_t entries)
 		return -ENOENT;
 	if (bpf_map__type(m) != BPF_MAP_TYPE_ARRAY)
 		return bpf_map__set_max_entries(m, entries);
-	return bpf_map__set_max_entries(m, sets) ?: rodata_u32(obj, "lb_flow_set_mask", sets - 1);
+	return bpf_map__set_max_entries(m, sets + 1) ?:
+	       rodata_u32(obj, "lb_flow_set_mask", sets - 1);
 }
 
 uint64_t bench_new_flows(struct bpf_object *obj, uint32_t vip_id)

@@ -118,10 +118,33 @@ map_ids() {
 	done
 }
 # The flow table's entries in use, one line each: set, then tag and backend
-# id (struct lb_flow_slot's tag_id).
+# id (struct lb_flow_slot's tag_id). The last element is the head.
 flow_entries() {
 	bpftool -j map dump pinned "$pins/flow_table" |
-		json 'print("\n".join("%d %016x" % (u32(e["key"]), w) for e in d for w in (u64(e["value"][i:i + 8]) for i in range(0, 64, 16)) if w))'
+		json 'print("\n".join("%d %016x" % (u32(e["key"]), w) for e in d if u32(e["key"]) < len(d) - 1 for w in (u64(e["value"][i:i + 8]) for i in range(0, 64, 16)) if w))'
+}
+# The running program places flows with its flow table's seeds and size:
+# its load-time knobs against the table's head (struct lb_flow_head).
+seeds_agree() {
+	/usr/bin/python3 - "$pins" "$(link_prog)" <<'PY' || fail "the program does not place flows as its table says"
+import json, subprocess, sys
+def bt(*a): return json.loads(subprocess.check_output(["bpftool", "-j", *a]))
+pins, prog = sys.argv[1], sys.argv[2]
+knobs = {}
+for m in bt("prog", "show", "id", prog)["map_ids"]:
+    if bt("map", "show", "id", str(m))["name"].endswith(".rodata"):
+        for v in bt("map", "dump", "id", str(m))[0]["formatted"]["value"][".rodata"]:
+            knobs.update(v)
+table = bt("map", "dump", "pinned", pins + "/flow_table")
+head = bytes(int(x, 16) for x in table[-1]["value"])
+want = {"lb_flow_set_mask": len(table) - 2,
+        "lb_flow_seed_set": int.from_bytes(head[8:12], "little"),
+        "lb_flow_seed_tag": int.from_bytes(head[12:16], "little")}
+got = {k: knobs.get(k) for k in want}
+assert head[:8] == b"lbflow1\0", head[:8]
+assert want["lb_flow_seed_set"] or want["lb_flow_seed_tag"], "seeds never drawn"
+assert got == want, (got, want)
+PY
 }
 flows() { flow_entries | sort; }
 table_ids() { bpftool -j map dump pinned "$pins/vip_tables" | json 'print(" ".join("%d:%d" % (u32(e["key"]), u32(e["value"])) for e in d))'; }
@@ -179,6 +202,7 @@ grep -q '/tunnel_source' "$work/check.err" || fail "missing tunnel_source not re
 step "start: attach, pin, resolve the next hop"
 start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
 grep -q 'l0: attached' "$work/lbd.log" || fail "no attach line"
+seeds_agree
 [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || fail "lbd did not mount bpffs"
 prog=$(prog_id)
 [ "$prog" -gt 0 ] || fail "no XDP program on l0"
@@ -310,6 +334,7 @@ new_prog=$(prog_id)
 [ "$(link_prog)" = "$new_prog" ] || fail "the pinned link runs program $(link_prog), not $new_prog"
 [ "$(map_ids)" = "$ids" ] || fail "map ids changed on upgrade"
 [ "$(flows)" = "$flows_before" ] || fail "flow entries changed on upgrade"
+seeds_agree
 n=$(flow_count)
 syns 3
 wait_flows $((n + 3))
@@ -430,6 +455,7 @@ grep -q 'l0: 1 flows carried from the LRU flow table' "$work/lbd.log" ||
 	fail "no flows carried: $(cat "$work/lbd.log")"
 [ "$(bpftool -j map show pinned "$pins/flow_table" | json 'print(d["type"])')" = array ] ||
 	fail "flow_table is still pinned as $(bpftool -j map show pinned "$pins/flow_table")"
+seeds_agree
 "$lbctl" -s "$work/lbd.sock" -j flow explain tcp 198.18.0.77 40000 198.18.100.1 80 >"$work/out" ||
 	fail "flow explain: $(cat "$work/out")"
 json 'assert d["from"] == "flow_table" and d["flow_entry"]["backend_id"] == 1, d' <"$work/out" ||
@@ -445,6 +471,7 @@ start_lbd "$lbd" "$work/a.json" || fail "lbd did not start without the vip_stats
 grep -q 'upgraded the running program' "$work/lbd.log" || fail "adopted a program that uses another map"
 [ "$(prog_id)" != "$prog" ] || fail "program id unchanged"
 [ -e "$pins/vip_stats" ] || fail "vip_stats not pinned again"
+seeds_agree
 kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=

@@ -2,7 +2,8 @@
 /*
  * The set-associative flow table: a new flow takes its set's free way, else
  * the way seen longest ago, and leaves the set's other flows on their
- * backends; and the flows of an LRU flow table of earlier releases are
+ * backends; the program and user space place flows alike with the table's
+ * seeds; and the flows of an LRU flow table of earlier releases are
  * carried into it at an upgrade, the most recently seen first to stay.
  */
 #include <errno.h>
@@ -23,6 +24,8 @@
 
 #define FT_SETS		16	/* a table of 64 entries */
 #define FT_FLOWS	(LB_FLOW_WAYS + 2)
+#define FT_SEED_SET	0x5e7c0ffeu
+#define FT_SEED_TAG	0x7a9d00d5u
 
 static struct lb_xdp *skel;
 static struct testbed_vip vip;
@@ -32,9 +35,16 @@ static void setup(void)
 	lb_test_require_bpf();
 	skel = lb_xdp__open();
 	cr_assert_not_null(skel);
-	cr_assert_eq(bpf_map__set_max_entries(skel->maps.flow_table, FT_SETS), 0);
+	/* As lbd sets a table up: its sets and head, seeds in both. */
+	cr_assert_eq(bpf_map__set_max_entries(skel->maps.flow_table, FT_SETS + 1), 0);
 	skel->rodata->lb_flow_set_mask = FT_SETS - 1;
+	skel->rodata->lb_flow_seed_set = FT_SEED_SET;
+	skel->rodata->lb_flow_seed_tag = FT_SEED_TAG;
 	cr_assert_eq(lb_xdp__load(skel), 0, "cannot load lb_xdp");
+	cr_assert_eq(flowtab_head_write(bpf_map__fd(skel->maps.flow_table), FT_SETS,
+					&(struct lb_flow_head){ .magic = LB_FLOW_HEAD_MAGIC,
+								.seed_set = FT_SEED_SET,
+								.seed_tag = FT_SEED_TAG }), 0);
 	cr_assert_eq(testbed_config(skel->obj), 0);
 	cr_assert_eq(testbed_vip_add(skel->obj, "198.18.100.1", 80, IPPROTO_TCP, 0), 0);
 	vip.id = 0;
@@ -50,10 +60,16 @@ static void teardown(void)
 
 TestSuite(flowtab, .init = setup, .fini = teardown, .timeout = 60);
 
-/* FT_FLOWS flows to the VIP that share one set of a FT_SETS table. */
+static __u32 set_of(const struct lb_flow_key *k, __u64 *tag)
+{
+	return lb_flow_locate(k, FT_SEED_SET, FT_SEED_TAG, FT_SETS - 1, tag);
+}
+
+/* FT_FLOWS flows to the VIP that share one set of the table. */
 static void same_set(struct lb_flow_key *k)
 {
 	__u32 want = 0;
+	__u64 tag;
 	int n = 0, port;
 
 	for (port = 1024; n < FT_FLOWS; port++) {
@@ -63,9 +79,9 @@ static void same_set(struct lb_flow_key *k)
 		pkt_addr("198.18.100.1", c.dst);
 		c.sport = htons((uint16_t)port);
 		c.dport = htons(80);
-		if (n && lb_flow_set_of(lb_flow_hash(&c), FT_SETS - 1) != want)
+		if (n && set_of(&c, &tag) != want)
 			continue;
-		want = lb_flow_set_of(lb_flow_hash(&c), FT_SETS - 1);
+		want = set_of(&c, &tag);
 		k[n++] = c;
 	}
 }
@@ -93,13 +109,14 @@ static uint32_t backend_of(const struct lb_flow_key *k)
 static void set_seen(const struct lb_flow_key *k, __u32 seen)
 {
 	struct flowtab t;
-	__u32 h = lb_flow_hash(k), id;
 	struct lb_flow_set *s;
+	__u64 tag;
+	__u32 id;
 	int way;
 
 	cr_assert_eq(flowtab_open(bpf_map__fd(skel->maps.flow_table), 1, &t), 0);
-	s = &t.sets[lb_flow_set_of(h, t.nsets - 1)];
-	way = lb_flow_way_find(s, lb_flow_tag(k, h), &id);
+	s = &t.sets[set_of(k, &tag)];
+	way = lb_flow_way_find(s, tag, &id);
 	cr_assert_geq(way, 0);
 	s->way[way].seen = seen;
 	flowtab_close(&t);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include <bpf/bpf.h>
 
@@ -13,20 +14,56 @@
 #include "lb_flowtab.h"
 
 /* Is fd the flow table of this release: an array of whole sets, mappable,
- * a power of two of them? Its entry count then. */
+ * a power of two of them and the head? How many sets then. */
 static int sets_of(int fd, __u32 *nsets)
 {
 	struct bpf_map_info info = { 0 };
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(info), n;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
+	n = info.max_entries - 1;
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct lb_flow_set) ||
-	    !(info.map_flags & BPF_F_MMAPABLE) || !info.max_entries ||
-	    (info.max_entries & (info.max_entries - 1)))
+	    !(info.map_flags & BPF_F_MMAPABLE) || info.max_entries < 2 || (n & (n - 1)))
 		return -EINVAL;
-	*nsets = info.max_entries;
+	*nsets = n;
 	return 0;
+}
+
+int flowtab_head(int fd, __u32 *nsets, struct lb_flow_head *head)
+{
+	int rc = sets_of(fd, nsets);
+
+	if (!rc && bpf_map_lookup_elem(fd, nsets, head))
+		rc = -errno;
+	if (!rc && head->magic != LB_FLOW_HEAD_MAGIC)
+		rc = -ENOKEY;
+	return rc;
+}
+
+int flowtab_draw(struct lb_flow_head *head)
+{
+	memset(head, 0, sizeof(*head));
+	if (getrandom(&head->seed_set, sizeof(head->seed_set), 0) != sizeof(head->seed_set) ||
+	    getrandom(&head->seed_tag, sizeof(head->seed_tag), 0) != sizeof(head->seed_tag))
+		return -EIO;
+	head->magic = LB_FLOW_HEAD_MAGIC;
+	return 0;
+}
+
+int flowtab_head_write(int fd, __u32 nsets, const struct lb_flow_head *head)
+{
+	return bpf_map_update_elem(fd, &nsets, head, BPF_ANY) ? -errno : 0;
+}
+
+/* The seeds a table's program uses: its head's, or 0 (the program's
+ * defaults) where nobody drew them. */
+static void seeds_of(const struct lb_flow_head *head, __u32 *set, __u32 *tag)
+{
+	int drawn = head->magic == LB_FLOW_HEAD_MAGIC;
+
+	*set = drawn ? head->seed_set : 0;
+	*tag = drawn ? head->seed_tag : 0;
 }
 
 int flowtab_open(int fd, int writable, struct flowtab *t)
@@ -36,12 +73,13 @@ int flowtab_open(int fd, int writable, struct flowtab *t)
 
 	if (rc)
 		return rc;
-	t->len = ((size_t)t->nsets * sizeof(struct lb_flow_set) + page - 1) / page * page;
+	t->len = ((size_t)(t->nsets + 1) * sizeof(struct lb_flow_set) + page - 1) / page * page;
 	t->sets = mmap(NULL, t->len, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
 	if (t->sets == MAP_FAILED) {
 		t->sets = NULL;
 		return -errno;
 	}
+	seeds_of((const struct lb_flow_head *)&t->sets[t->nsets], &t->seed_set, &t->seed_tag);
 	return 0;
 }
 
@@ -75,16 +113,19 @@ int flowtab_walk(int fd, int (*fn)(const struct lb_flow_slot *e, void *data), vo
 
 int flowtab_lookup(int fd, const struct lb_flow_key *k, struct lb_flow_slot *out)
 {
-	__u32 h = lb_flow_hash(k), nsets, idx, id;
+	__u32 nsets, idx, id, seed_set, seed_tag;
+	struct lb_flow_head head;
 	struct lb_flow_set set;
-	int rc = sets_of(fd, &nsets), way;
+	__u64 tag;
+	int rc = flowtab_head(fd, &nsets, &head), way;
 
-	if (rc)
+	if (rc && rc != -ENOKEY)
 		return rc;
-	idx = lb_flow_set_of(h, nsets - 1);
+	seeds_of(&head, &seed_set, &seed_tag);
+	idx = lb_flow_locate(k, seed_set, seed_tag, nsets - 1, &tag);
 	if (bpf_map_lookup_elem(fd, &idx, &set))
 		return -errno;
-	way = lb_flow_way_find(&set, lb_flow_tag(k, h), &id);
+	way = lb_flow_way_find(&set, tag, &id);
 	if (way < 0)
 		return -ENOENT;
 	*out = set.way[way];
@@ -100,13 +141,14 @@ static int later(__u32 a, __u32 b)
 int flowtab_put(struct flowtab *t, const struct lb_flow_key *k, __u32 id, __u32 seen,
 		__u32 block_gen, int keep)
 {
-	__u32 h = lb_flow_hash(k), old, now = seen;
-	struct lb_flow_set *s = &t->sets[lb_flow_set_of(h, t->nsets - 1)];
-	__u64 tag = lb_flow_tag(k, h);
+	__u32 old, now = seen;
+	struct lb_flow_set *s;
+	__u64 tag;
 	int way, i;
 
 	if (!id || id >= LB_MAX_BACKENDS)
 		return -EINVAL;
+	s = &t->sets[lb_flow_locate(k, t->seed_set, t->seed_tag, t->nsets - 1, &tag)];
 	way = lb_flow_way_find(s, tag, &old);
 	if (way >= 0 && keep)
 		return 0;

@@ -16,7 +16,8 @@
 /* The flow table mapped. */
 struct flowtab {
 	struct lb_flow_set *sets;
-	__u32 nsets;		/* a power of two */
+	__u32 nsets;		/* a power of two; the head follows them */
+	__u32 seed_set, seed_tag;	/* from the head */
 	size_t len;		/* of the mapping */
 };
 
@@ -51,5 +52,16 @@ int flowtab_carry_lru(int lru_fd, struct flowtab *t, size_t *carried);
 
 /* Is map fd an LRU flow table of earlier releases? */
 int flowtab_is_lru(int fd);
+
+/* The head of flow table fd: its sets and its seeds. -EINVAL for a map
+ * that is no flow table of this release, -ENOKEY for one whose seeds were
+ * never drawn; else 0 or -errno. */
+int flowtab_head(int fd, __u32 *nsets, struct lb_flow_head *head);
+
+/* Draw a new table's seeds into head. 0 or -EIO. */
+int flowtab_draw(struct lb_flow_head *head);
+
+/* Write head into flow table fd of nsets sets. 0 or -errno. */
+int flowtab_head_write(int fd, __u32 nsets, const struct lb_flow_head *head);
 
 #endif /* LB_FLOWTAB_USER_H */

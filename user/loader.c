@@ -202,6 +202,26 @@ static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* A pinned flow table of this release: the program takes its size and
+ * seeds. A table whose seeds were never drawn was written with seeds 0. */
+static int flows_adopt(struct loader *ld, int fd, char *err, size_t errlen)
+{
+	struct lb_flow_head head;
+	__u32 nsets;
+	int rc = flowtab_head(fd, &nsets, &head);
+
+	if (rc && rc != -ENOKEY) {
+		snprintf(err, errlen, "map flow_table: %s",
+			 rc == -EINVAL ? "not a power of two of sets and a head" : strerror(-rc));
+		return rc;
+	}
+	ld->skel->rodata->lb_flow_set_mask = nsets - 1;
+	ld->skel->rodata->lb_flow_seed_set = rc ? 0 : head.seed_set;
+	ld->skel->rodata->lb_flow_seed_tag = rc ? 0 : head.seed_tag;
+	ld->flows_reused = true;
+	return 0;
+}
+
 /* Reuse every pinned map that fits; fail on the first that does not. */
 static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 {
@@ -235,9 +255,10 @@ static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 		     map_check(map, &info, bpf_object__btf(ld->skel->obj), err, errlen);
 		if (!rc)
 			rc = inner_check(map, fd, err, errlen);
-		/* The flow table keeps its size: the program's mask follows. */
+		/* The flow table keeps its size and seeds: the program's
+		 * knobs follow. */
 		if (!rc && map == ld->skel->maps.flow_table)
-			ld->skel->rodata->lb_flow_set_mask = info.max_entries - 1;
+			rc = flows_adopt(ld, fd, err, errlen);
 		if (!rc && bpf_map__reuse_fd(map, fd))
 			rc = -errno;
 		close(fd);
@@ -492,6 +513,7 @@ static int flows_repin(struct loader *ld, char *err, size_t errlen)
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen)
 {
 	__u32 sets = lb_flow_sets_for(opts->flow_table_size);
+	struct lb_flow_head head;
 	int rc;
 
 	memset(ld, 0, sizeof(*ld));
@@ -517,8 +539,16 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	bpf_map__set_max_entries(ld->skel->maps.flow_table, sets);
+	/* A new flow table: its sets, its head, and seeds drawn for it. */
+	bpf_map__set_max_entries(ld->skel->maps.flow_table, sets + 1);
+	rc = flowtab_draw(&head);
+	if (rc) {
+		snprintf(err, errlen, "cannot draw the flow table's seeds: %s", strerror(-rc));
+		goto fail;
+	}
 	ld->skel->rodata->lb_flow_set_mask = sets - 1;
+	ld->skel->rodata->lb_flow_seed_set = head.seed_set;
+	ld->skel->rodata->lb_flow_seed_tag = head.seed_tag;
 	rc = maps_reuse(ld, err, errlen);
 	if (rc)
 		goto fail;
@@ -527,7 +557,14 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		snprintf(err, errlen, "cannot load the BPF program: %s", strerror(errno));
 		goto fail;
 	}
-	if (ld->old_flows >= 0)
+	/* Before anything reads the table: user space finds the seeds here. */
+	if (!ld->flows_reused) {
+		rc = flowtab_head_write(bpf_map__fd(ld->skel->maps.flow_table), sets, &head);
+		if (rc)
+			snprintf(err, errlen, "cannot write the flow table's head: %s",
+				 strerror(-rc));
+	}
+	if (!rc && ld->old_flows >= 0)
 		rc = flows_carry(ld, err, errlen);
 	/* An old flow table's pin stays until the new program runs. */
 	if (!rc)

@@ -44,6 +44,7 @@ struct loader {
 	size_t maps_reused;	/* maps found pinned and reused */
 	size_t flows_carried;	/* flows carried from an LRU flow table (upgrade) */
 	int old_flows;		/* that table while loader_start() runs, else -1 */
+	bool flows_reused;	/* the pinned flow table of this release reused */
 	bool relinked;		/* the pinned link had lost its interface */
 };
 
