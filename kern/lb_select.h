@@ -203,8 +203,8 @@ static __always_inline int lb_guard_room(__u32 cap, int take)
 
 /*
  * Record a flow's backend. known: what lb_flow_follow() said of the key (0:
- * no entry, -1: an entry whose backend is gone), or LB_FLOW_UNTRIED for a
- * SYN that skipped the flow table, whose set is read only now. A SYN whose
+ * no entry, -1: an entry whose backend is gone), or 0 for a SYN whose set
+ * lb_pick() read (r holds the set and any entry of the flow). A SYN whose
  * flow has an entry on that backend already (a retransmission, or a client
  * reusing its port) only marks it seen. Otherwise the flow's way, or the
  * set's free or oldest way, is filled (lb_flow_way_fill()): the backend id
@@ -223,14 +223,6 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, struct lb_flow_ref 
 	struct lb_flow_slot *w;
 	int way;
 
-	if (known == LB_FLOW_UNTRIED) {
-		/* With the guard holding new flows back, a SYN looks nothing
-		 * up: in a large table the set is a cold line, and a flood
-		 * is SYNs of flows the table does not hold. */
-		if (!lb_guard_room(cap, 0))
-			goto held_back;
-		lb_flow_find(p, r);
-	}
 	if (r->slot && r->id == id) {
 		lb_flow_touch(r->slot);
 		return;
@@ -310,6 +302,20 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
 	    p->frag != LB_FRAG_LATER)
 		vs->nonsyn_miss++;
+	/* A SYN to be recorded reads its set before the VIP's table: the
+	 * set does not depend on the backend, so the two cache misses of a
+	 * new flow in a large table overlap instead of following each other.
+	 * With the guard holding new flows back it looks nothing up: a flood
+	 * is SYNs of flows the table does not hold. */
+	if (known == LB_FLOW_UNTRIED && record && !(p->tcp_flags & LB_TCP_RST)) {
+		if (lb_guard_room(cfg->flow_cap, 0)) {
+			lb_flow_find(p, r);
+			known = 0;
+		} else {
+			lb_count_event(gs, LB_EV_GUARD_SKIP);
+			record = 0;
+		}
+	}
 	*id = lb_table_pick(lb_flow_hash(&p->key), vip->id);
 	if (*id == LB_BACKEND_INVALID)
 		return -LB_DROP_NO_BACKEND;

@@ -81,10 +81,10 @@ static void forget_in_sets(int fd, const struct bench_frames *f, size_t n)
 	__u64 tag;
 	size_t i;
 	__u32 id;
-	int way;
+	int way, rc = flowtab_open(fd, 1, &t);
 
-	if (flowtab_open(fd, 1, &t)) {
-		perror("bench: cannot map the flow table");
+	if (rc) {
+		fprintf(stderr, "bench: cannot map the flow table: %s\n", strerror(-rc));
 		exit(EXIT_FAILURE);
 	}
 	for (i = 0; i < n && i < f->n; i++) {
