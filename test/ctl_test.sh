@@ -45,11 +45,7 @@ fail() {
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
 
-i=1
-for ns in $be1 $be2; do
-	nsx "$ns" "$src/test/echo_server.py" "be$i" </dev/null >/dev/null 2>&1 &
-	i=$((i + 1))
-done
+netns_echo_servers "$src/test/echo_server.py" "$be1" "$be2"
 
 # The socket's directory must be reachable by the unprivileged peers below.
 chmod 711 "$work"
@@ -62,7 +58,7 @@ cat >"$work/lbd.json" <<EOF
   "control_group": "nogroup",
   "vips": [
     { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
-      "table_size": 251,
+      "table_size": 251, "allow": [ "198.18.0.0/24", "fd00:c::/64" ],
       "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] },
     { "name": "api", "address": "198.18.100.2", "port": 443, "protocol": "tcp",
       "table_size": 251, "health_check": { "type": "tcp", "interval_ms": 3600000 },
@@ -94,12 +90,6 @@ start_lbd() {
 	fail "lbd did not start"
 }
 start_lbd
-for ns in $be1 $be2; do
-	for _ in $(seq 50); do
-		nsx "$ns" ss -ltn | grep -q '198.18.100.1:80' && break
-		sleep 0.1
-	done
-done
 
 ctl() { "$lbctl" -s "$sock" "$@"; }
 # ctl_rc WANT ARGS...: lbctl must exit WANT.
@@ -158,6 +148,11 @@ for form in txt json; do
 	check_golden "config_diff.$form" "${opt[@]}" config diff "$work/new.json"
 	check_golden "config_apply.$form" "${opt[@]}" config apply "$work/lbd.json"
 	check_golden "config_show.$form" "${opt[@]}" config show
+	check_golden "block_add.$form" "${opt[@]}" block add 198.19.0.0/16
+	ctl block add fd00:bad::/32 >/dev/null
+	check_golden "block_list.$form" "${opt[@]}" block list
+	check_golden "block_del.$form" "${opt[@]}" block del 198.19.0.0/16
+	ctl block del fd00:bad::/32 >/dev/null
 done
 
 step "errors: exit codes and the JSON error form"
@@ -168,6 +163,15 @@ grep -q '"code":"not_found"' "$work/out" || fail "JSON error: $(cat "$work/out")
 ctl_rc 64 backend drain web
 ctl_rc 65 backend weight web 198.18.3.1 0
 ctl_rc 69 -s "$work/nothing.sock" status
+ctl_rc 65 block add 198.19.0.1/16
+grep -q '"198.19.0.1/16" is not ADDRESS\[/LENGTH\] with the host bits zero' "$work/out" ||
+	fail "bad prefix: $(cat "$work/out")"
+ctl_rc 65 block del 198.19.0.0/16
+grep -q 'is not in the operator' "$work/out" || fail "del of nothing: $(cat "$work/out")"
+ctl block add 198.19.0.0/16 >/dev/null
+ctl_rc 65 -j block add 198.19.0.0/16
+grep -q '"code":"conflict"' "$work/out" || fail "add twice: $(cat "$work/out")"
+ctl block del 198.19.0.0/16 >/dev/null
 
 step "permissions: outside the group refused, a member reads but cannot change"
 outsider=(setpriv --reuid=65534 --regid=4242 --clear-groups)
@@ -394,5 +398,83 @@ grep -q 'interface cannot change from l0 to l9' "$work/out" || fail "said: $(cat
 rc=0
 "${member[@]}" "$lbctl" -s "$sock" config apply "$work/new.json" >"$work/out" 2>&1 || rc=$?
 [ "$rc" -eq 77 ] || fail "a group member's config apply exited $rc"
+
+# --- the block list --------------------------------------------------------------
+# gets N: N new connections through the VIP must all work; refused: none may.
+gets() {
+	newconns "$1" >"$work/got" 2>/dev/null || fail "connections failed: $(tail -1 "$work/got")"
+}
+refused() {
+	if nsx "$cl" /usr/bin/python3 -c "
+import socket
+socket.create_connection(('198.18.100.1', 80), timeout=1)" 2>/dev/null; then
+		fail "$1: a denied client connected"
+	fi
+}
+block_from() { # PREFIX: where lbctl says its deny rule comes from
+	ctl -j block list | /usr/bin/python3 -c '
+import json, sys
+print(",".join(next((r["from"] for r in json.load(sys.stdin)
+                     if r["list"] == "deny" and r["prefix"] == sys.argv[1]), [])))' "$1"
+}
+
+step "block add: the client's new and established connections fail; block del: back"
+ctl config apply "$work/old.json" >/dev/null || fail "apply the first config again"
+gets 5
+rm -f "$work/stop" "$work/held" "$work/held.done"
+nsx "$cl" /usr/bin/python3 "$work/hold.py" 2 "$work/held" "$work/stop" &
+for _ in $(seq 100); do [ -s "$work/held" ] && break; sleep 0.1; done
+[ -s "$work/held" ] || fail "no held connections"
+ctl block add 198.18.0.1 >"$work/out" || fail "block add: $(cat "$work/out")"
+grep -q '^198.18.0.1/32: denied at every VIP (operator ' "$work/out" || fail "said: $(cat "$work/out")"
+refused "after block add"
+sleep 1	# a round of echoes has started since: each times out (5 s)
+touch "$work/stop"
+for _ in $(seq 200); do [ -s "$work/held.done" ] && break; sleep 0.1; done
+[ "$(cat "$work/held.done" 2>/dev/null)" = "broken 2" ] ||
+	fail "held connections: $(cat "$work/held.done" 2>/dev/null)"
+ctl -j block list | grep -q '"prefix":"198.18.0.1/32","vip":null,"from":\["operator"\],"id":[0-9]*,"packets":[1-9]' ||
+	fail "the rule counts no packets: $(ctl -j block list)"
+ctl block del 198.18.0.1 >"$work/out" || fail "block del: $(cat "$work/out")"
+grep -q 'no longer denied' "$work/out" || fail "said: $(cat "$work/out")"
+gets 5
+
+step "a rule the config and the operator both hold stays until both let go"
+cp "$work/lbd.json" "$work/nodeny.json"
+sed 's#"vips": \[#"deny": [ "198.18.0.0/24" ],\n  "vips": [#' "$work/lbd.json" >"$work/deny.json"
+ctl config apply "$work/deny.json" >"$work/out" || fail "apply deny: $(cat "$work/out")"
+refused "denied by the config"
+[ "$(block_from 198.18.0.0/24)" = config ] || fail "from: $(block_from 198.18.0.0/24)"
+ctl block add 198.18.0.0/24 >/dev/null || fail "block add of a config rule"
+[ "$(block_from 198.18.0.0/24)" = config,operator ] || fail "from: $(block_from 198.18.0.0/24)"
+ctl config apply "$work/nodeny.json" >/dev/null || fail "apply without deny"
+refused "the operator's rule after the config dropped it"
+[ "$(block_from 198.18.0.0/24)" = operator ] || fail "from: $(block_from 198.18.0.0/24)"
+ctl config apply "$work/deny.json" >/dev/null
+ctl block del 198.18.0.0/24 >"$work/out" || fail "block del"
+grep -q 'still denied by the config' "$work/out" || fail "said: $(cat "$work/out")"
+refused "the config's rule after the operator let go"
+ctl config apply "$work/nodeny.json" >/dev/null
+gets 5
+
+step "the operator's rule outlives SIGKILL, and lbd --unload (from the state file)"
+ctl block add 198.18.0.1 >/dev/null
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+lbd_pid=
+refused "lbd dead"
+start_lbd
+refused "lbd restarted"
+kill "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+lbd_pid=
+nsenter --net="/run/netns/$lb" "$lbd" --unload l0 >"$work/out" 2>&1 || fail "unload: $(cat "$work/out")"
+grep -q '"blocks": \[' "$work/state/state.json" || fail "no blocks in the state file"
+start_lbd
+grep -q ' 0 pinned maps reused' "$work/lbd.log" || fail "the maps were not fresh"
+refused "fresh maps"
+[ "$(block_from 198.18.0.1/32)" = operator ] || fail "from: $(block_from 198.18.0.1/32)"
+ctl block del 198.18.0.1 >/dev/null
+gets 5
 
 echo "ctl_test: all passed"

@@ -357,6 +357,45 @@ Test(blocklist_maps, replace_config_keeps_operator_rules)
 	free(got);
 }
 
+/* lbd's writer: the maps become exactly the list, flags included; a prefix
+ * the config and the operator both give is one rule, and moving it from
+ * one to the other rewrites it in place. */
+Test(blocklist_maps, replace_makes_the_list_exact)
+{
+	struct blocklist_rule first[] = {
+		rule(BLOCKLIST_DENY, "198.51.100.0/24", 0),
+		rule(BLOCKLIST_DENY, "198.51.100.0/24", LB_RULE_F_OPERATOR),
+		rule(BLOCKLIST_DENY, "2001:db8::/32", LB_RULE_F_OPERATOR),
+		rule(3, "10.0.0.0/8", 0),
+	};
+	struct blocklist_rule second[] = {
+		rule(BLOCKLIST_DENY, "198.51.100.0/24", 0),
+		rule(3, "10.0.0.0/8", 0),
+	};
+	struct blocklist_rule *got;
+	uint32_t id;
+	size_t n;
+
+	cr_assert_eq(blocklist_replace(bl, first, 4), 0);
+	counts_are(1, 1, 1);
+	got = list(&n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(got[0].flags, LB_RULE_F_OPERATOR, "the union of both flags");
+	id = got[0].id;
+	free(got);
+	cr_assert_eq(blocklist_replace(bl, second, 2), 0);
+	counts_are(1, 0, 1);
+	got = list(&n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(got[0].flags, 0, "the operator's flag stayed");
+	cr_assert_eq(got[0].id, id, "a rule rewritten in place keeps its id and counter");
+	cr_assert_eq(got[1].vip, 3);
+	free(got);
+	cr_assert_eq(blocklist_replace(bl, NULL, 0), 0);
+	counts_are(0, 0, 0);
+	cr_assert_eq(vip_allow(3), 0);
+}
+
 Test(blocklist_maps, flush_vip)
 {
 	struct blocklist_rule a = rule(5, "198.51.100.0/24", 0);

@@ -273,7 +273,7 @@ static struct state *next(struct state *st, const char *text, __u64 now,
 	struct state *n = state_new(parse(text), now);
 
 	cr_assert_not_null(n);
-	state_carry(n, st, now, rs);
+	cr_assert_eq(state_carry(n, st, now, rs), 0);
 	state_free(st);
 	return n;
 }
@@ -324,6 +324,29 @@ Test(state, carry_keeps_or_drops_overrides)
 	cr_assert_eq(st->vips[0].be[1].eff, STATE_DRAINING);
 	/* The other VIP's backend at the same address is untouched. */
 	cr_assert_eq(st->vips[1].be[0].weight, 100);
+	state_free(st);
+}
+
+/* The operator's deny rules are not the config's: every config keeps
+ * them, and removing one leaves the others in order. */
+Test(state, operator_blocks_outlive_configs)
+{
+	struct state *st = state_new(parse(WEB2("100", "active")), 1000);
+	struct blocklist_rule a = { 0 }, b = { 0 };
+	struct state_replace_stats rs;
+
+	cr_assert_eq(blocklist_prefix_parse("198.19.0.0/16", &a), 0);
+	cr_assert_eq(blocklist_prefix_parse("198.19.7.7", &b), 0);
+	cr_assert_eq(state_block_add(st, &a, 2000), 0);
+	cr_assert_eq(state_block_add(st, &b, 2100), 0);
+	st = next(st, WEB2("300", "drain"), 3000, &rs);
+	cr_assert_eq(st->n_blocks, 2);
+	cr_assert_eq(state_block_find(st, &b), 1);
+	cr_assert_eq(st->blocks[1].since_ms, 2100);
+	state_block_del(st, 0);
+	cr_assert_eq(state_block_find(st, &a), -1);
+	cr_assert_eq(state_block_find(st, &b), 0);
+	cr_assert_eq(st->blocks[0].rule.flags, LB_RULE_F_OPERATOR);
 	state_free(st);
 }
 

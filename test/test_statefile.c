@@ -110,6 +110,32 @@ Test(statefile, round_trip)
 	state_free(back);
 }
 
+/* The operator's deny rules go to the file and come back, in order. */
+Test(statefile, operator_blocks_round_trip)
+{
+	struct state *st = fresh(CFG("100")), *back = fresh(CFG("100"));
+	struct blocklist_rule a = { 0 }, b = { 0 };
+	struct statefile_stats fs;
+	char err[256], text[64];
+
+	cr_assert_eq(blocklist_prefix_parse("198.19.0.0/16", &a), 0);
+	cr_assert_eq(blocklist_prefix_parse("fd00:bad::1", &b), 0);
+	cr_assert_eq(state_block_add(st, &a, 4000), 0);
+	cr_assert_eq(state_block_add(st, &b, 5000), 0);
+	save(st);
+	cr_assert_eq(statefile_load(back, dir, 10000, &fs, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fs.blocks, 2);
+	cr_assert_eq(back->n_blocks, 2);
+	cr_assert_eq(blocklist_prefix_format(&back->blocks[1].rule, text, sizeof(text)), 0);
+	cr_assert_str_eq(text, "fd00:bad::1/128");
+	cr_assert_eq(back->blocks[1].since_ms, 5000);
+	cr_assert_eq(back->blocks[0].rule.vip, BLOCKLIST_DENY);
+	cr_assert_eq(back->blocks[0].rule.flags, LB_RULE_F_OPERATOR);
+	cr_assert_eq(state_block_find(back, &a), 0);
+	state_free(st);
+	state_free(back);
+}
+
 /* Only what a restart could not work out again is written. */
 Test(statefile, nothing_to_keep_writes_no_entries)
 {
@@ -197,6 +223,16 @@ static struct bad_case bad_cases[] = {
 	  "[{\"address\": \"198.18.3.1\", \"config\": {\"state\": \"active\", \"weight\": 1}, "
 	  "\"health\": {\"state\": \"down\", \"since_ms\": -3, \"reason\": \"x\"}}]}]}",
 	  ": /vips/0/backends/0/health/since_ms: not a non-negative integer" },
+	{ "{\"format\": 1, \"vips\": [], \"blocks\": {}}", ": /blocks: not an array" },
+	{ "{\"format\": 1, \"vips\": [], \"blocks\": [{\"prefix\": \"198.19.0.1/16\", "
+	  "\"since_ms\": 1}]}",
+	  ": /blocks/0/prefix: not a prefix (ADDRESS/LENGTH, host bits zero)" },
+	{ "{\"format\": 1, \"vips\": [], \"blocks\": [{\"prefix\": \"198.19.0.0/16\"}]}",
+	  ": /blocks/0/since_ms: missing" },
+	{ "{\"format\": 1, \"vips\": [], \"blocks\": [{\"prefix\": \"fd00::/8\", "
+	  "\"since_ms\": 1}, {\"prefix\": \"198.19.0.0/16\", \"since_ms\": 1}, "
+	  "{\"prefix\": \"fd00::/8\", \"since_ms\": 2}]}",
+	  ": /blocks/2/prefix: the same prefix as an entry before it" },
 };
 
 ParameterizedTestParameters(statefile, refused_whole)
@@ -218,6 +254,7 @@ ParameterizedTest(struct bad_case *tc, statefile, refused_whole)
 	cr_assert_str_eq(err, want);
 	cr_assert_eq(st->vips[0].be[0].eff, STATE_IN);
 	cr_assert_eq(st->vips[0].be[0].hl.health, STATE_HEALTH_UNKNOWN);
+	cr_assert_eq(st->n_blocks, 0);
 	state_free(st);
 }
 

@@ -566,41 +566,104 @@ int blocklist_list(struct blocklist *bl, struct blocklist_rule **rules, size_t *
 	return 0;
 }
 
-static bool bl_same(const struct blocklist_rule *a, const struct blocklist_rule *b)
+/* A rule's value again, with new flags: same id, same counter, one map
+ * update, so no packet sees the prefix missing. */
+static int bl_reflag(struct blocklist *bl, const struct blocklist_rule *have, uint32_t flags)
 {
-	return a->vip == b->vip && a->family == b->family && a->plen == b->plen &&
-	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+	struct lb_block_rule val = { .id = have->id, .flags = flags & LB_RULE_F_OPERATOR,
+				     .plen = have->plen };
+	union bl_key key;
+	enum bl_trie t = bl_key_of(have, &key);
+
+	return bpf_map_update_elem(bl_fd(bl, t), &key, &val, BPF_EXIST) ? -errno : 0;
+}
+
+/* want sorted, one entry per prefix: a prefix given twice keeps the union
+ * of its flags. Returns the new count. */
+static size_t bl_sort_unique(struct blocklist_rule *want, size_t n)
+{
+	size_t i, k = 0;
+
+	if (n)
+		qsort(want, n, sizeof(*want), bl_cmp_rule);
+	for (i = 0; i < n; i++) {
+		if (k && !bl_cmp_rule(&want[k - 1], &want[i]))
+			want[k - 1].flags |= want[i].flags;
+		else
+			want[k++] = want[i];
+	}
+	return k;
+}
+
+/* Walk the sorted lists together: removals and flag changes first, so the
+ * ids they free are there for the additions. */
+static int bl_merge(struct blocklist *bl, const struct blocklist_rule *have, size_t nhave,
+		    struct blocklist_rule *want, size_t n, bool adding)
+{
+	size_t i = 0, j = 0;
+	int c, err = 0;
+
+	while (!err && (i < nhave || j < n)) {
+		c = i == nhave ? 1 : j == n ? -1 : bl_cmp_rule(&have[i], &want[j]);
+		if (c < 0 && !adding)
+			err = bl_remove(bl, &have[i]);
+		else if (c > 0 && adding)
+			err = bl_insert(bl, &want[j]);
+		else if (!c && !adding && (have[i].flags ^ want[j].flags) & LB_RULE_F_OPERATOR)
+			err = bl_reflag(bl, &have[i], want[j].flags);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	return err;
+}
+
+int blocklist_replace(struct blocklist *bl, const struct blocklist_rule *rules, size_t n)
+{
+	struct blocklist_rule *have = NULL, *want = malloc((n + 1) * sizeof(*want));
+	size_t nhave = 0;
+	int err = want ? blocklist_list(bl, &have, &nhave) : -ENOMEM;
+	int sync_err;
+
+	if (err) {
+		free(want);
+		return err;
+	}
+	memcpy(want, rules, n * sizeof(*want));
+	n = bl_sort_unique(want, n);
+	err = bl_merge(bl, have, nhave, want, n, false);
+	if (!err)
+		err = bl_merge(bl, have, nhave, want, n, true);
+	free(have);
+	free(want);
+	/* The counts, whatever happened: the maps hold what they hold. */
+	sync_err = blocklist_sync(bl);
+	return err ? err : sync_err;
 }
 
 int blocklist_replace_config(struct blocklist *bl, const struct blocklist_rule *rules, size_t n)
 {
-	struct blocklist_rule *have, r;
-	size_t nhave, i, j;
-	int err, sync_err;
-	bool keep;
+	struct blocklist_rule *have, *want;
+	size_t nhave, i, k;
+	int err = blocklist_list(bl, &have, &nhave);
 
-	err = blocklist_list(bl, &have, &nhave);
 	if (err)
 		return err;
-	for (i = 0; i < nhave && !err; i++) {
+	want = malloc((n + nhave + 1) * sizeof(*want));
+	if (!want) {
+		free(have);
+		return -ENOMEM;
+	}
+	for (k = 0; k < n; k++) {
+		want[k] = rules[k];
+		want[k].flags = 0;
+	}
+	for (i = 0; i < nhave; i++)
 		if (have[i].flags & LB_RULE_F_OPERATOR)
-			continue;
-		for (j = 0, keep = false; j < n && !keep; j++)
-			keep = bl_same(&have[i], &rules[j]);
-		if (!keep)
-			err = bl_remove(bl, &have[i]);
-	}
-	for (j = 0; j < n && !err; j++) {
-		r = rules[j];
-		r.flags = 0;
-		err = bl_insert(bl, &r);
-		if (err == -EEXIST)
-			err = 0;
-	}
+			want[k++] = have[i];
+	err = blocklist_replace(bl, want, k);
 	free(have);
-	/* The counts, whatever happened: the maps hold what they hold. */
-	sync_err = blocklist_sync(bl);
-	return err ? err : sync_err;
+	free(want);
+	return err;
 }
 
 int blocklist_flush_vip(struct blocklist *bl, uint32_t vip)

@@ -89,6 +89,16 @@ int blocklist_list(struct blocklist *bl, struct blocklist_rule **rules, size_t *
  */
 int blocklist_replace_config(struct blocklist *bl, const struct blocklist_rule *rules, size_t n);
 
+/*
+ * Make the maps hold exactly rules[0..n-1], flags included: remove the
+ * rules not among them, add the missing ones, and rewrite in place a
+ * rule whose flags differ. A prefix given twice in the same list is one
+ * rule with both flags. Rules that stay keep their ids and counters.
+ * 0 or -errno (on an error some changes may have been made; the maps
+ * stay consistent).
+ */
+int blocklist_replace(struct blocklist *bl, const struct blocklist_rule *rules, size_t n);
+
 /* Remove every rule of VIP vip's allow list: call it when the VIP is
  * removed, before its id can be given to another. 0 or -errno. */
 int blocklist_flush_vip(struct blocklist *bl, uint32_t vip);

@@ -681,7 +681,11 @@ static void cmd_config_diff(const struct ctl_env *env, json_t *req, int fd,
 		fail(r, CTL_FAILED, "%s", strerror(errno));
 		return;
 	}
-	state_carry(next, cur, clock_wall_ms(), &rs);
+	if (state_carry(next, cur, clock_wall_ms(), &rs)) {
+		fail(r, CTL_FAILED, "%s", strerror(ENOMEM));
+		state_free(next);
+		return;
+	}
 	r->result = cfgdiff(cur, env->ap, env->maps, next);
 	if (!r->result)
 		fail(r, CTL_FAILED, "reading the installed tables: %s", strerror(errno));
@@ -717,9 +721,183 @@ static void cmd_config_show(const struct ctl_env *env, json_t *req, struct ctl_r
 }
 
 /* ------------------------------------------------------------------ */
+/* block */
+
+/* Rules sorted by prefix, to ask "is this one of them" of many rules. */
+struct rule_index {
+	struct state_block *b;
+	size_t n;
+};
+
+static int prefix_cmp(const void *a, const void *b)
+{
+	const struct blocklist_rule *x = a, *y = b;
+	int c = (int)x->family - (int)y->family;
+
+	if (!c)
+		c = memcmp(x->addr, y->addr, sizeof(x->addr));
+	return c ? c : (int)x->plen - (int)y->plen;
+}
+
+static bool index_build(struct rule_index *ix, const struct state_block *b, size_t n,
+			const struct blocklist_rule *rules)
+{
+	size_t i;
+
+	ix->n = n;
+	ix->b = calloc(n + 1, sizeof(*ix->b));
+	if (!ix->b)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (b)
+			ix->b[i] = b[i];
+		else
+			ix->b[i].rule = rules[i];
+	}
+	qsort(ix->b, n, sizeof(*ix->b), prefix_cmp);
+	return true;
+}
+
+static const struct state_block *index_find(const struct rule_index *ix,
+					    const struct blocklist_rule *r)
+{
+	struct state_block key = { .rule = *r };
+
+	return bsearch(&key, ix->b, ix->n, sizeof(*ix->b), prefix_cmp);
+}
+
+static const char *vip_name_of_id(const struct ctl_env *env, const struct state *st, __u32 id)
+{
+	size_t i;
+
+	for (i = 0; i < st->cfg->n_vips; i++)
+		if (apply_vip_id(env->ap, i) == id)
+			return st->cfg->vips[i].name;
+	return NULL;
+}
+
+/* A rule as readers see it: which list, where it came from, its counter. */
+static json_t *rule_json(const struct ctl_env *env, const struct state *st,
+			 const struct blocklist_rule *r, const struct rule_index *cfg,
+			 const struct rule_index *ops)
+{
+	const struct state_block *op = NULL;
+	json_t *j, *from = json_array();
+	const char *vip = NULL;
+	char prefix[64] = "";
+
+	blocklist_prefix_format(r, prefix, sizeof(prefix));
+	if (r->vip == BLOCKLIST_DENY) {
+		op = index_find(ops, r);
+		if (index_find(cfg, r))
+			json_array_append_new(from, json_string("config"));
+		if (op)
+			json_array_append_new(from, json_string("operator"));
+	} else {
+		vip = vip_name_of_id(env, st, r->vip);
+		json_array_append_new(from, json_string("config"));
+	}
+	j = json_pack("{s:s, s:s, s:o, s:o, s:i, s:I}", "list",
+		      r->vip == BLOCKLIST_DENY ? "deny" : "allow", "prefix", prefix,
+		      "vip", vip ? json_string(vip) : json_null(), "from", from,
+		      "id", (int)r->id, "packets", (json_int_t)r->packets);
+	if (op)
+		json_object_set_new(j, "since_ms", json_integer((json_int_t)op->since_ms));
+	return j;
+}
+
+/* The rules in the maps, filtered by match (if not NULL), as JSON. */
+static json_t *rules_json(const struct ctl_env *env, const struct state *st,
+			  const struct blocklist_rule *match, struct ctl_reply *r)
+{
+	struct rule_index cfg = { 0 }, ops = { 0 };
+	struct blocklist_rule *rules = NULL;
+	json_t *arr = NULL;
+	size_t n = 0, i;
+	int rc = env->blocks(env->data, &rules, &n);
+
+	if (rc) {
+		fail(r, CTL_FAILED, "reading the block lists: %s", strerror(-rc));
+		return NULL;
+	}
+	if (index_build(&cfg, NULL, st->cfg->n_deny, st->cfg->deny) &&
+	    index_build(&ops, st->blocks, st->n_blocks, NULL)) {
+		arr = json_array();
+		for (i = 0; i < n; i++)
+			if (!match || (rules[i].vip == BLOCKLIST_DENY && !prefix_cmp(&rules[i], match)))
+				json_array_append_new(arr, rule_json(env, st, &rules[i], &cfg, &ops));
+	} else {
+		fail(r, CTL_FAILED, "%s", strerror(ENOMEM));
+	}
+	free(cfg.b);
+	free(ops.b);
+	free(rules);
+	return arr;
+}
+
+static void cmd_block_list(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
+{
+	r->result = rules_json(env, env->state(env->data), NULL, r);
+}
+
+static bool prefix_arg(json_t *req, struct blocklist_rule *rule, struct ctl_reply *r)
+{
+	const char *text = str_arg(req, "prefix", true, r);
+
+	memset(rule, 0, sizeof(*rule));
+	if (!text)
+		return false;
+	if (blocklist_prefix_parse(text, rule)) {
+		fail(r, CTL_BAD_REQUEST, "\"prefix\": \"%s\" is not ADDRESS[/LENGTH] with the "
+		     "host bits zero", text);
+		return false;
+	}
+	rule->vip = BLOCKLIST_DENY;
+	rule->flags = LB_RULE_F_OPERATOR;
+	return true;
+}
+
+static void block_fail(struct ctl_reply *r, bool add, const char *prefix, int rc)
+{
+	if (rc == -EEXIST)
+		fail(r, CTL_CONFLICT, "%s is in the operator's deny list already", prefix);
+	else if (rc == -ENOENT)
+		fail(r, CTL_NOT_FOUND, "%s is not in the operator's deny list (lbctl block list "
+		     "shows the rules and where they come from)", prefix);
+	else if (rc == -ENOSPC)
+		fail(r, CTL_FAILED, "the block lists are full (%u rules in all)",
+		     LB_BLOCK_RULES_MAX);
+	else
+		fail(r, CTL_FAILED, "%s %s: %s; the lists are as they were", add ? "adding" :
+		     "removing", prefix, strerror(-rc));
+}
+
+/* block.add, block.del: the operator's deny list. The reply is the rule as
+ * block.list shows it (add), or what is left for that prefix (del: the
+ * config may deny it too). */
+static void block_run(const struct ctl_env *env, json_t *req, bool add, const char *who,
+		      struct ctl_reply *r)
+{
+	struct blocklist_rule rule;
+	char prefix[64] = "";
+	int rc;
+
+	if (!prefix_arg(req, &rule, r))
+		return;
+	blocklist_prefix_format(&rule, prefix, sizeof(prefix));
+	log_info("control: %s: block %s %s", who, add ? "add" : "del", prefix);
+	rc = env->block(env->data, add, &rule);
+	if (rc) {
+		block_fail(r, add, prefix, rc);
+		return;
+	}
+	r->result = rules_json(env, env->state(env->data), &rule, r);
+}
+
+/* ------------------------------------------------------------------ */
 /* Dispatch */
 
-enum cmd_kind { K_READ, K_CHANGE, K_FILE };
+enum cmd_kind { K_READ, K_CHANGE, K_FILE, K_BLOCK };
 
 struct ctl_cmd {
 	const char *name;
@@ -735,6 +913,7 @@ static const char *const k_vip[] = { "vip", NULL };
 static const char *const k_flow[] = { "proto", "src", "sport", "dst", "dport", NULL };
 
 static const char *const k_name[] = { "name", NULL };
+static const char *const k_prefix[] = { "prefix", NULL };
 
 static const struct ctl_cmd cmds[] = {
 	{ "status", K_READ, false, 0, cmd_status, k_none },
@@ -752,6 +931,9 @@ static const struct ctl_cmd cmds[] = {
 	{ "config.validate", K_FILE, false, 0, NULL, k_name },
 	{ "config.diff", K_FILE, false, 0, NULL, k_name },
 	{ "config.apply", K_FILE, true, 0, NULL, k_name },
+	{ "block.list", K_READ, false, 0, cmd_block_list, k_none },
+	{ "block.add", K_BLOCK, true, 0, NULL, k_prefix },
+	{ "block.del", K_BLOCK, true, 0, NULL, k_prefix },
 };
 
 static void file_run(const struct ctl_env *env, const char *name, json_t *req, int fd,
@@ -791,6 +973,8 @@ void ctl_run(const struct ctl_env *env, json_t *req, int fd, bool admin, const c
 			return;
 		else if (cmds[i].kind == K_READ)
 			cmds[i].read(env, req, r);
+		else if (cmds[i].kind == K_BLOCK)
+			block_run(env, req, !strcmp(name, "block.add"), who, r);
 		else
 			file_run(env, name, req, fd, who, r);
 		return;

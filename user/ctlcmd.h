@@ -48,6 +48,13 @@ struct ctl_env {
 			     struct ctl_reply *r);
 	/* The running config's bytes and file. */
 	const char *(*config_text)(void *data, size_t *len, const char **path);
+	/* Add or remove an operator deny rule (r's family, plen and addr),
+	 * applied and saved: 0; -EEXIST (add: the operator has it already);
+	 * -ENOENT (remove: the operator has no such rule); -ENOSPC (the
+	 * lists are full); -errno. */
+	int (*block)(void *data, bool add, const struct blocklist_rule *r);
+	/* Every rule in the maps with its counter, as blocklist_list(). */
+	int (*blocks)(void *data, struct blocklist_rule **rules, size_t *n);
 	void *data;
 };
 

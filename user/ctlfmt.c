@@ -389,3 +389,65 @@ void ctlfmt_config_show(FILE *f, json_t *r, __u64 now_ms)
 	if (t)
 		fwrite(t, 1, len, f);
 }
+
+/* "config", "operator 5m", "config, operator 2h". */
+static void from_txt(char *buf, size_t len, json_t *rule, __u64 now_ms)
+{
+	json_t *from = json_object_get(rule, "from"), *s;
+	size_t i, used = 0;
+	char since[16] = "";
+
+	buf[0] = '\0';
+	json_array_foreach(from, i, s) {
+		if (!strcmp(json_string_value(s), "operator"))
+			ago(since, sizeof(since), now_ms, num(rule, "since_ms"));
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s%s%s",
+					 i ? ", " : "", json_string_value(s), *since ? " " : "",
+					 since);
+		if (used >= len)
+			return;
+	}
+}
+
+void ctlfmt_block_list(FILE *f, json_t *r, __u64 now_ms)
+{
+	static const char *const head[] = { "LIST", "VIP", "PREFIX", "FROM", "PACKETS" };
+	struct table t = { .cols = 5 };
+	char from[CELL_MAX], pk[CELL_MAX];
+	json_t *v;
+	size_t i;
+
+	if (!json_array_size(r)) {
+		fprintf(f, "no block rules: every source may reach every VIP\n");
+		return;
+	}
+	table_row(&t, head);
+	json_array_foreach(r, i, v) {
+		const char *row[] = { str(v, "list"), str(v, "vip"), str(v, "prefix"), from,
+				      numtxt(v, "packets", pk) };
+
+		from_txt(from, sizeof(from), v, now_ms);
+		table_row(&t, row);
+	}
+	table_print(f, &t);
+}
+
+void ctlfmt_block_added(FILE *f, json_t *r, __u64 now_ms)
+{
+	json_t *v = json_array_get(r, 0);
+	char from[CELL_MAX];
+
+	from_txt(from, sizeof(from), v, now_ms);
+	fprintf(f, "%s: denied at every VIP (%s)\n", str(v, "prefix"), from);
+}
+
+void ctlfmt_block_removed(FILE *f, json_t *r, __u64 now_ms)
+{
+	json_t *v = json_array_get(r, 0);
+
+	if (v)
+		fprintf(f, "%s: removed from the operator's list; still denied by the config\n",
+			str(v, "prefix"));
+	else
+		fprintf(f, "removed: the prefix is no longer denied\n");
+}

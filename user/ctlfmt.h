@@ -24,5 +24,8 @@ void ctlfmt_config_valid(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_config_diff(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_config_applied(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_config_show(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_block_list(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_block_added(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_block_removed(FILE *f, json_t *r, __u64 now_ms);
 
 #endif /* LB_CTLFMT_H */

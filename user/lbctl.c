@@ -179,6 +179,13 @@ static int b_config(json_t *req, int argc, char **argv, int *file, char *err,
 	return 0;
 }
 
+static int b_prefix(json_t *req, int argc, char **argv, int *file, char *err,
+		    size_t errlen)
+{
+	json_object_set_new(req, "prefix", json_string(argv[0]));
+	return 0;
+}
+
 static void show_drain(FILE *f, json_t *r, __u64 now_ms)
 {
 	if (json_object_get(r, "waited_ms"))
@@ -223,6 +230,13 @@ static const struct cmd cmds[] = {
 	  "config.apply", 1, 1, b_config, ctlfmt_config_applied },
 	{ "config", "show", "", "the running config, as its file was", "config.show", 0, 0,
 	  b_none, ctlfmt_config_show },
+	{ "block", "list", "", "the deny list and every VIP's allow list: where each rule "
+	  "comes from, packets dropped", "block.list", 0, 0, b_none, ctlfmt_block_list },
+	{ "block", "add", "PREFIX", "drop PREFIX's packets at every VIP, established flows "
+	  "too; kept across reloads and restarts", "block.add", 1, 1, b_prefix,
+	  ctlfmt_block_added },
+	{ "block", "del", "PREFIX", "remove PREFIX from the operator's deny list",
+	  "block.del", 1, 1, b_prefix, ctlfmt_block_removed },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -239,6 +253,7 @@ static void usage(FILE *f)
 	fprintf(f, "\n  -s SOCKET  lbd's control socket (default %s)\n"
 		   "  -j, -p     print the reply as JSON, compact or pretty\n"
 		   "  --commands every OBJECT [COMMAND], one a line (for shell completion)\n"
+		   "  --version  print lbctl's version\n"
 		   "A VIP is its name or ADDRESS:PORT/PROTO ([ADDRESS]:PORT/PROTO for IPv6);\n"
 		   "a backend is its address.\n", SOCKET_DEFAULT);
 }
@@ -506,6 +521,7 @@ int main(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "commands", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct opts o = { .socket = SOCKET_DEFAULT };
@@ -521,6 +537,7 @@ int main(int argc, char **argv)
 		case 'p': o.json = 2; break;
 		case 'h': usage(stdout); return 0;
 		case 'C': commands_list(stdout); return 0;
+		case 'V': printf("lbctl (sluice) %s\n", LB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

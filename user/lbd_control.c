@@ -165,7 +165,9 @@ static void ctl_config_apply(void *data, const char *text, size_t len, const cha
 		config_errors_clear(&errs);
 	}
 	if (!rc) {
+		lbd_notify_reloading();
 		rc = lbd_config_switch(d, cfg, own, len, "config apply", &as, r->msg, sizeof(r->msg));
+		lbd_notify_ready(d);
 		own = NULL;
 	}
 	free(own);
@@ -189,6 +191,46 @@ static void ctl_config_apply(void *data, const char *text, size_t len, const cha
 	r->result = applied_json(d, &as);
 }
 
+/* lbctl block add/del: the state model's list, the maps, then the file.
+ * A write the kernel refuses leaves the list and the maps as they were. */
+static int ctl_block(void *data, bool add, const struct blocklist_rule *r)
+{
+	struct lbd *d = data;
+	long i = state_block_find(d->st, r);
+	struct state_block old;
+	int rc;
+
+	if (add && i >= 0)
+		return -EEXIST;
+	if (!add && i < 0)
+		return -ENOENT;
+	if (add) {
+		rc = state_block_add(d->st, r, clock_wall_ms());
+		if (rc)
+			return rc;
+	} else {
+		old = d->st->blocks[i];
+		state_block_del(d->st, (size_t)i);
+	}
+	rc = lbd_blocks_write(d, "block");
+	if (rc) {
+		if (add)
+			state_block_del(d->st, d->st->n_blocks - 1);
+		else if (state_block_add(d->st, &old.rule, old.since_ms))
+			log_err("block: out of memory: the deny rule stays in the maps but is "
+				"no longer in the state");
+		lbd_blocks_write(d, "block");
+		return rc;
+	}
+	lbd_save_now(d);
+	return 0;
+}
+
+static int ctl_blocks(void *data, struct blocklist_rule **rules, size_t *n)
+{
+	return blocklist_list(((struct lbd *)data)->bl, rules, n);
+}
+
 static const char *ctl_config_text(void *data, size_t *len, const char **path)
 {
 	const struct lbd *d = data;
@@ -203,7 +245,8 @@ int lbd_control_start(struct lbd *d)
 	const struct ctl_env env = {
 		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
 		.commit = ctl_commit, .status = ctl_status, .config_apply = ctl_config_apply,
-		.config_text = ctl_config_text, .data = d,
+		.config_text = ctl_config_text, .block = ctl_block, .blocks = ctl_blocks,
+		.data = d,
 	};
 	char err[320];
 

@@ -188,6 +188,7 @@ void state_free(struct state *st)
 		return;
 	vips_free(st->vips, st->cfg->n_vips);
 	config_free(st->cfg);
+	free(st->blocks);
 	free(st);
 }
 
@@ -257,14 +258,19 @@ static void vip_carry(struct state_vip *to, const struct state_vip *from,
 	to->all_down_since_ms = from->all_down_since_ms;
 }
 
-void state_carry(struct state *to, const struct state *from, __u64 now_ms,
-		 struct state_replace_stats *rs)
+int state_carry(struct state *to, const struct state *from, __u64 now_ms,
+		struct state_replace_stats *rs)
 {
 	const struct config *a = from->cfg, *b = to->cfg;
 	size_t i = 0, j = 0;
 	int c;
 
 	memset(rs, 0, sizeof(*rs));
+	to->blocks = malloc((from->n_blocks + 1) * sizeof(*to->blocks));
+	if (!to->blocks)
+		return -ENOMEM;
+	memcpy(to->blocks, from->blocks, from->n_blocks * sizeof(*to->blocks));
+	to->n_blocks = from->n_blocks;
 	while (i < a->n_vips && j < b->n_vips) {
 		c = state_vip_key_cmp(&a->vips[i], &b->vips[j]);
 		if (!c)
@@ -275,6 +281,48 @@ void state_carry(struct state *to, const struct state *from, __u64 now_ms,
 	to->generation = from->generation + 1;
 	to->config_ms = now_ms;
 	state_resolve_all(to, now_ms);
+	return 0;
+}
+
+static bool block_same(const struct blocklist_rule *a, const struct blocklist_rule *b)
+{
+	return a->family == b->family && a->plen == b->plen &&
+	       !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+long state_block_find(const struct state *st, const struct blocklist_rule *r)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_blocks; i++)
+		if (block_same(&st->blocks[i].rule, r))
+			return (long)i;
+	return -1;
+}
+
+int state_block_add(struct state *st, const struct blocklist_rule *r, __u64 since_ms)
+{
+	struct state_block *grown = realloc(st->blocks, (st->n_blocks + 1) * sizeof(*grown));
+	struct state_block *b;
+
+	if (!grown)
+		return -ENOMEM;
+	st->blocks = grown;
+	b = &st->blocks[st->n_blocks++];
+	memset(b, 0, sizeof(*b));
+	b->rule.vip = BLOCKLIST_DENY;
+	b->rule.family = r->family;
+	b->rule.plen = r->plen;
+	memcpy(b->rule.addr, r->addr, sizeof(b->rule.addr));
+	b->rule.flags = LB_RULE_F_OPERATOR;
+	b->since_ms = since_ms;
+	return 0;
+}
+
+void state_block_del(struct state *st, size_t i)
+{
+	memmove(&st->blocks[i], &st->blocks[i + 1], (st->n_blocks - i - 1) * sizeof(*st->blocks));
+	st->n_blocks--;
 }
 
 void state_override_set(struct state *st, size_t vip, size_t be,

@@ -88,9 +88,18 @@ struct state;
 typedef void (*state_listener_fn)(struct state *st, size_t vip, unsigned int kinds,
 				  void *data);
 
+/* A source prefix an operator denied at run time (lbctl block add): kept
+ * across reloads and restarts, whatever the config's deny list says. */
+struct state_block {
+	struct blocklist_rule rule;	/* vip BLOCKLIST_DENY, flags LB_RULE_F_OPERATOR */
+	__u64 since_ms;			/* wall clock when added */
+};
+
 struct state {
 	struct config *cfg;	/* owned */
 	struct state_vip *vips;	/* cfg->n_vips, in config order */
+	struct state_block *blocks;	/* the operator's deny rules, in the order added */
+	size_t n_blocks;
 	__u64 generation;	/* configs taken, 1 for the first */
 	__u64 config_ms;	/* wall clock when the current config was taken */
 	state_listener_fn listener;
@@ -131,10 +140,20 @@ void state_free(struct state *st);
  * by address. A matched backend keeps its health and its override, except
  * a field of the override whose config value the new config changes (the
  * config speaks last). from is untouched, so a config that cannot be
- * applied leaves the running state as it was.
+ * applied leaves the running state as it was. The operator's deny rules
+ * go over whole. 0, or -ENOMEM (to is then freed by the caller).
  */
-void state_carry(struct state *to, const struct state *from, __u64 now_ms,
-		 struct state_replace_stats *rs);
+int state_carry(struct state *to, const struct state *from, __u64 now_ms,
+		struct state_replace_stats *rs);
+
+/* The index of the operator's deny rule for r's prefix, or -1. */
+long state_block_find(const struct state *st, const struct blocklist_rule *r);
+
+/* Add an operator deny rule for r's prefix (not there yet). 0 or -ENOMEM. */
+int state_block_add(struct state *st, const struct blocklist_rule *r, __u64 since_ms);
+
+/* Remove the operator deny rule at index i. */
+void state_block_del(struct state *st, size_t i);
 
 /* Replace one backend's override (all fields; a zeroed one clears it). */
 void state_override_set(struct state *st, size_t vip, size_t be,

@@ -79,9 +79,25 @@ static json_t *vip_json(const struct state_vip *v)
 	return j;
 }
 
+/* The operator's deny rules, in the order added. */
+static json_t *blocks_json(const struct state *st)
+{
+	json_t *a = json_array();
+	char prefix[64];
+	size_t i;
+
+	for (i = 0; i < st->n_blocks; i++) {
+		if (blocklist_prefix_format(&st->blocks[i].rule, prefix, sizeof(prefix)))
+			continue;
+		json_array_append_new(a, json_pack("{s:s, s:I}", "prefix", prefix, "since_ms",
+						   (json_int_t)st->blocks[i].since_ms));
+	}
+	return a;
+}
+
 static json_t *state_json(const struct state *st, __u64 now_ms)
 {
-	json_t *vips = json_array(), *v;
+	json_t *vips = json_array(), *v, *j;
 	size_t i;
 
 	for (i = 0; i < st->cfg->n_vips; i++) {
@@ -89,8 +105,11 @@ static json_t *state_json(const struct state *st, __u64 now_ms)
 		if (v)
 			json_array_append_new(vips, v);
 	}
-	return json_pack("{s:i, s:I, s:o}", "format", STATEFILE_FORMAT, "saved_ms",
-			 (json_int_t)now_ms, "vips", vips);
+	j = json_pack("{s:i, s:I, s:o}", "format", STATEFILE_FORMAT, "saved_ms",
+		      (json_int_t)now_ms, "vips", vips);
+	if (j && st->n_blocks)
+		json_object_set_new(j, "blocks", blocks_json(st));
+	return j;
 }
 
 static int mkdir_p(const char *dir)
@@ -301,6 +320,8 @@ static int backend_read(struct load_ctx *c, json_t *b, const struct state *st, l
 struct saved {
 	struct saved_vip *vips;
 	size_t n_vips;
+	struct state_block *blocks;
+	size_t n_blocks;
 	struct saved_backend *bes;
 	size_t n_bes, cap;
 };
@@ -354,6 +375,89 @@ static int vip_read(struct load_ctx *c, json_t *v, const struct state *st, struc
 	return rc;
 }
 
+static int block_read(struct load_ctx *c, json_t *b, struct state_block *out)
+{
+	const char *prefix = json_string_value(json_object_get(b, "prefix"));
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(b))
+		return bad(c, "", "not an object");
+	if (!prefix)
+		return bad(c, "prefix", "missing, or not a string");
+	if (blocklist_prefix_parse(prefix, &out->rule))
+		return bad(c, "prefix", "not a prefix (ADDRESS/LENGTH, host bits zero)");
+	out->rule.vip = BLOCKLIST_DENY;
+	out->rule.flags = LB_RULE_F_OPERATOR;
+	return get_u64(c, b, "since_ms", true, &out->since_ms);
+}
+
+/* A saved rule and where it was in the file. */
+struct block_at {
+	struct blocklist_rule rule;
+	size_t i;
+};
+
+static int block_cmp(const void *a, const void *b)
+{
+	const struct block_at *x = a, *y = b;
+	int c = (int)x->rule.family - (int)y->rule.family;
+
+	if (!c)
+		c = memcmp(x->rule.addr, y->rule.addr, sizeof(x->rule.addr));
+	if (!c)
+		c = (int)x->rule.plen - (int)y->rule.plen;
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* A prefix saved twice is a file something else wrote. */
+static int blocks_unique(struct load_ctx *c, const struct saved *sv)
+{
+	struct block_at *sorted = malloc((sv->n_blocks + 1) * sizeof(*sorted));
+	size_t i;
+	int rc = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	for (i = 0; i < sv->n_blocks; i++) {
+		sorted[i].rule = sv->blocks[i].rule;
+		sorted[i].i = i;
+	}
+	qsort(sorted, sv->n_blocks, sizeof(*sorted), block_cmp);
+	for (i = 1; i < sv->n_blocks && !rc; i++) {
+		if (sorted[i - 1].rule.family != sorted[i].rule.family ||
+		    sorted[i - 1].rule.plen != sorted[i].rule.plen ||
+		    memcmp(sorted[i - 1].rule.addr, sorted[i].rule.addr, sizeof(sorted[i].rule.addr)))
+			continue;
+		snprintf(c->path, sizeof(c->path), "/blocks/%zu", sorted[i].i);
+		rc = bad(c, "prefix", "the same prefix as an entry before it");
+	}
+	free(sorted);
+	return rc;
+}
+
+static int blocks_read(struct load_ctx *c, json_t *blocks, struct saved *sv)
+{
+	json_t *b;
+	size_t i;
+	int rc;
+
+	if (!blocks)
+		return 0;
+	c->path[0] = '\0';
+	if (!json_is_array(blocks))
+		return bad(c, "blocks", "not an array");
+	sv->blocks = calloc(json_array_size(blocks) + 1, sizeof(*sv->blocks));
+	if (!sv->blocks)
+		return -ENOMEM;
+	json_array_foreach(blocks, i, b) {
+		snprintf(c->path, sizeof(c->path), "/blocks/%zu", i);
+		rc = block_read(c, b, &sv->blocks[sv->n_blocks++]);
+		if (rc)
+			return rc;
+	}
+	return blocks_unique(c, sv);
+}
+
 static int saved_read(struct load_ctx *c, json_t *root, const struct state *st,
 		      struct saved *sv)
 {
@@ -378,10 +482,10 @@ static int saved_read(struct load_ctx *c, json_t *root, const struct state *st,
 		snprintf(c->path, sizeof(c->path), "/vips/%zu", i);
 		rc = vip_read(c, v, st, sv, &sv->vips[sv->n_vips++]);
 	}
-	return rc;
+	return rc ? rc : blocks_read(c, json_object_get(root, "blocks"), sv);
 }
 
-static void saved_restore(const struct saved *sv, struct state *st, __u64 now_ms,
+static void saved_restore(struct saved *sv, struct state *st, __u64 now_ms,
 			  struct statefile_stats *fs)
 {
 	size_t i;
@@ -400,6 +504,10 @@ static void saved_restore(const struct saved *sv, struct state *st, __u64 now_ms
 		state_backend_restore(st, (size_t)b->vip, (size_t)b->be, &b->s, &fs->rs);
 		fs->backends++;
 	}
+	free(st->blocks);
+	st->blocks = sv->blocks;
+	st->n_blocks = sv->n_blocks;
+	fs->blocks = sv->n_blocks;
 	state_resolve_all(st, now_ms);
 }
 
@@ -449,9 +557,11 @@ int statefile_load(struct state *st, const char *dir, __u64 now_ms,
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 	} else {
 		saved_restore(&sv, st, now_ms, fs);
+		sv.blocks = NULL;	/* the state's now */
 	}
 	json_decref(root);
 	free(sv.vips);
 	free(sv.bes);
+	free(sv.blocks);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The state file: what the state model knows that the config does not
- * (operator overrides, health, what all_down holds), kept in
+ * (operator overrides and deny rules, health, what all_down holds), kept in
  * STATE_DIR/state.json across restarts. Written in one place, atomically
  * (a temporary file, fsync, rename, fsync of the directory), and read
  * once, at start. The format is a documented contract (docs/operations.md).
@@ -22,6 +22,7 @@
 struct statefile_stats {
 	size_t backends;	/* restored */
 	size_t forgotten;	/* saved for VIPs or backends the config no longer has */
+	size_t blocks;		/* the operator's deny rules */
 	struct state_replace_stats rs;
 };
 
