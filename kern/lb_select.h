@@ -290,7 +290,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 				   struct lb_vip_stats *vs, struct lb_global_stats *gs, __u32 *id,
 				   struct lb_backend **be)
 {
-	int syn = lb_is_syn(p);
+	int syn = lb_is_syn(p), held = 0;
 
 	if ((vip->flags & LB_VIP_F_HASH_L3) || (known == LB_FLOW_UNTRIED && !syn)) {
 		known = lb_flow_follow(p, r, id, be);
@@ -312,7 +312,7 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 			lb_flow_find(p, r);
 			known = 0;
 		} else {
-			lb_count_event(gs, LB_EV_GUARD_SKIP);
+			held = 1;
 			record = 0;
 		}
 	}
@@ -322,6 +322,9 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	*be = lb_backend_get(*id);
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
+	/* Counted once the flow is placed, as before the set moved up. */
+	if (held)
+		lb_count_event(gs, LB_EV_GUARD_SKIP);
 	if (record && !(p->tcp_flags & LB_TCP_RST))
 		lb_flow_record(p, r, *id, known, cfg, vs, gs);
 	return LB_OK;
