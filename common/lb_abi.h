@@ -96,14 +96,66 @@ struct lb_flow_key {
 };
 _Static_assert(sizeof(struct lb_flow_key) == 40, "lb_flow_key layout");
 
-struct lb_flow {
-	__u32 backend_id;
+/*
+ * The flow table: an array map of sets of LB_FLOW_WAYS entries, one 64-byte
+ * cache line each, then one struct lb_flow_head; a flow's set is picked by
+ * a hash of its 5-tuple seeded by the head (lb_flowtab.h).
+ * An entry holds no key but a 48-bit tag of it, in one 8-byte word with the
+ * backend id: a reader on another CPU sees a tag with its own backend id or
+ * not at all, never the tag of one flow with the backend of another. A new
+ * flow takes a free way of its set, else the way seen longest ago.
+ */
+#define LB_FLOW_WAYS		4
+#define LB_FLOW_ID_MASK		0xffffULL	/* the backend id in tag_id */
+#define LB_FLOW_TAG_MASK	(~LB_FLOW_ID_MASK)
+/* Array maps created with this flag can be mapped by user space, which
+ * walks the table that way (the whole of it at 16 bytes an entry). */
+#define LB_FLOW_MAP_FLAGS	BPF_F_MMAPABLE
+
+struct lb_flow_slot {
+	__u64 tag_id;		/* lb_flow_tag() | backend id; 0: a free way */
+	__u32 seen;		/* low 32 bits of bpf_jiffies64() at the latest packet */
 	__u32 block_gen;	/* lb_config.block_gen when the flow's source last passed
 				 * the block lists: while it is current, the flow's
 				 * packets need not be checked again */
+};
+_Static_assert(sizeof(struct lb_flow_slot) == 16, "lb_flow_slot layout");
+
+struct lb_flow_set {
+	struct lb_flow_slot way[LB_FLOW_WAYS];
+};
+_Static_assert(sizeof(struct lb_flow_set) == 64, "lb_flow_set: one cache line");
+_Static_assert(LB_MAX_BACKENDS - 1 <= LB_FLOW_ID_MASK, "backend ids fit tag_id");
+
+/*
+ * The flow table's last element: the seeds of its set and tag hashes,
+ * drawn at random when lbd creates the table, so nobody off the node can
+ * tell which flows share a set. The program has them as load-time knobs
+ * (lb_flow_seed_set, lb_flow_seed_tag); lbd reads them here when it reuses
+ * a pinned table. A table created otherwise (tests, benchmarks) has no
+ * magic and seeds 0, as the program's defaults are.
+ */
+#define LB_FLOW_HEAD_MAGIC	0x31776f6c66626cULL	/* "lbflow1" */
+
+struct lb_flow_head {
+	__u64 magic;		/* LB_FLOW_HEAD_MAGIC once lbd drew the seeds */
+	__u32 seed_set;
+	__u32 seed_tag;
+	__u8 pad[48];
+};
+_Static_assert(sizeof(struct lb_flow_head) == sizeof(struct lb_flow_set), "lb_flow_head layout");
+
+/*
+ * The flow table as it was before (an LRU hash map of struct lb_flow_key
+ * to this), read only to carry its flows into the new table when lbd is
+ * upgraded over it (user/flowtab.c).
+ */
+struct lb_flow_lru {
+	__u32 backend_id;
+	__u32 block_gen;
 	__u64 last_seen;	/* kernel jiffies (bpf_jiffies64()) of the latest packet */
 };
-_Static_assert(sizeof(struct lb_flow) == 16, "lb_flow layout");
+_Static_assert(sizeof(struct lb_flow_lru) == 16, "lb_flow_lru layout");
 
 /* Backend flags. */
 #define LB_BACKEND_F_UP		0x01	/* flows recorded on it may keep using it */

@@ -56,13 +56,14 @@ static inline __u32 lb_hash_words(const __u32 *w, __u32 n, __u32 seed)
 
 /*
  * IPv4 keys hash only the words that can be non-zero; IPv6 keys hash both
- * addresses in full. Ports and protocol go in last.
+ * addresses in full. Ports and protocol go in last. The flow table's tag
+ * is the same hash with another seed (lb_flowtab.h).
  */
-static inline __u32 lb_flow_hash(const struct lb_flow_key *k)
+static inline __u32 lb_flow_hash_seeded(const struct lb_flow_key *k, __u32 seed)
 {
 	__u32 ports = (__u32)k->sport | ((__u32)k->dport << 16);
 	__u32 tail = (__u32)k->proto | ((__u32)k->family << 8);
-	__u32 h = LB_FLOW_HASH_SEED;
+	__u32 h = seed;
 	int i;
 
 	if (k->family == LB_FAMILY_IPV4) {
@@ -79,6 +80,11 @@ static inline __u32 lb_flow_hash(const struct lb_flow_key *k)
 	h = lb_hash_mix(h, ports);
 	h = lb_hash_mix(h, tail);
 	return lb_hash_final(h, 40);
+}
+
+static inline __u32 lb_flow_hash(const struct lb_flow_key *k)
+{
+	return lb_flow_hash_seeded(k, LB_FLOW_HASH_SEED);
 }
 
 /* Hash of a VIP address, for the VIP filter bitmap. */

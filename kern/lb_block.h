@@ -119,7 +119,7 @@ static __always_inline int lb_allowed(const struct lb_pkt *p, const struct lb_co
  * checks the allow list and stamps nothing.
  */
 static __always_inline int lb_flow_screen(const struct lb_pkt *p, const struct lb_config *cfg,
-					  struct lb_flow *f, __u32 vip_id, int steered)
+					  struct lb_flow_slot *f, __u32 vip_id, int steered)
 {
 	__u32 gen = cfg->block_gen;
 

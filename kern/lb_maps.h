@@ -45,17 +45,26 @@ struct {
 	__array(values, struct lb_table_map);
 } vip_tables SEC(".maps");
 
-/* 5-tuple -> backend, for flows already placed. One hash table with an LRU
- * list per CPU (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on the
- * packet path, and one table for user space to read and keep across
- * restarts. The controller may resize it before load. */
+/* Flows already placed: sets of LB_FLOW_WAYS entries (lb_abi.h,
+ * lb_flowtab.h), a set picked by a seeded hash of the flow, then the head
+ * that keeps the seeds. An array: its lookups are inlined, and an insert
+ * takes no lock, masks no interrupts and keeps no list, where the kernel's
+ * LRU insert was half of a new flow's cost (docs/performance.md). The
+ * controller sizes it (a power of two of sets, and the head) before load
+ * and sets the knobs below to match. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, LB_FLOW_TABLE_DEFAULT);
-	__type(key, struct lb_flow_key);
-	__type(value, struct lb_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, LB_FLOW_MAP_FLAGS);
+	__uint(max_entries, LB_FLOW_TABLE_DEFAULT / LB_FLOW_WAYS + 1);
+	__type(key, __u32);
+	__type(value, struct lb_flow_set);
 } flow_table SEC(".maps");
+
+/* flow_table's sets less one, and its head's seeds. Load-time knobs: the
+ * verifier knows them. */
+const volatile __u32 lb_flow_set_mask = LB_FLOW_TABLE_DEFAULT / LB_FLOW_WAYS - 1;
+const volatile __u32 lb_flow_seed_set;
+const volatile __u32 lb_flow_seed_tag;
 
 /* The flood guard's window and count, per CPU (lb_guard_room()). */
 struct {

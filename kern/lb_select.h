@@ -7,6 +7,7 @@
 #ifndef LB_SELECT_H
 #define LB_SELECT_H
 
+#include "lb_flowtab.h"
 #include "lb_hash.h"
 #include "lb_maps.h"
 #include "lb_parse.h"
@@ -69,8 +70,8 @@ static __always_inline struct lb_vip *lb_vip_lookup(const struct lb_pkt *p)
 	return lb_vip_find(k->dst, k->family, 0, k->proto, 0);
 }
 
-/* Backend id in the VIP's table slot for this flow, or 0. */
-static __always_inline __u32 lb_table_pick(const struct lb_pkt *p, __u32 vip_id)
+/* Backend id in the VIP's table slot for a flow of hash h, or 0. */
+static __always_inline __u32 lb_table_pick(__u32 h, __u32 vip_id)
 {
 	__u32 zero = 0, size, slot, entry;
 	__u64 *hdr, *ids;
@@ -83,7 +84,7 @@ static __always_inline __u32 lb_table_pick(const struct lb_pkt *p, __u32 vip_id)
 	size = hdr ? (__u32)*hdr : 0;
 	if (!size)
 		return LB_BACKEND_INVALID;
-	slot = lb_flow_hash(&p->key) % size;
+	slot = h % size;
 	entry = lb_table_entry_of(slot);
 	ids = bpf_map_lookup_elem(table, &entry);
 	return ids ? lb_table_lane(*ids, slot) : LB_BACKEND_INVALID;
@@ -94,39 +95,61 @@ static __always_inline struct lb_backend *lb_backend_get(__u32 id)
 	return bpf_map_lookup_elem(&backends, &id);
 }
 
+/*
+ * Where a flow's entry is, or would go. The set is read only when the flow
+ * table is asked; lb_flow_hash(), for the VIP's table, only when a flow is
+ * placed by it.
+ */
+struct lb_flow_ref {
+	struct lb_flow_set *set;	/* NULL: not looked up yet, or no set */
+	struct lb_flow_slot *slot;	/* the flow's entry; NULL: none */
+	__u64 tag;			/* lb_flow_locate() */
+	__u32 id;			/* the entry's backend id, as read with its tag */
+};
+
+/* Find the flow's entry in its set (lb_flow_way_find()). */
+static __always_inline void lb_flow_find(const struct lb_pkt *p, struct lb_flow_ref *r)
+{
+	__u32 idx = lb_flow_locate(&p->key, lb_flow_seed_set, lb_flow_seed_tag, lb_flow_set_mask,
+				   &r->tag);
+	int way;
+
+	r->slot = NULL;
+	r->set = bpf_map_lookup_elem(&flow_table, &idx);
+	if (!r->set)
+		return;
+	way = lb_flow_way_find(r->set, r->tag, &r->id);
+	/* The verifier wants a bound it can see. */
+	if (way >= 0 && way < LB_FLOW_WAYS)
+		r->slot = &r->set->way[way];
+}
+
 /* Mark a flow entry seen now. bpf_jiffies64() is inlined by the verifier,
  * a clock helper is not. Writing only when the tick changed keeps the
  * cache line clean. */
-static __always_inline void lb_flow_touch(struct lb_flow *f)
+static __always_inline void lb_flow_touch(struct lb_flow_slot *f)
 {
-	__u64 now = bpf_jiffies64();
+	__u32 now = (__u32)bpf_jiffies64();
 
-	if (f->last_seen != now)
-		f->last_seen = now;
+	if (f->seen != now)
+		f->seen = now;
 }
 
 /* A flow already placed keeps its backend while that backend is up.
  * Returns 1 when it does, 0 when the flow is unknown, -1 when its backend
  * is gone and the flow must be placed again (lb_pick() counts that, once it
- * does: a flow of a removed VIP is passed, not placed). *fp: the entry. */
-static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb_backend **be,
-					  struct lb_flow **fp)
+ * does: a flow of a removed VIP is passed, not placed). r: where it is. */
+static __always_inline int lb_flow_follow(struct lb_pkt *p, struct lb_flow_ref *r, __u32 *id,
+					  struct lb_backend **be)
 {
-	struct lb_flow *f;
-	__u32 backend_id;
-
-	f = bpf_map_lookup_elem(&flow_table, &p->key);
-	*fp = f;
-	if (!f)
+	lb_flow_find(p, r);
+	if (!r->slot)
 		return 0;
-	/* Read once: an insert on another CPU may replace the entry, and the
-	 * backend sent to and the backend counted must be the same one. */
-	backend_id = *(volatile const __u32 *)&f->backend_id;
-	*be = lb_backend_get(backend_id);
+	*be = lb_backend_get(r->id);
 	if (!*be || !((*be)->flags & LB_BACKEND_F_UP))
 		return -1;
-	lb_flow_touch(f);
-	*id = backend_id;
+	lb_flow_touch(r->slot);
+	*id = r->id;
 	return 1;
 }
 
@@ -135,7 +158,7 @@ static __always_inline int lb_flow_follow(struct lb_pkt *p, __u32 *id, struct lb
  * At most cap per one-second window (0: no cap). Above it a new flow is
  * still placed by the VIP's table, which gives the same backend as long as
  * the backend set does not change, but not recorded: a SYN flood then
- * cannot push established flows out of the LRU, nor cost an insert per
+ * cannot push established flows out of the flow table, nor cost an insert per
  * packet. The clock is read only here, on the way to creating an entry
  * with a cap set: bpf_ktime_get_coarse_ns() (tick resolution, all the
  * window needs) rather than jiffies, whose rate would need the kernel's
@@ -180,55 +203,48 @@ static __always_inline int lb_guard_room(__u32 cap, int take)
 
 /*
  * Record a flow's backend. known: what lb_flow_follow() said of the key (0:
- * no entry, -1: an entry whose backend is gone), or LB_FLOW_UNTRIED for a
- * SYN that skipped the flow table, which is looked up only then. A SYN
- * whose flow has an entry on that backend
- * already (a retransmission, or a client reusing its port) only marks it
- * seen: the kernel's insert takes a free element and gives the old one
- * back, over half of a retransmitted SYN's cost. For a new flow the lookup
- * first fetches the bucket the insert needs: a gain in a table larger than
- * the caches, 5% in one that fits (docs/performance.md). An entry on
- * another backend is replaced by an insert, not written through the
- * pointer: another CPU may evict the element and reuse it meanwhile, and a
- * backend id written there would move someone else's flow, where a stray
- * last_seen only keeps an entry a little longer. Only entries created
- * count as new flows.
+ * no entry, -1: an entry whose backend is gone), or 0 for a SYN whose set
+ * lb_pick() read (r holds the set and any entry of the flow). A SYN whose
+ * flow has an entry on that backend already (a retransmission, or a client
+ * reusing its port) only marks it seen. Otherwise the flow's way, or the
+ * set's free or oldest way, is filled (lb_flow_way_fill()): the backend id
+ * goes in with the tag, in one store, so a reader never pairs this flow's
+ * tag with another flow's backend. Two CPUs filling the same way at once
+ * leave one of the two flows unrecorded: its next packet is placed by the
+ * VIP's table again, as after an eviction. Only entries created count as
+ * new flows.
  */
-static __always_inline void lb_flow_record(struct lb_pkt *p, __u32 id, int known,
-					   const struct lb_config *cfg,
-					   struct lb_vip_stats *vs,
-					   struct lb_global_stats *gs)
+static __always_inline void lb_flow_record(struct lb_pkt *p, struct lb_flow_ref *r, __u32 id,
+					   int known, const struct lb_config *cfg,
+					   struct lb_vip_stats *vs, struct lb_global_stats *gs)
 {
-	struct lb_flow *old = NULL;
-	struct lb_flow f = {
-		.backend_id = id,
-		.block_gen = cfg->block_gen,	/* it passed the lists just now */
-		.last_seen = bpf_jiffies64(),
-	};
+	__u32 now = (__u32)bpf_jiffies64();
 	__u32 cap = cfg->flow_cap;
+	struct lb_flow_slot *w;
+	int way;
 
-	if (known == LB_FLOW_UNTRIED) {
-		/* With the guard holding new flows back, a SYN looks nothing
-		 * up: in a large table the lookup is a cold bucket, the
-		 * dearest part of a SYN that records nothing, and a flood
-		 * is SYNs of flows the table does not hold. */
-		if (!lb_guard_room(cap, 0))
-			goto held_back;
-		old = bpf_map_lookup_elem(&flow_table, &p->key);
-	}
-	if (old && old->backend_id == id) {
-		lb_flow_touch(old);
+	if (r->slot && r->id == id) {
+		lb_flow_touch(r->slot);
 		return;
 	}
 	/* Creating an entry is capped; replacing one whose backend is gone
 	 * is not, or the flow's next packets would each be placed again. */
-	if (known >= 0 && !old && !lb_guard_room(cap, 1))
+	if (known >= 0 && !r->slot && !lb_guard_room(cap, 1))
 		goto held_back;
-	if (bpf_map_update_elem(&flow_table, &p->key, &f, BPF_ANY)) {
+	if (!r->set) {
 		lb_count_event(gs, LB_EV_FLOW_INSERT_FAIL);
 		return;
 	}
-	if (vs && known >= 0 && !old)
+	w = r->slot;
+	if (!w) {
+		way = lb_flow_way_victim(r->set, now);
+		if (way < 0 || way >= LB_FLOW_WAYS)
+			return;
+		w = &r->set->way[way];
+	}
+	/* It passed the block lists just now. */
+	lb_flow_way_fill(w, r->tag, id, now, cfg->block_gen);
+	if (vs && known >= 0 && !r->slot)
 		vs->new_flows++;
 	return;
 held_back:
@@ -270,15 +286,14 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
  * packet has passed the block lists (cfg->block_gen).
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
-				   int known, const struct lb_config *cfg,
+				   int known, struct lb_flow_ref *r, const struct lb_config *cfg,
 				   struct lb_vip_stats *vs, struct lb_global_stats *gs, __u32 *id,
 				   struct lb_backend **be)
 {
-	int syn = lb_is_syn(p);
-	struct lb_flow *f;
+	int syn = lb_is_syn(p), held = 0;
 
 	if ((vip->flags & LB_VIP_F_HASH_L3) || (known == LB_FLOW_UNTRIED && !syn)) {
-		known = lb_flow_follow(p, id, be, &f);
+		known = lb_flow_follow(p, r, id, be);
 		if (known > 0)
 			return LB_OK;
 	}
@@ -287,14 +302,31 @@ static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, i
 	if (!known && !syn && vs && record && p->key.proto == IPPROTO_TCP &&
 	    p->frag != LB_FRAG_LATER)
 		vs->nonsyn_miss++;
-	*id = lb_table_pick(p, vip->id);
+	/* A SYN to be recorded reads its set before the VIP's table: the
+	 * set does not depend on the backend, so the two cache misses of a
+	 * new flow in a large table overlap instead of following each other.
+	 * With the guard holding new flows back it looks nothing up: a flood
+	 * is SYNs of flows the table does not hold. */
+	if (known == LB_FLOW_UNTRIED && record && !(p->tcp_flags & LB_TCP_RST)) {
+		if (lb_guard_room(cfg->flow_cap, 0)) {
+			lb_flow_find(p, r);
+			known = 0;
+		} else {
+			held = 1;
+			record = 0;
+		}
+	}
+	*id = lb_table_pick(lb_flow_hash(&p->key), vip->id);
 	if (*id == LB_BACKEND_INVALID)
 		return -LB_DROP_NO_BACKEND;
 	*be = lb_backend_get(*id);
 	if (!*be || !(*be)->family)
 		return -LB_DROP_BAD_BACKEND;
+	/* Counted once the flow is placed, as before the set moved up. */
+	if (held)
+		lb_count_event(gs, LB_EV_GUARD_SKIP);
 	if (record && !(p->tcp_flags & LB_TCP_RST))
-		lb_flow_record(p, *id, known, cfg, vs, gs);
+		lb_flow_record(p, r, *id, known, cfg, vs, gs);
 	return LB_OK;
 }
 

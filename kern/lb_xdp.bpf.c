@@ -63,7 +63,8 @@ static __always_inline struct lb_vip_stats *lb_count_vip(__u32 vip_id, const str
  * steered ICMP error never creates a flow entry. known: as for lb_pick(). */
 static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 				      const struct lb_vip *vip, const struct lb_config *cfg,
-				      int steered, int known, struct lb_global_stats *gs)
+				      int steered, int known, struct lb_flow_ref *r,
+				      struct lb_global_stats *gs)
 {
 	struct lb_vip_stats *vs;
 	struct lb_backend *be;
@@ -84,7 +85,7 @@ static __always_inline int lb_forward(struct xdp_md *ctx, struct lb_pkt *p,
 	} else if (p->frag != LB_FRAG_NONE) {
 		return -LB_DROP_FRAG;
 	}
-	rc = lb_pick(p, vip, !steered, known, cfg, vs, gs, &id, &be);
+	rc = lb_pick(p, vip, !steered, known, r, cfg, vs, gs, &id, &be);
 	if (rc)
 		return rc;
 	return lb_deliver(ctx, p, cfg, id, be, steered, gs);
@@ -95,7 +96,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 {
 	const struct lb_config *cfg;
 	struct lb_backend *be;
-	struct lb_flow *f;
+	struct lb_flow_ref ref = {};
 	int known = LB_FLOW_UNTRIED;
 	struct lb_vip *vip;
 	int steered = 0;
@@ -138,9 +139,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	}
 	/* Established flows skip the VIP lookup: see lb_flow_first(). */
 	if (lb_flow_first(p, addr)) {
-		known = lb_flow_follow(p, &id, &be, &f);
+		known = lb_flow_follow(p, &ref, &id, &be);
 		if (known > 0) {
-			rc = lb_flow_screen(p, cfg, f, be->vip_id, steered);
+			rc = lb_flow_screen(p, cfg, ref.slot, be->vip_id, steered);
 			if (rc)
 				return rc;
 			lb_count_vip(be->vip_id, p);
@@ -153,7 +154,7 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;
-	return lb_forward(ctx, p, vip, cfg, steered, known, gs);
+	return lb_forward(ctx, p, vip, cfg, steered, known, &ref, gs);
 }
 
 SEC("xdp")

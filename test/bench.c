@@ -10,9 +10,12 @@
 #include <netinet/in.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 
 #include "blocklist.h"
 #include "datapath.h"
+#include "flowtab.h"
+#include "lb_flowtab.h"
 #include "pkt.h"
 #include "testbed.h"
 
@@ -24,6 +27,12 @@ static void out_of_memory(void)
 
 struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags)
 {
+	return bench_tcp_frames_from(dst, port, 0, n, flags);
+}
+
+struct bench_frames bench_tcp_frames_from(const char *dst, uint16_t port, size_t first, size_t n,
+					  uint8_t flags)
+{
 	struct bench_frames f = {
 		.buf = calloc(n, BENCH_FRAME_MAX),
 		.len = calloc(n, sizeof(size_t)),
@@ -34,17 +43,23 @@ struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, u
 
 	if (!f.buf || !f.len || !f.key)
 		out_of_memory();
+	/* Sources 198.18.0.0/15 hold flow numbers up to 2^17 * 4096. */
+	if (first + n > (size_t)1 << 29) {
+		fprintf(stderr, "bench: too many flows\n");
+		exit(EXIT_FAILURE);
+	}
 	for (i = 0; i < n; i++) {
 		struct lb_flow_key k = { .proto = IPPROTO_TCP };
+		size_t flow = first + i;
 
 		k.family = pkt_addr(dst, k.dst);
 		if (k.family == LB_FAMILY_IPV4) {
-			k.src[0] = htonl(0xc6120000 | (uint32_t)(i / 4096));
+			k.src[0] = htonl(0xc6120000 | (uint32_t)(flow / 4096));
 		} else {
 			pkt_addr("fd00:1::", k.src);
-			k.src[3] = htonl((uint32_t)(i / 4096));
+			k.src[3] = htonl((uint32_t)(flow / 4096));
 		}
-		k.sport = htons((uint16_t)(1024 + i % 4096));
+		k.sport = htons((uint16_t)(1024 + flow % 4096));
 		k.dport = htons(port);
 		f.len[i] = pkt_tcp(f.buf[i], BENCH_FRAME_MAX, &k, flags, 0);
 		f.key[i] = k;
@@ -59,16 +74,110 @@ void bench_frames_free(struct bench_frames *f)
 	free(f->key);
 }
 
+/* Clear the ways of n flows in the set-associative table. */
+static void forget_in_sets(int fd, const struct bench_frames *f, size_t n)
+{
+	struct flowtab t;
+	__u64 tag;
+	size_t i;
+	__u32 id;
+	int way, rc = flowtab_open(fd, 1, &t);
+
+	if (rc) {
+		fprintf(stderr, "bench: cannot map the flow table: %s\n", strerror(-rc));
+		exit(EXIT_FAILURE);
+	}
+	for (i = 0; i < n && i < f->n; i++) {
+		const struct lb_flow_key *k = &f->key[(f->next + i) % f->n];
+		struct lb_flow_set *s;
+
+		s = &t.sets[lb_flow_locate(k, t.seed_set, t.seed_tag, t.nsets - 1, &tag)];
+		way = lb_flow_way_find(s, tag, &id);
+		if (way >= 0)
+			s->way[way].tag_id = 0;
+	}
+	flowtab_close(&t);
+}
+
 void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t n)
 {
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
 	size_t i;
 
+	if (!bpf_obj_get_info_by_fd(flow_table_fd, &info, &len) &&
+	    info.type == BPF_MAP_TYPE_ARRAY) {
+		forget_in_sets(flow_table_fd, f, n);
+		return;
+	}
 	for (i = 0; i < n && i < f->n; i++)
 		if (bpf_map_delete_elem(flow_table_fd, &f->key[(f->next + i) % f->n]) &&
 		    errno != ENOENT) {
 			perror("bench: cannot delete a flow entry");
 			exit(EXIT_FAILURE);
 		}
+}
+
+/* Set a const volatile __u32 in an opened object's .rodata, found by BTF:
+ * bench_ab and bench_katran open objects of other builds, with no
+ * skeleton. */
+static int rodata_u32(struct bpf_object *obj, const char *var, uint32_t val)
+{
+	struct bpf_map *ro = bpf_object__find_map_by_name(obj, ".rodata");
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	size_t size;
+	char *data;
+	int id, i;
+
+	if (!ro || !btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, (__u32)id);
+	data = (char *)bpf_map__initial_value(ro, &size);
+	vs = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vs++)
+		if (!strcmp(btf__name_by_offset(btf, btf__type_by_id(btf, vs->type)->name_off),
+			    var) && vs->offset + sizeof(val) <= size) {
+			memcpy(data + vs->offset, &val, sizeof(val));
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The set-associative table is sized in sets and its head, with the
+ * program's mask to match (its seeds stay 0, as the head's do); the LRU
+ * table of earlier builds (bench_ab's A) in entries. */
+int bench_flow_table_size(struct bpf_object *obj, uint32_t entries)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "flow_table");
+	uint32_t sets = lb_flow_sets_for(entries);
+
+	if (!m)
+		return -ENOENT;
+	if (bpf_map__type(m) != BPF_MAP_TYPE_ARRAY)
+		return bpf_map__set_max_entries(m, entries);
+	return bpf_map__set_max_entries(m, sets + 1) ?:
+	       rodata_u32(obj, "lb_flow_set_mask", sets - 1);
+}
+
+uint64_t bench_new_flows(struct bpf_object *obj, uint32_t vip_id)
+{
+	int fd = testbed_map_fd(obj, "vip_stats"), ncpu = libbpf_num_possible_cpus(), i;
+	struct lb_vip_stats *v;
+	uint64_t sum = 0;
+
+	v = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*v)) : NULL;
+	if (!v)
+		out_of_memory();
+	if (fd < 0 || bpf_map_lookup_elem(fd, &vip_id, v)) {
+		fprintf(stderr, "bench: cannot read vip_stats\n");
+		exit(EXIT_FAILURE);
+	}
+	for (i = 0; i < ncpu; i++)
+		sum += v[i].new_flows;
+	free(v);
+	return sum;
 }
 
 /*
@@ -97,6 +206,15 @@ double bench_time(int prog_fd, struct bench_frames *f, long n)
 		total += opts.duration;
 	}
 	return total / (double)n;
+}
+
+double *bench_rounds(int rounds)
+{
+	double *v = calloc((size_t)rounds, sizeof(double));
+
+	if (!v)
+		out_of_memory();
+	return v;
 }
 
 static int cmp_double(const void *a, const void *b)

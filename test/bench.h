@@ -26,15 +26,35 @@ struct bench_frames {
 /* n TCP frames of distinct flows to dst:port from 198.18.0.0/15 or
  * fd00:1::/64, with the given TCP flags. Exits when out of memory. */
 struct bench_frames bench_tcp_frames(const char *dst, uint16_t port, size_t n, uint8_t flags);
+
+/* The same from the first-th flow on: frames of flows first .. first + n - 1,
+ * none of them a flow of bench_tcp_frames(dst, port, first, ...). A
+ * new-flow row warms its table with other flows than it times, so no
+ * timed SYN can find its own flow still there, whatever the table's
+ * eviction order. */
+struct bench_frames bench_tcp_frames_from(const char *dst, uint16_t port, size_t first, size_t n,
+					  uint8_t flags);
 void bench_frames_free(struct bench_frames *f);
 
 /* Delete the flow entries of the n frames the next calls will send, so
  * each of those SYNs inserts a new flow into a table with room. */
 void bench_flows_forget(int flow_table_fd, const struct bench_frames *f, size_t n);
 
+/* Size an opened, not yet loaded, balancer's flow table for this many
+ * flow entries. 0 or -errno. */
+int bench_flow_table_size(struct bpf_object *obj, uint32_t entries);
+
+/* Flow entries created so far for VIP vip_id, all CPUs together (the
+ * new_flows counter): over a new-flow row's timed SYNs, what share of
+ * them really inserted. Exits when it cannot read vip_stats. */
+uint64_t bench_new_flows(struct bpf_object *obj, uint32_t vip_id);
+
 /* Mean ns per call over n calls, going on through the frames: the kernel's
  * own measure of each run. Exits on a failed run. */
 double bench_time(int prog_fd, struct bench_frames *f, long n);
+
+/* Room for one time per round, zeroed. Exits when out of memory. */
+double *bench_rounds(int rounds);
 
 /* The median of v (sorted in place). */
 double bench_median(double *v, int n);

@@ -18,6 +18,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <netinet/in.h>
 
 #include "lb_pass.skel.h"
@@ -31,6 +32,7 @@
 enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_BIG, AB_SETS };
 
 struct ab_obj {
+	struct bpf_object *obj;
 	int prog;
 	int flows;
 };
@@ -55,7 +57,7 @@ static struct ab_obj balancer_load(const char *path, __u32 flow_entries)
 	struct bpf_map *flows;
 
 	flows = obj ? bpf_object__find_map_by_name(obj, "flow_table") : NULL;
-	if (!flows || (flow_entries && bpf_map__set_max_entries(flows, flow_entries)) ||
+	if (!flows || (flow_entries && bench_flow_table_size(obj, flow_entries)) ||
 	    bpf_object__load(obj)) {
 		fprintf(stderr, "bench_ab: cannot load %s\n", path);
 		exit(EXIT_FAILURE);
@@ -66,18 +68,7 @@ static struct ab_obj balancer_load(const char *path, __u32 flow_entries)
 		exit(EXIT_FAILURE);
 	}
 	bench_balancer(obj, 16);
-	return (struct ab_obj){ bpf_program__fd(prog), bpf_map__fd(flows) };
-}
-
-static double *rounds_new(void)
-{
-	double *v = calloc((size_t)rounds, sizeof(double));
-
-	if (!v) {
-		fprintf(stderr, "bench_ab: out of memory\n");
-		exit(EXIT_FAILURE);
-	}
-	return v;
+	return (struct ab_obj){ obj, bpf_program__fd(prog), bpf_map__fd(flows) };
 }
 
 /* obj[set][k]: object k (A, B) in each AB_* set. */
@@ -100,20 +91,27 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 	};
 	size_t n = sizeof(rows) / sizeof(rows[0]), i;
 	struct bench_frames base_frames = bench_tcp_frames("198.18.100.1", 80, 1, PKT_TCP_ACK);
-	double *base = rounds_new(), b;
+	double *base = bench_rounds(rounds), b;
+	char note[1024] = "";
+	uint64_t created[AB_SETS][2] = { 0 };
 	int r, j, k;
 
 	for (i = 0; i < n; i++) {
 		size_t nf = rows[i].nflows ? rows[i].nflows : 1;
+		int full = rows[i].set == AB_SMALL || rows[i].set == AB_BIG;
 
 		for (k = 0; k < 2; k++) {
-			struct bench_frames syn = bench_tcp_frames(rows[i].dst, 80, nf, PKT_TCP_SYN);
+			/* The flows exist before timing; a full table is
+			 * filled with other flows than those timed. */
+			struct bench_frames syn = bench_tcp_frames_from(rows[i].dst, 80, full ? nf : 0,
+									nf, PKT_TCP_SYN);
 
-			/* The flows exist (or the table is full) before timing. */
 			bench_time(obj[rows[i].set][k].prog, &syn, (long)nf);
 			bench_frames_free(&syn);
 			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, nf, rows[i].flags);
-			rows[i].ns[k] = rounds_new();
+			rows[i].ns[k] = bench_rounds(rounds);
+			if (rows[i].set != AB_MAIN)
+				created[rows[i].set][k] = bench_new_flows(obj[rows[i].set][k].obj, 0);
 		}
 	}
 	for (r = 0; r < rounds; r++) {
@@ -134,6 +132,11 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 							      calls / rounds);
 			}
 	}
+	for (i = 0; i < n; i++)
+		for (k = 0; k < 2; k++)
+			if (rows[i].set != AB_MAIN)
+				created[rows[i].set][k] = bench_new_flows(obj[rows[i].set][k].obj, 0) -
+							  created[rows[i].set][k];
 	b = bench_median(base, rounds);
 	printf("empty XDP_PASS program (baseline): %.1f ns\n\n", b);
 	printf("| %-32s | %8s | %8s | %5s |\n", "packet", "A net ns", "B net ns", "B/A");
@@ -144,11 +147,18 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 		double x = bench_median(rows[i].ns[1], rounds) - b;
 
 		printf("| %-32s | %8.1f | %8.1f | %5.3f |\n", rows[i].name, a, x, x / a);
+		/* Each timed SYN of a new-flow row should create an entry. */
+		if (rows[i].set != AB_MAIN)
+			snprintf(note + strlen(note), sizeof(note) - strlen(note),
+				 "%s: entries created per timed SYN: A %.3f, B %.3f\n",
+				 rows[i].name, (double)created[rows[i].set][0] / (double)calls,
+				 (double)created[rows[i].set][1] / (double)calls);
 		for (k = 0; k < 2; k++) {
 			bench_frames_free(&rows[i].frames[k]);
 			free(rows[i].ns[k]);
 		}
 	}
+	printf("\n%s", note);
 	bench_frames_free(&base_frames);
 	free(base);
 }

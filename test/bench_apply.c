@@ -41,6 +41,8 @@
 #include "config.h"
 #include "datapath.h"
 #include "flows.h"
+#include "flowtab.h"
+#include "lb_flowtab.h"
 #include "lb_xdp.skel.h"
 #include "metrics.h"
 #include "state.h"
@@ -294,34 +296,21 @@ static double scrape(struct node *n, size_t *bytes)
 	return cpu_ms() - t0;
 }
 
-/* Fill the flow table (LB_FLOW_TABLE_DEFAULT entries), flows spread over
- * the first backend ids, all seen now. */
+/* Fill every way of the flow table (LB_FLOW_TABLE_DEFAULT entries), flows
+ * spread over the first 64,000 backend ids: a walk reads them all. */
 static void flows_fill(struct node *n)
 {
-	__u32 count = 65536, i, k, done = 0;
-	struct lb_flow_key *keys = calloc(count, sizeof(*keys));
-	struct lb_flow *vals = calloc(count, sizeof(*vals));
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	struct flowtab t;
+	__u32 s, k = 0;
+	int w, rc = flowtab_open(n->maps.flow_table, 1, &t);
 
-	if (!keys || !vals)
-		die("flows", strerror(ENOMEM));
-	while (done < LB_FLOW_TABLE_DEFAULT) {
-		for (i = 0; i < count; i++) {
-			k = done + i;
-			keys[i].family = LB_FAMILY_IPV4;
-			keys[i].proto = 6;
-			keys[i].src[0] = htonl(0xc6120000 | (k >> 8));
-			keys[i].dst[0] = htonl(0xc6136401);
-			keys[i].sport = htons((__u16)(1024 + (k & 0xff)));
-			keys[i].dport = htons(80);
-			vals[i].backend_id = 1 + k % 64000;
-		}
-		if (bpf_map_update_batch(n->maps.flow_table, keys, vals, &count, &o))
-			die("filling the flow table", strerror(errno));
-		done += count;
-	}
-	free(keys);
-	free(vals);
+	if (rc)
+		die("mapping the flow table", strerror(-rc));
+	for (s = 0; s < t.nsets; s++)
+		for (w = 0; w < LB_FLOW_WAYS; w++, k++)
+			lb_flow_way_fill(&t.sets[s].way[w], (__u64)(k + 1) << 16, 1 + k % 64000, 0,
+					 0);
+	flowtab_close(&t);
 }
 
 static double flows_counted(struct node *n)

@@ -119,13 +119,14 @@ int main(int argc, char **argv)
 	}
 	bench_pin_cpu0();
 	skel = lb_xdp__open();
-	if (!skel || (k->small && bpf_map__set_max_entries(skel->maps.flow_table,
-							    BENCH_SMALL_FLOW_TABLE)) ||
+	if (!skel || (k->small && bench_flow_table_size(skel->obj, BENCH_SMALL_FLOW_TABLE)) ||
 	    lb_xdp__load(skel))
 		die("cannot load lb_xdp");
 	bench_balancer(skel->obj, 16);
 	lines_write(bpf_program__fd(skel->progs.lb_xdp), argv[first + 1]);
-	f = bench_tcp_frames(k->dst, 80, k->nflows, PKT_TCP_SYN);
+	/* New-flow kinds fill the table with other flows than they send. */
+	f = bench_tcp_frames_from(k->dst, 80, k->flags == PKT_TCP_SYN && k->nflows > 1 ? k->nflows : 0,
+				  k->nflows, PKT_TCP_SYN);
 	bench_time(bpf_program__fd(skel->progs.lb_xdp), &f, (long)k->nflows);
 	bench_frames_free(&f);
 	f = bench_tcp_frames(k->dst, 80, k->nflows, k->flags);

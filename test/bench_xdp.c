@@ -39,8 +39,7 @@ static struct lb_xdp *balancer(size_t nbackends, __u32 flow_entries)
 {
 	struct lb_xdp *skel = lb_xdp__open();
 
-	if (skel && flow_entries &&
-	    bpf_map__set_max_entries(skel->maps.flow_table, flow_entries)) {
+	if (skel && flow_entries && bench_flow_table_size(skel->obj, flow_entries)) {
 		lb_xdp__destroy(skel);
 		skel = NULL;
 	}
@@ -138,16 +137,20 @@ static struct row established(const char *name, int prog_fd, const char *vip, si
 }
 
 /* A new-flow row on a balancer whose flow table is smaller than nflows:
- * one pass over the flows first fills it, so every timed SYN evicts. */
+ * one pass over other flows first fills it, so every timed SYN is a flow
+ * the table does not hold, and evicts. */
 static struct row syn_new(const char *name, struct lb_xdp *skel, size_t nflows)
 {
+	struct bench_frames fill = bench_tcp_frames_from("198.18.100.1", 80, nflows, nflows,
+							 PKT_TCP_SYN);
 	struct row r = {
 		.name = name,
 		.prog_fd = bpf_program__fd(skel->progs.lb_xdp),
 		.frames = bench_tcp_frames("198.18.100.1", 80, nflows, PKT_TCP_SYN),
 	};
 
-	warm(r.prog_fd, &r.frames);
+	warm(r.prog_fd, &fill);
+	bench_frames_free(&fill);
 	return r;
 }
 

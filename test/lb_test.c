@@ -11,6 +11,8 @@
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 
+#include "flowtab.h"
+
 void lb_test_require_bpf(void)
 {
 	const char *ci = getenv("CI");
@@ -173,4 +175,40 @@ const char *lb_test_hex(const uint8_t *buf, size_t len)
 		sprintf(out + 2 * i, "%02x", buf[i]);
 	out[2 * len] = '\0';
 	return out;
+}
+
+void lb_test_flow_put(int flow_table_fd, const struct lb_flow_key *k, uint32_t id,
+		      uint32_t block_gen)
+{
+	struct flowtab t;
+	int rc = flowtab_open(flow_table_fd, 1, &t);
+
+	cr_assert_eq(rc, 0, "cannot map the flow table: %s", strerror(-rc));
+	rc = flowtab_put(&t, k, id, 0, block_gen, 0);
+	flowtab_close(&t);
+	cr_assert_eq(rc, 1, "cannot write a flow entry: %s", strerror(-rc));
+}
+
+int lb_test_flow_get(int flow_table_fd, const struct lb_flow_key *k, struct lb_flow_slot *out)
+{
+	int rc = flowtab_lookup(flow_table_fd, k, out);
+
+	cr_assert(!rc || rc == -ENOENT, "cannot read the flow table: %s", strerror(-rc));
+	return rc;
+}
+
+static int count_entry(const struct lb_flow_slot *e, void *data)
+{
+	(void)e;
+	++*(size_t *)data;
+	return 0;
+}
+
+size_t lb_test_flow_count(int flow_table_fd)
+{
+	size_t n = 0;
+	int rc = flowtab_walk(flow_table_fd, count_entry, &n);
+
+	cr_assert_eq(rc, 0, "cannot walk the flow table: %s", strerror(-rc));
+	return n;
 }

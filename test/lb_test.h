@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "lb_abi.h"
 
 /*
  * Skip the calling test when it cannot load BPF (not root); under CI=true
@@ -32,6 +33,14 @@ int lb_test_percpu_sum(int map_fd, uint32_t key, uint64_t *sum, size_t nwords);
 /* The same for entries 0 .. nkeys-1 of a per-CPU array in one batch call:
  * sums[k * nwords + i]. Returns 0 or -errno. */
 int lb_test_percpu_sum_all(int map_fd, uint32_t nkeys, uint64_t *sums, size_t nwords);
+
+/* The flow table as the data path keeps it (user/flowtab.h): write flow
+ * k's entry on backend id (seen now, stamped block_gen), read it (0 or
+ * -ENOENT), count the entries in use. Fail the test on other errors. */
+void lb_test_flow_put(int flow_table_fd, const struct lb_flow_key *k, uint32_t id,
+		      uint32_t block_gen);
+int lb_test_flow_get(int flow_table_fd, const struct lb_flow_key *k, struct lb_flow_slot *out);
+size_t lb_test_flow_count(int flow_table_fd);
 
 /* Deterministic pseudo-random numbers (xorshift32) for shuffles and
  * random flows: the same seed gives the same sequence on every run. */

@@ -27,6 +27,7 @@ netns_init
 
 lbd=$build/user/lbd
 lbd_next=$build/user/lbd-next
+lbctl=$build/user/lbctl
 pass=$build/kern/lb_pass.bpf.o
 pins=/sys/fs/bpf/sluice/l0
 tag=lbdt$$
@@ -50,7 +51,8 @@ innet() { nsenter --net="/run/netns/$lb" "$@"; }
 # bpftool -j: raw bytes as hex strings, and a "formatted" copy for maps with BTF.
 json() {
 	/usr/bin/python3 -c "import json,sys
-def u32(b): return int.from_bytes(bytes(int(x, 16) for x in b), 'little')
+def u32(b): return int.from_bytes(bytes(int(x, 16) for x in b[:4]), 'little')
+def u64(b): return int.from_bytes(bytes(int(x, 16) for x in b[:8]), 'little')
 d=json.load(sys.stdin)
 $1"
 }
@@ -72,6 +74,7 @@ write_config() { # FILE WEB_BACKENDS...
   "tunnel_source": { "ipv4": "198.18.1.2" },
   "state_dir": "$work/state",
   "control_socket": "$work/lbd.sock",
+  "flow_table_size": 4096,
   "vips": [
     { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
       "backends": [ $be ] },
@@ -109,7 +112,36 @@ map_ids() {
 		printf '%s=%s ' "$m" "$(bpftool -j map show pinned "$pins/$m" | json 'print(d["id"])')"
 	done
 }
-flows() { bpftool -j map dump pinned "$pins/flow_table" | json 'print("\n".join(sorted(json.dumps(e["formatted"]["key"]) + " " + str(e["formatted"]["value"]["backend_id"]) for e in d)))'; }
+# The flow table's entries in use, one line each: set, then tag and backend
+# id (struct lb_flow_slot's tag_id). The last element is the head.
+flow_entries() {
+	bpftool -j map dump pinned "$pins/flow_table" |
+		json 'print("\n".join("%d %016x" % (u32(e["key"]), w) for e in d if u32(e["key"]) < len(d) - 1 for w in (u64(e["value"][i:i + 8]) for i in range(0, 64, 16)) if w))'
+}
+# The running program places flows with its flow table's seeds and size:
+# its load-time knobs against the table's head (struct lb_flow_head).
+seeds_agree() {
+	/usr/bin/python3 - "$pins" "$(link_prog)" <<'PY' || fail "the program does not place flows as its table says"
+import json, subprocess, sys
+def bt(*a): return json.loads(subprocess.check_output(["bpftool", "-j", *a]))
+pins, prog = sys.argv[1], sys.argv[2]
+knobs = {}
+for m in bt("prog", "show", "id", prog)["map_ids"]:
+    if bt("map", "show", "id", str(m))["name"].endswith(".rodata"):
+        for v in bt("map", "dump", "id", str(m))[0]["formatted"]["value"][".rodata"]:
+            knobs.update(v)
+table = bt("map", "dump", "pinned", pins + "/flow_table")
+head = bytes(int(x, 16) for x in table[-1]["value"])
+want = {"lb_flow_set_mask": len(table) - 2,
+        "lb_flow_seed_set": int.from_bytes(head[8:12], "little"),
+        "lb_flow_seed_tag": int.from_bytes(head[12:16], "little")}
+got = {k: knobs.get(k) for k in want}
+assert head[:8] == b"lbflow1\0", head[:8]
+assert want["lb_flow_seed_set"] or want["lb_flow_seed_tag"], "seeds never drawn"
+assert got == want, (got, want)
+PY
+}
+flows() { flow_entries | sort; }
 table_ids() { bpftool -j map dump pinned "$pins/vip_tables" | json 'print(" ".join("%d:%d" % (u32(e["key"]), u32(e["value"])) for e in d))'; }
 # Everything the controller writes, inner tables included, as one digest.
 maps_digest() {
@@ -144,7 +176,7 @@ PY
 web_view() {
 	"$src/test/lbmaps.py" "$pins" 198.18.100.1 80 | json 'print("in: %s; up: %s" % (" ".join(sorted(set(a for a in d["slots"] if a))), " ".join(d["up"])))'
 }
-flow_count() { bpftool -j map dump pinned "$pins/flow_table" | json 'print(len(d))'; }
+flow_count() { flow_entries | grep -c . || true; }
 wait_flows() { # N: wait for at least N flow entries
 	for _ in $(seq 40); do
 		[ "$(flow_count)" -ge "$1" ] && return 0
@@ -165,6 +197,7 @@ grep -q '/tunnel_source' "$work/check.err" || fail "missing tunnel_source not re
 step "start: attach, pin, resolve the next hop"
 start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
 grep -q 'l0: attached' "$work/lbd.log" || fail "no attach line"
+seeds_agree
 [ "$(stat -f -c %T /sys/fs/bpf)" = bpf_fs ] || fail "lbd did not mount bpffs"
 prog=$(prog_id)
 [ "$prog" -gt 0 ] || fail "no XDP program on l0"
@@ -296,6 +329,7 @@ new_prog=$(prog_id)
 [ "$(link_prog)" = "$new_prog" ] || fail "the pinned link runs program $(link_prog), not $new_prog"
 [ "$(map_ids)" = "$ids" ] || fail "map ids changed on upgrade"
 [ "$(flows)" = "$flows_before" ] || fail "flow entries changed on upgrade"
+seeds_agree
 n=$(flow_count)
 syns 3
 wait_flows $((n + 3))
@@ -400,6 +434,31 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+step "upgrade over the LRU flow table of an earlier release: its flows are carried"
+# The flow_table pin as releases before the set-associative table left it:
+# an LRU hash (per-CPU lists) of struct lb_flow_key to struct lb_flow_lru,
+# holding 198.18.0.77:40000 -> web on backend id 1.
+be1=$(bpftool -j map lookup pinned "$pins/backends" key 1 0 0 0 | json 'v = d["value"]; print("%d.%d.%d.%d vip %d" % (*(int(x, 16) for x in v[:4]), u32(v[18:20] + ["0x00", "0x00"])))')
+[ "$be1" = "198.18.3.1 vip 0" ] || fail "backend id 1 is $be1, not web's 198.18.3.1"
+rm "$pins/flow_table"
+bpftool map create "$pins/flow_table" type lru_hash key 40 value 16 entries 4096 name flow_table flags 2
+bpftool map update pinned "$pins/flow_table" \
+	key 198 18 0 77 0 0 0 0 0 0 0 0 0 0 0 0 198 18 100 1 0 0 0 0 0 0 0 0 0 0 0 0 0x9c 0x40 0 80 6 4 0 0 \
+	value 1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start over an LRU flow table: $(cat "$work/lbd.log")"
+grep -q 'l0: 1 flows carried from the LRU flow table' "$work/lbd.log" ||
+	fail "no flows carried: $(cat "$work/lbd.log")"
+[ "$(bpftool -j map show pinned "$pins/flow_table" | json 'print(d["type"])')" = array ] ||
+	fail "flow_table is still pinned as $(bpftool -j map show pinned "$pins/flow_table")"
+seeds_agree
+"$lbctl" -s "$work/lbd.sock" -j flow explain tcp 198.18.0.77 40000 198.18.100.1 80 >"$work/out" ||
+	fail "flow explain: $(cat "$work/out")"
+json 'assert d["from"] == "flow_table" and d["flow_entry"]["backend_id"] == 1, d' <"$work/out" ||
+	fail "the carried flow is not followed: $(cat "$work/out")"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
 step "a lost pin: the same program is reloaded onto the new map, not adopted"
 prog=$(prog_id)
 rm "$pins/vip_stats"
@@ -407,6 +466,7 @@ start_lbd "$lbd" "$work/a.json" || fail "lbd did not start without the vip_stats
 grep -q 'upgraded the running program' "$work/lbd.log" || fail "adopted a program that uses another map"
 [ "$(prog_id)" != "$prog" ] || fail "program id unchanged"
 [ -e "$pins/vip_stats" ] || fail "vip_stats not pinned again"
+seeds_agree
 kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=

@@ -101,6 +101,11 @@ b2=$(value "$work/m1" 'sluice_backend_packets_total{vip="web",backend="198.18.3.
 [ "$pk" -ge 60 ] || fail "20 connections made $pk packets"
 [ $((b1 + b2)) -eq "$pk" ] || fail "backends $b1 + $b2 != VIP $pk"
 [ "$(value "$work/m1" 'sluice_vip_new_flows_total{vip="web"}')" -ge 20 ] || fail "new flows"
+# Counted by walking the flow table with its seeds: the 20 connections'
+# flows, each seen within the last 30 s.
+a1=$(value "$work/m1" 'sluice_backend_active_flows{vip="web",backend="198.18.3.1"}')
+a2=$(value "$work/m1" 'sluice_backend_active_flows{vip="web",backend="198.18.3.2"}')
+[ $((a1 + a2)) -eq 20 ] || fail "active flows $a1 + $a2, not 20"
 s1=$(value "$work/m1" 'sluice_backend_table_slots{vip="web",backend="198.18.3.1"}')
 s2=$(value "$work/m1" 'sluice_backend_table_slots{vip="web",backend="198.18.3.2"}')
 [ $((s1 + s2)) -eq 251 ] && [ "$s1" -gt 100 ] && [ "$s2" -gt 100 ] || fail "slots $s1 + $s2"

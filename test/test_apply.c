@@ -361,7 +361,6 @@ Test(apply, exhausted_ids_reuse_only_free_retired_ones)
 	static __u32 keys[LB_MAX_BACKENDS - 1];
 	static struct lb_backend vals[LB_MAX_BACKENDS - 1];
 	struct lb_flow_key fk = { .family = LB_FAMILY_IPV4, .proto = IPPROTO_TCP };
-	struct lb_flow fv = { .backend_id = 2 };
 	__u32 i, count = LB_MAX_BACKENDS - 1, a, b;
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 
@@ -376,7 +375,7 @@ Test(apply, exhausted_ids_reuse_only_free_retired_ones)
 	pkt_addr("198.18.3.9", vals[0].addr);
 	vals[0].vip_id = 0;
 	cr_assert_eq(bpf_map_update_batch(bed.maps.backends, keys, vals, &count, &opts), 0);
-	cr_assert_eq(bpf_map_update_elem(bed.maps.flow_table, &fk, &fv, BPF_ANY), 0);
+	lb_test_flow_put(bed.maps.flow_table, &fk, 2, 0);
 
 	apply_text(CONFIG(WEB(BE("198.18.3.1") "," BE("198.18.3.9"))));
 	a = backend_find(0, "198.18.3.1");
@@ -653,7 +652,6 @@ Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
 	char *a = full_vips(80), *b = full_vips_state(8080, "down");
 	char *c = full_vips_state(8080, "active");
 	struct lb_flow_key k = { .family = LB_FAMILY_IPV4, .proto = IPPROTO_TCP };
-	struct lb_flow f = { 0 };
 	uint8_t in[128], out[256];
 	size_t len, out_len = sizeof(out);
 	__u32 vip, old_id, verdict;
@@ -665,8 +663,7 @@ Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
 	pkt_addr("198.18.100.1", k.dst);
 	k.sport = htons(40000);
 	k.dport = htons(80);
-	f.backend_id = old_id;
-	cr_assert_eq(bpf_map_update_elem(bed.maps.flow_table, &k, &f, BPF_ANY), 0);
+	lb_test_flow_put(bed.maps.flow_table, &k, old_id, 0);
 	apply_text(b);
 	cr_assert_eq(vip_get("198.18.100.1", 8080, IPPROTO_TCP, 0).id, vip, "the id was not reused");
 	apply_text(c);

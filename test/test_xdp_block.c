@@ -125,9 +125,9 @@ static struct blocklist_rule add(uint32_t vip, const char *prefix)
 
 static int has_entry(const struct lb_flow_key *k)
 {
-	struct lb_flow f;
+	struct lb_flow_slot f;
 
-	return !bpf_map_lookup_elem(bpf_map__fd(skel->maps.flow_table), k, &f);
+	return !lb_test_flow_get(bpf_map__fd(skel->maps.flow_table), k, &f);
 }
 
 Test(xdp_block, deny_drops_new_flows_and_counts)

@@ -302,16 +302,12 @@ static void fx_apply_flows(const char *cname, const struct lb_xdp *skel, json_t 
 {
 	int fd = bpf_map__fd(skel->maps.flow_table);
 	struct lb_flow_key key;
-	struct lb_flow val;
 	json_t *ent;
 	size_t i;
 
 	json_array_foreach(flows, i, ent) {
 		fx_hex_exact(cname, ent, "key", &key, sizeof(key));
-		memset(&val, 0, sizeof(val));
-		val.backend_id = (__u32)fx_uint(cname, ent, "backend");
-		cr_assert_eq(bpf_map_update_elem(fd, &key, &val, BPF_ANY), 0,
-			     "%s: writing flow %zu: %s", cname, i, strerror(errno));
+		lb_test_flow_put(fd, &key, (__u32)fx_uint(cname, ent, "backend"), 0);
 	}
 }
 
@@ -367,32 +363,28 @@ static void fx_check_frame(const char *cname, const uint8_t *want, size_t want_l
 static void fx_check_flows(const char *cname, const struct lb_xdp *skel, json_t *c)
 {
 	int fd = bpf_map__fd(skel->maps.flow_table);
-	struct lb_flow_key key, next, *prev = NULL;
+	struct lb_flow_key key;
 	json_t *flows = json_object_get(c, "flows_after"), *ent, *cnt;
-	struct lb_flow val;
-	size_t i, count = 0;
-	__u32 want;
+	struct lb_flow_slot val;
+	size_t i, count;
+	__u32 want, got;
 
 	json_array_foreach(flows, i, ent) {
 		fx_hex_exact(cname, ent, "key", &key, sizeof(key));
 		want = (__u32)fx_uint(cname, ent, "backend");
-		if (bpf_map_lookup_elem(fd, &key, &val)) {
+		if (lb_test_flow_get(fd, &key, &val)) {
 			cr_expect_fail("%s: no flow entry for %s (expected backend %u)", cname,
 				       json_string_value(json_object_get(ent, "desc")), want);
 			continue;
 		}
-		cr_expect_eq(val.backend_id, want, "%s: flow %s: expected backend %u, got %u",
-			     cname, json_string_value(json_object_get(ent, "desc")), want,
-			     val.backend_id);
+		got = (__u32)(val.tag_id & LB_FLOW_ID_MASK);
+		cr_expect_eq(got, want, "%s: flow %s: expected backend %u, got %u", cname,
+			     json_string_value(json_object_get(ent, "desc")), want, got);
 	}
 	cnt = json_object_get(c, "flow_count");
 	if (!cnt)
 		return;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		count++;
-		key = next;
-		prev = &key;
-	}
+	count = lb_test_flow_count(fd);
 	cr_expect_eq(count, (size_t)json_integer_value(cnt),
 		     "%s: flow table holds %zu entries, expected %lld", cname, count,
 		     (long long)json_integer_value(cnt));

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath.h"
+#include "flowtab.h"
 #include "lb_abi.h"
 #include "maglev.h"
 #include "state.h"
@@ -399,13 +400,11 @@ static int vips_release(struct plan *p)
 	return backends_retire(p, true);
 }
 
-static int flow_ref(const void *key, const void *value, void *data)
+static int flow_ref(const struct lb_flow_slot *e, void *data)
 {
-	const struct lb_flow *f = value;
 	bool *refs = data;
 
-	if (f->backend_id < LB_MAX_BACKENDS)
-		refs[f->backend_id] = true;
+	refs[e->tag_id & LB_FLOW_ID_MASK] = true;
 	return 0;
 }
 
@@ -416,7 +415,7 @@ static int flow_refs_read(struct plan *p)
 	p->flow_refs = calloc(LB_MAX_BACKENDS, sizeof(bool));
 	if (!p->flow_refs)
 		return -ENOMEM;
-	return datapath_flows_walk(p->m->flow_table, flow_ref, p->flow_refs);
+	return flowtab_walk(p->m->flow_table, flow_ref, p->flow_refs);
 }
 
 /* A never-used id, else one retired by an earlier apply (so in no table)

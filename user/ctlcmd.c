@@ -394,15 +394,15 @@ static const char *flow_why(const struct state_vip *v, const struct state_backen
 static void explain_entry(const struct ctl_env *env, const struct state *st, size_t vip,
 			  const struct lb_flow_key *k, json_t *j, long *be)
 {
-	struct lb_flow f;
+	__u32 backend_id;
 	__u64 age;
 	long b;
 
-	if (flows_lookup(env->flows, k, &f, &age))
+	if (flows_lookup(env->flows, k, &backend_id, &age))
 		return;
-	b = backend_of_id(env, st, vip, f.backend_id);
+	b = backend_of_id(env, st, vip, backend_id);
 	json_object_set_new(j, "flow_entry", json_pack("{s:i, s:I}", "backend_id",
-						       (int)f.backend_id, "age_ms",
+						       (int)backend_id, "age_ms",
 						       (json_int_t)age));
 	/* The data path follows an entry only while its backend is up. */
 	if (b >= 0 && st->vips[vip].be[b].eff != STATE_OUT)

@@ -228,13 +228,6 @@ int datapath_map_walk(int fd, size_t key_size, size_t value_size, __u32 chunk,
 	return rc;
 }
 
-int datapath_flows_walk(int flow_table_fd,
-			int (*fn)(const void *key, const void *value, void *data), void *data)
-{
-	return datapath_map_walk(flow_table_fd, sizeof(struct lb_flow_key),
-				 sizeof(struct lb_flow), 8192, fn, data);
-}
-
 __u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key)
 {
 	return table[lb_flow_hash(key) % size];

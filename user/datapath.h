@@ -68,10 +68,6 @@ int datapath_filter_sync(int vip_map_fd, int vip_filter_fd);
 int datapath_map_walk(int fd, size_t key_size, size_t value_size, __u32 chunk,
 		      int (*fn)(const void *key, const void *value, void *data), void *data);
 
-/* The same over the flow table, in chunks of 8192. */
-int datapath_flows_walk(int flow_table_fd,
-			int (*fn)(const void *key, const void *value, void *data), void *data);
-
 /* Which backend a flow gets from a table, as the data path computes it. */
 __u32 datapath_table_lookup(const __u32 *table, __u32 size, const struct lb_flow_key *key);
 

@@ -8,7 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "datapath.h"
+#include "flowtab.h"
 #include "lb_clock.skel.h"
 
 #define HZ_SPIN_NS	200000000ULL	/* give up measuring after 0.2 s */
@@ -127,23 +127,30 @@ static int now_jiffies(struct flows *f, __u64 *now, unsigned int *hz)
 	return rc;
 }
 
-static __u64 age_ms(__u64 now, __u64 then, unsigned int hz)
+/* Entries keep the low 32 bits of jiffies: an age is the difference of
+ * two such times, right for anything younger than 2^31 ticks (24 days at
+ * HZ 1000). A time ahead of now (the entry written after now was read)
+ * is no age. */
+static __u64 age_ms(__u64 now, __u32 then, unsigned int hz)
 {
-	return now > then ? (now - then) * 1000 / hz : 0;
+	__s32 d = (__s32)((__u32)now - then);
+
+	return d > 0 ? (__u64)d * 1000 / hz : 0;
 }
 
 struct count_walk {
 	__u32 *counts;
-	__u64 since;		/* jiffies: seen at or after this is active */
+	__u32 now;
+	__u64 idle;		/* jiffies: seen within this of now is active */
 };
 
-static int count_one(const void *key, const void *value, void *data)
+static int count_one(const struct lb_flow_slot *e, void *data)
 {
-	const struct lb_flow *fl = value;
 	struct count_walk *w = data;
+	__s32 d = (__s32)(w->now - e->seen);
 
-	if (fl->backend_id < LB_MAX_BACKENDS && fl->last_seen >= w->since)
-		w->counts[fl->backend_id]++;
+	if (d <= 0 || (__u64)d <= w->idle)
+		w->counts[e->tag_id & LB_FLOW_ID_MASK]++;
 	return 0;
 }
 
@@ -151,28 +158,29 @@ int flows_count(struct flows *f, __u32 idle_ms, __u32 *counts)
 {
 	struct count_walk w = { .counts = counts };
 	unsigned int hz;
-	__u64 now, idle;
+	__u64 now;
 	int rc = now_jiffies(f, &now, &hz);
 
 	memset(counts, 0, LB_MAX_BACKENDS * sizeof(*counts));
 	if (rc)
 		return rc;
-	idle = (__u64)idle_ms * hz / 1000;
-	w.since = now > idle ? now - idle : 0;
-	return datapath_flows_walk(f->flow_table, count_one, &w);
+	w.now = (__u32)now;
+	w.idle = (__u64)idle_ms * hz / 1000;
+	return flowtab_walk(f->flow_table, count_one, &w);
 }
 
-int flows_lookup(struct flows *f, const struct lb_flow_key *k, struct lb_flow *out,
-		 __u64 *age)
+int flows_lookup(struct flows *f, const struct lb_flow_key *k, __u32 *backend_id, __u64 *age)
 {
+	struct lb_flow_slot e;
 	unsigned int hz;
 	__u64 now;
 	int rc = now_jiffies(f, &now, &hz);
 
+	if (!rc)
+		rc = flowtab_lookup(f->flow_table, k, &e);
 	if (rc)
 		return rc;
-	if (bpf_map_lookup_elem(f->flow_table, k, out))
-		return -errno;
-	*age = age_ms(now, out->last_seen, hz);
+	*backend_id = (__u32)(e.tag_id & LB_FLOW_ID_MASK);
+	*age = age_ms(now, e.seen, hz);
 	return 0;
 }

@@ -29,8 +29,9 @@ int flows_hz(struct flows *f, unsigned int *hz);
  */
 int flows_count(struct flows *f, __u32 idle_ms, __u32 *counts);
 
-/* The entry of flow k, and how long ago it was seen. -ENOENT: none. */
-int flows_lookup(struct flows *f, const struct lb_flow_key *k, struct lb_flow *out,
+/* The backend flow k's entry names, and how long ago the flow was seen.
+ * -ENOENT: no entry. */
+int flows_lookup(struct flows *f, const struct lb_flow_key *k, __u32 *backend_id,
 		 __u64 *age_ms);
 
 #endif /* LB_FLOWS_H */

@@ -780,6 +780,9 @@ static int attach(struct lbd *d)
 			 "attaching a new link, maps kept", cfg->interface);
 	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
+	if (d->ld.flows_carried)
+		log_info("%s: %zu flows carried from the LRU flow table of an earlier release",
+			 cfg->interface, d->ld.flows_carried);
 	if (apply_maps_find(loader_object(&d->ld), &d->maps)) {
 		log_err("cannot start: the balancer object lacks a map lbd writes");
 		return -1;

@@ -18,7 +18,9 @@
 #include <linux/if_link.h>
 #include <linux/magic.h>
 
+#include "flowtab.h"
 #include "layout.h"
+#include "lb_flowtab.h"
 #include "lb_xdp.skel.h"
 
 #define BPFFS "/sys/fs/bpf"
@@ -200,6 +202,26 @@ static int inner_check(struct bpf_map *map, int fd, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* A pinned flow table of this release: the program takes its size and
+ * seeds. A table whose seeds were never drawn was written with seeds 0. */
+static int flows_adopt(struct loader *ld, int fd, char *err, size_t errlen)
+{
+	struct lb_flow_head head;
+	__u32 nsets;
+	int rc = flowtab_head(fd, &nsets, &head);
+
+	if (rc && rc != -ENOKEY) {
+		snprintf(err, errlen, "map flow_table: %s",
+			 rc == -EINVAL ? "not a power of two of sets and a head" : strerror(-rc));
+		return rc;
+	}
+	ld->skel->rodata->lb_flow_set_mask = nsets - 1;
+	ld->skel->rodata->lb_flow_seed_set = rc ? 0 : head.seed_set;
+	ld->skel->rodata->lb_flow_seed_tag = rc ? 0 : head.seed_tag;
+	ld->flows_reused = true;
+	return 0;
+}
+
 /* Reuse every pinned map that fits; fail on the first that does not. */
 static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 {
@@ -221,12 +243,22 @@ static int maps_reuse(struct loader *ld, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 			return -errno;
 		}
+		/* The LRU flow table of an earlier release: a new table is
+		 * created and its flows carried over (flows_carry()). */
+		if (map == ld->skel->maps.flow_table && flowtab_is_lru(fd)) {
+			ld->old_flows = fd;
+			continue;
+		}
 		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
 		rc = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno :
 		     map_check(map, &info, bpf_object__btf(ld->skel->obj), err, errlen);
 		if (!rc)
 			rc = inner_check(map, fd, err, errlen);
+		/* The flow table keeps its size and seeds: the program's
+		 * knobs follow. */
+		if (!rc && map == ld->skel->maps.flow_table)
+			rc = flows_adopt(ld, fd, err, errlen);
 		if (!rc && bpf_map__reuse_fd(map, fd))
 			rc = -errno;
 		close(fd);
@@ -436,12 +468,57 @@ static int link_setup(struct loader *ld, bool generic, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * Carry the flows of the pinned LRU flow table (ld->old_flows) into the new
+ * one. Called twice: before the new program is attached, with the whole
+ * table to copy and no packet to race; and after, for the flows the old
+ * program created meanwhile (flows the new one has recorded by then are
+ * kept as they are).
+ */
+static int flows_carry(struct loader *ld, char *err, size_t errlen)
+{
+	struct flowtab t;
+	size_t n = 0;
+	int rc = flowtab_open(bpf_map__fd(ld->skel->maps.flow_table), 1, &t);
+
+	if (!rc) {
+		rc = flowtab_carry_lru(ld->old_flows, &t, &n);
+		flowtab_close(&t);
+	}
+	ld->flows_carried += n;
+	if (rc)
+		snprintf(err, errlen, "cannot carry the flows of the pinned LRU flow table: %s",
+			 strerror(-rc));
+	return rc;
+}
+
+/* Put the new flow table's pin in place of the old one's, in one step.
+ * (bpffs refuses names with a dot.) */
+static int flows_repin(struct loader *ld, char *err, size_t errlen)
+{
+	char path[320], tmp[330];
+
+	pin_path(ld, "flow_table", path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	unlink(tmp);
+	if (bpf_obj_pin(bpf_map__fd(ld->skel->maps.flow_table), tmp) || rename(tmp, path)) {
+		snprintf(err, errlen, "cannot pin the new flow table at %s: %s", path,
+			 strerror(errno));
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
+}
+
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen)
 {
+	__u32 sets = lb_flow_sets_for(opts->flow_table_size);
+	struct lb_flow_head head;
 	int rc;
 
 	memset(ld, 0, sizeof(*ld));
 	ld->link_fd = -1;
+	ld->old_flows = -1;
 	err[0] = '\0';
 	ld->ifindex = (int)if_nametoindex(opts->ifname);
 	if (!ld->ifindex) {
@@ -462,7 +539,16 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
 		return -errno;
 	}
-	bpf_map__set_max_entries(ld->skel->maps.flow_table, opts->flow_table_size);
+	/* A new flow table: its sets, its head, and seeds drawn for it. */
+	bpf_map__set_max_entries(ld->skel->maps.flow_table, sets + 1);
+	rc = flowtab_draw(&head);
+	if (rc) {
+		snprintf(err, errlen, "cannot draw the flow table's seeds: %s", strerror(-rc));
+		goto fail;
+	}
+	ld->skel->rodata->lb_flow_set_mask = sets - 1;
+	ld->skel->rodata->lb_flow_seed_set = head.seed_set;
+	ld->skel->rodata->lb_flow_seed_tag = head.seed_tag;
 	rc = maps_reuse(ld, err, errlen);
 	if (rc)
 		goto fail;
@@ -471,12 +557,33 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		snprintf(err, errlen, "cannot load the BPF program: %s", strerror(errno));
 		goto fail;
 	}
-	rc = maps_pin(ld, err, errlen);
+	/* Before anything reads the table: user space finds the seeds here. */
+	if (!ld->flows_reused) {
+		rc = flowtab_head_write(bpf_map__fd(ld->skel->maps.flow_table), sets, &head);
+		if (rc)
+			snprintf(err, errlen, "cannot write the flow table's head: %s",
+				 strerror(-rc));
+	}
+	if (!rc && ld->old_flows >= 0)
+		rc = flows_carry(ld, err, errlen);
+	/* An old flow table's pin stays until the new program runs. */
+	if (!rc)
+		rc = maps_pin(ld, err, errlen);
 	if (!rc)
 		rc = link_setup(ld, opts->generic, err, errlen);
+	if (!rc && ld->old_flows >= 0)
+		rc = flows_carry(ld, err, errlen);
+	if (!rc && ld->old_flows >= 0)
+		rc = flows_repin(ld, err, errlen);
+	if (ld->old_flows >= 0)
+		close(ld->old_flows);
+	ld->old_flows = -1;
 	if (!rc)
 		return 0;
 fail:
+	if (ld->old_flows >= 0)
+		close(ld->old_flows);
+	ld->old_flows = -1;
 	lb_xdp__destroy(ld->skel);
 	ld->skel = NULL;
 	return rc;

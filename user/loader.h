@@ -9,6 +9,11 @@
  *    BTF of its key and value field by field (same map ids, the flow table
  *    untouched), and refuses to start, naming the map, when one does not:
  *    the old program stays attached;
+ *  - over the LRU flow table of releases before the set-associative one,
+ *    creates the new table, copies the old one's flows into it, attaches
+ *    the new program, copies the flows created meanwhile and moves the
+ *    flow_table pin to the new table: established flows keep their
+ *    backends across that upgrade;
  *  - adopts the pinned link when it runs the same program (same program
  *    id), or replaces the program on that link in one step (an upgrade);
  *  - attaches a new link only when there is none, or when the pinned one
@@ -37,19 +42,26 @@ struct loader {
 	__u32 prog_id;		/* the program attached now */
 	enum loader_link_action action;
 	size_t maps_reused;	/* maps found pinned and reused */
+	size_t flows_carried;	/* flows carried from an LRU flow table (upgrade) */
+	int old_flows;		/* that table while loader_start() runs, else -1 */
+	bool flows_reused;	/* the pinned flow table of this release reused */
 	bool relinked;		/* the pinned link had lost its interface */
 };
 
 struct loader_opts {
 	const char *ifname;
 	bool generic;		/* generic (skb) XDP instead of native */
-	__u32 flow_table_size;	/* used when the flow table is created */
+	__u32 flow_table_size;	/* used when the flow table is created: entries,
+				 * rounded up to a power of two of sets */
 };
 
 /*
  * Load, pin and attach (or adopt, or upgrade). Returns 0, or -errno with a
  * one-line reason in err; on error nothing that was pinned or attached
- * before is changed.
+ * before is changed, but for one case: an upgrade over an LRU flow table
+ * that fails after the new program is attached (copying the last flows, or
+ * moving the pin) leaves it attached, the old table pinned, and the next
+ * start carries the flows again.
  */
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen);
 
