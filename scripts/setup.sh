@@ -13,6 +13,7 @@ packages=(
 	scdoc bash-completion
 	# tests
 	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl
+	curl iperf3 tcpdump
 )
 
 sudo_cmd=()
