@@ -9,10 +9,12 @@ cd "$(dirname "$0")/.."
 packages=(
 	# build
 	meson ninja-build pkg-config gcc clang llvm bpftool
-	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev linux-libc-dev
+	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev libmicrohttpd-dev linux-libc-dev
 	scdoc bash-completion
+	# the Debian package
+	debhelper lintian dpkg-dev man-db
 	# tests
-	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl
+	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl prometheus
 	curl iperf3 tcpdump
 )
 

@@ -45,11 +45,7 @@ fail() {
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
 
-i=1
-for ns in $be1 $be2; do
-	nsx "$ns" "$src/test/echo_server.py" "be$i" </dev/null >/dev/null 2>&1 &
-	i=$((i + 1))
-done
+netns_echo_servers "$src/test/echo_server.py" "$be1" "$be2"
 
 # The socket's directory must be reachable by the unprivileged peers below.
 chmod 711 "$work"
@@ -94,12 +90,6 @@ start_lbd() {
 	fail "lbd did not start"
 }
 start_lbd
-for ns in $be1 $be2; do
-	for _ in $(seq 50); do
-		nsx "$ns" ss -ltn | grep -q '198.18.100.1:80' && break
-		sleep 0.1
-	done
-done
 
 ctl() { "$lbctl" -s "$sock" "$@"; }
 # ctl_rc WANT ARGS...: lbctl must exit WANT.

@@ -21,7 +21,7 @@ for f in sbin/lbd sbin/lbctl; do
 	[ -x "$root/$f" ] || fail "$f not installed"
 done
 ls "$root"/lib/*/sluice/lb_decap.bpf.o >/dev/null 2>&1 || fail "lb_decap.bpf.o not installed"
-for page in man8/lbd.8 man8/lbctl.8 man5/lbd.json.5; do
+for page in man8/lbd.8 man8/lbctl.8 man5/lbd.json.5 man8/sluice-backend.8; do
 	f=$root/share/man/$page
 	[ -s "$f" ] || fail "man page $page not installed"
 	name=$(basename "$page")
@@ -29,6 +29,19 @@ for page in man8/lbd.8 man8/lbctl.8 man5/lbd.json.5; do
 		fail "$page is not a man page: no .TH line for it"
 done
 grep -q 'backend drain' "$root/share/man/man8/lbctl.8" || fail "lbctl(8) does not describe drain"
+
+[ -x "$root/sbin/sluice-backend" ] || fail "sluice-backend not installed, or not executable"
+grep -q "^DECAP=.*$prefix/lib/.*/sluice/lb_decap.bpf.o" "$root/sbin/sluice-backend" ||
+	fail "sluice-backend looks for lb_decap elsewhere: $(grep '^DECAP=' "$root/sbin/sluice-backend")"
+find "$dest" -name sluice-backend.service | grep -q . || fail "no sluice-backend.service"
+[ -s "$root/share/doc/sluice/examples/backend.conf" ] || fail "no example backend.conf"
+unit=$(find "$dest" -name lbd.service)
+[ -n "$unit" ] || fail "no systemd unit installed"
+grep -q "^ExecStart=$prefix/sbin/lbd --config " "$unit" || fail "the unit runs another lbd: $(grep ExecStart= "$unit")"
+"$root/sbin/lbd" --version | grep -qx "lbd (sluice) $(meson introspect "$build" --projectinfo |
+	/usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')" ||
+	fail "lbd --version: $("$root/sbin/lbd" --version)"
+"$root/sbin/lbctl" --version | grep -q '^lbctl (sluice) ' || fail "lbctl --version"
 
 comp=$(find "$root/share" -path '*bash-completion/completions/lbctl')
 [ -n "$comp" ] || fail "no bash completion installed"

@@ -97,12 +97,11 @@ netns_topology() {
 	nsx "$lb" ip route add default via 198.18.1.254
 }
 
-# netns_backends ROUTER DECAP_OBJECT NS...: backends 198.18.3.1, .2, ... on
-# a bridge behind the router (198.18.3.254), each with the VIP 198.18.100.1
-# on lo and lb_decap on its NIC b0, ready for a server bound to the VIP.
-netns_backends() {
-	local rt=$1 decap=$2 ns i=1
-	shift 2
+# netns_backend_hosts ROUTER NS...: hosts 198.18.3.1, .2, ... on a bridge
+# behind the router (198.18.3.254), NIC b0, not yet backends.
+netns_backend_hosts() {
+	local rt=$1 ns i=1
+	shift
 	netns_add "$@"
 	nsx "$rt" ip link add br0 type bridge
 	nsx "$rt" ip addr add 198.18.3.254/24 dev br0
@@ -111,13 +110,41 @@ netns_backends() {
 		ip link add b0 netns "$ns" type veth peer name "rb$i" netns "$rt"
 		nsx "$rt" ip link set "rb$i" master br0 up
 		nsx "$ns" ip addr add "198.18.3.$i/24" dev b0
-		nsx "$ns" ip addr add 198.18.100.1/32 dev lo
 		nsx "$ns" ip link set b0 up
 		nsx "$ns" ip route add default via 198.18.3.254
 		# Tunnelled packets arrive from the node, not from the client.
 		nsx "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.b0.rp_filter=0
-		nsx "$ns" ip link set dev b0 xdp obj "$decap" sec xdp
 		i=$((i + 1))
+	done
+}
+
+# netns_backends ROUTER DECAP_OBJECT NS...: those hosts, each with the VIP
+# 198.18.100.1 on lo and lb_decap on b0, ready for a server bound to the VIP.
+netns_backends() {
+	local rt=$1 decap=$2 ns
+	shift 2
+	netns_backend_hosts "$rt" "$@"
+	for ns in "$@"; do
+		nsx "$ns" ip addr add 198.18.100.1/32 dev lo
+		nsx "$ns" ip link set dev b0 xdp obj "$decap" sec xdp
+	done
+}
+
+# netns_echo_servers ECHO_SERVER NS...: test/echo_server.py on the VIP
+# 198.18.100.1:80 in each backend namespace, answering "be1", "be2", ...;
+# returns once every one listens.
+netns_echo_servers() {
+	local server=$1 ns i=1
+	shift
+	for ns in "$@"; do
+		nsx "$ns" "$server" "be$i" </dev/null >/dev/null 2>&1 &
+		i=$((i + 1))
+	done
+	for ns in "$@"; do
+		for _ in $(seq 50); do
+			nsx "$ns" ss -ltn | grep -q '198.18.100.1:80' && break
+			sleep 0.1
+		done
 	done
 }
 

@@ -434,6 +434,10 @@ Test(config, full_example)
 	cr_assert_eq(cfg->flow_table_size, 1048576);
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
+	cr_assert_str_eq(cfg->metrics_listen, "127.0.0.1:9650");
+	cr_assert_eq(cfg->metrics_family, LB_FAMILY_IPV4);
+	cr_assert_eq(cfg->metrics_addr[0], ip4("127.0.0.1"));
+	cr_assert_eq(cfg->metrics_port, 9650);
 	cr_assert_eq(cfg->n_vips, 2);
 
 	web = &cfg->vips[0];	/* IPv4 sorts before IPv6 */
@@ -482,6 +486,7 @@ Test(config, top_level_defaults)
 	cr_assert_eq(cfg->n_deny, 0);
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
+	cr_assert_eq(cfg->metrics_family, 0, "metrics are off unless asked for");
 	cr_assert_eq(cfg->n_vips, 0);
 	config_free(cfg);
 }
@@ -545,6 +550,49 @@ Test(config, health_defaults)
 	assert_health(&cfg->vips[1].health, true, 8443, 500, 500, 2, 3);
 	cr_assert_str_eq(cfg->vips[2].name, "off");
 	assert_health(&cfg->vips[2].health, false, 0, 2000, 1000, 5, 3);
+	config_free(cfg);
+}
+
+static const struct config_vip *vip_named(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (!strcmp(cfg->vips[i].name, name))
+			return &cfg->vips[i];
+	cr_assert_fail("no VIP %s", name);
+	return NULL;
+}
+
+/* "via": direct unless the block says tunnel, whatever the type; a check
+ * that is off keeps what it says. */
+Test(config, health_via)
+{
+	static const struct {
+		const char *vip;
+		enum config_hc_via via;
+		bool enabled;
+	} want[] = {
+		{ "tunnelled", CONFIG_HC_TUNNEL, true },
+		{ "tunnelled-http", CONFIG_HC_TUNNEL, true },
+		{ "direct", CONFIG_HC_DIRECT, true },
+		{ "default", CONFIG_HC_DIRECT, true },
+		{ "off", CONFIG_HC_TUNNEL, false },
+	};
+	struct config *cfg = load_valid("health_via.json");
+	const struct config_vip *v;
+	size_t i;
+
+	cr_assert_eq(cfg->n_vips, ARRAY_LEN(want));
+	for (i = 0; i < ARRAY_LEN(want); i++) {
+		v = vip_named(cfg, want[i].vip);
+		cr_assert_eq(v->health.via, want[i].via, "%s: via %d", want[i].vip, v->health.via);
+		cr_assert_eq(v->health.enabled, want[i].enabled, "%s", want[i].vip);
+	}
+	v = vip_named(cfg, "tunnelled-http");
+	cr_assert_eq(v->health.type, CONFIG_HC_HTTPS);
+	cr_assert_eq(v->health.port, 8443);
+	cr_assert_str_eq(v->health.host, "api.example");
 	config_free(cfg);
 }
 
@@ -616,6 +664,9 @@ Test(config, ipv6_only)
 	cr_assert(!cfg->has_src4 && cfg->has_src6);
 	cr_assert(!cfg->next_hop_auto);
 	cr_assert_arr_eq(cfg->next_hop, mac, sizeof(mac));
+	cr_assert_eq(cfg->metrics_family, LB_FAMILY_IPV6);
+	assert_addr(cfg->metrics_family, cfg->metrics_addr, "fd00:9::1");
+	cr_assert_eq(cfg->metrics_port, 9100);
 	cr_assert_eq(cfg->n_vips, 2);
 	cr_assert_str_eq(cfg->vips[0].name, "dns6");	/* port 53 before 443 */
 	cr_assert_str_eq(cfg->vips[1].name, "web6");

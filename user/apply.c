@@ -1196,3 +1196,9 @@ int apply_next_hop(const struct apply_maps *m, const __u8 mac[6])
 	memcpy(cfg.next_hop_mac, mac, 6);
 	return bpf_map_update_elem(m->lb_cfg, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
+
+void apply_slots(const struct apply *a, __u32 *slots)
+{
+	memset(slots, 0, LB_MAX_BACKENDS * sizeof(*slots));
+	tables_slots(a->tables, slots);
+}

@@ -91,4 +91,9 @@ __u32 apply_backend_id(const struct apply *a, size_t vip, size_t be);
 /* Write only the next-hop MAC into lb_cfg. 0 or -errno. */
 int apply_next_hop(const struct apply_maps *m, const __u8 mac[6]);
 
+/* Each backend id's slots in its VIP's installed table, into slots
+ * (LB_MAX_BACKENDS entries, zeroed first). From what apply built: no
+ * table is read. */
+void apply_slots(const struct apply *a, __u32 *slots);
+
 #endif /* LB_APPLY_H */

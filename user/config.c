@@ -88,6 +88,7 @@ static const char *const protocols[] = { "tcp", "udp", NULL };
 static const __u8 protocol_nums[] = { IPPROTO_TCP, IPPROTO_UDP };
 static const char *const hashes[] = { "5tuple", "l3", NULL };
 static const char *const hc_types[] = { "tcp", "none", "http", "https", NULL };
+static const char *const hc_vias[] = { "direct", "tunnel", NULL };
 static const char *const all_downs[] = { "keep", "drop", NULL };
 static const char *const states[] = { "active", "drain", "down", NULL };
 
@@ -712,6 +713,54 @@ static void abspath_parse(struct config_ctx *c, json_t *root, const char *key, c
 		memcpy(dst, s, len + 1);
 }
 
+/* "ADDRESS:PORT", "[IPV6]:PORT": an address to listen on, the
+ * unspecified ones (0.0.0.0, ::) included, and a port 1..65535. */
+static bool listen_split(const char *s, struct config_addr *a, unsigned long *port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':'), *p;
+	size_t hlen = colon ? (size_t)(colon - s) : 0;
+	char *end;
+
+	if (!colon || hlen == 0 || hlen >= sizeof(host) || !colon[1])
+		return false;
+	for (p = colon + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	*port = strtoul(colon + 1, &end, 10);
+	if (*port < 1 || *port > 65535)
+		return false;
+	if (s[0] == '[') {
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return false;
+		memcpy(host, s + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return addr_parse(host, LB_FAMILY_IPV6, a);
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	return addr_parse(host, LB_FAMILY_IPV4, a);
+}
+
+static void listen_parse(struct config_ctx *c, json_t *root, struct config *cfg)
+{
+	struct config_addr a;
+	unsigned long port;
+	const char *s;
+
+	if (get_string(c, root, "metrics_listen", false, &s) <= 0 || !s[0])
+		return;
+	if (strlen(s) >= sizeof(cfg->metrics_listen) || !listen_split(s, &a, &port)) {
+		ctx_err_at(c, "metrics_listen", "must be \"ADDRESS:PORT\" (IPv6: \"[ADDRESS]:PORT\"), "
+			   "port 1..65535");
+		return;
+	}
+	snprintf(cfg->metrics_listen, sizeof(cfg->metrics_listen), "%s", s);
+	cfg->metrics_family = a.family;
+	memcpy(cfg->metrics_addr, a.addr, sizeof(cfg->metrics_addr));
+	cfg->metrics_port = (__u16)port;
+}
+
 /* A group name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32 bytes,
  * an optional '$' last. Whether the group exists is lbd's to check. */
 static bool group_name_ok(const char *s)
@@ -1110,10 +1159,11 @@ static void hc_http_parse(struct config_ctx *c, json_t *hc, struct config_health
 static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *vip,
 			 bool port_known)
 {
-	static const char *const keys[] = { "type", "port", "interval_ms", "timeout_ms", "rise",
-					    "fall", "path", "host", "status", "tls_verify", NULL };
+	static const char *const keys[] = { "type", "via", "port", "interval_ms", "timeout_ms",
+					    "rise", "fall", "path", "host", "status", "tls_verify",
+					    NULL };
 	struct config_health *h = &vip->health;
-	int type = 0, rt, ri;
+	int type = 0, via = 0, rt, ri;
 	long long n;
 	json_t *hc;
 	size_t mark;
@@ -1132,6 +1182,8 @@ static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *v
 	if (get_enum(c, hc, "type", false, hc_types, &type) < 0)
 		type = -1;
 	h->type = type < 0 ? CONFIG_HC_NONE : (enum config_hc_type)type;
+	if (get_enum(c, hc, "via", false, hc_vias, &via) > 0)
+		h->via = (enum config_hc_via)via;
 	if (get_int(c, hc, "port", false, 1, 65535, &n) > 0)
 		h->port = (__u16)n;
 	else if (!json_object_get(hc, "port") && type >= 0 && h->type != CONFIG_HC_NONE &&
@@ -1413,7 +1465,8 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	static const char *const keys[] = { "interface", "xdp_mode", "next_hop",
 					    "tunnel_source", "mtu", "flow_table_size",
 					    "new_flow_cap", "deny", "control_socket", "control_group",
-					    "control_admin_group", "state_dir", "vips", NULL };
+					    "control_admin_group", "state_dir", "metrics_listen",
+					    "vips", NULL };
 	int mode = 0;
 	long long n;
 
@@ -1441,6 +1494,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	group_parse(c, root, "control_admin_group", cfg->control_admin_group, "");
 	abspath_parse(c, root, "state_dir", cfg->state_dir, sizeof(cfg->state_dir),
 		      CONFIG_STATE_DEFAULT);
+	listen_parse(c, root, cfg);
 	vips_parse(c, root, cfg);
 	tunnel_check(c, cfg);
 	mtu_check(c, cfg);

@@ -56,10 +56,17 @@ enum config_hc_type {
 	CONFIG_HC_HTTPS,
 };
 
+/* Where a check's connection goes (docs/architecture.md, tunnel probes). */
+enum config_hc_via {
+	CONFIG_HC_DIRECT = 0,	/* to the backend's own address */
+	CONFIG_HC_TUNNEL,	/* to the VIP, in the data path's tunnel to the backend */
+};
+
 /* Always filled with the defaults, even when checks are off. */
 struct config_health {
 	bool enabled;		/* a "health_check" block whose type is not "none" */
 	enum config_hc_type type;
+	enum config_hc_via via;
 	__u16 port;		/* host order; defaults to the VIP's port */
 	__u32 interval_ms;
 	__u32 timeout_ms;	/* <= interval_ms */
@@ -111,6 +118,12 @@ struct config {
 	struct blocklist_rule *deny;
 	size_t n_deny;
 	char control_socket[108];	/* sizeof(sun_path) */
+	/* "metrics_listen": where Prometheus scrapes, "" (off) or as written
+	 * ("127.0.0.1:9650", "[::]:9650"); the address and port parsed. */
+	char metrics_listen[64];
+	__u8 metrics_family;		/* LB_FAMILY_IPV4 or _IPV6; 0: off */
+	__be32 metrics_addr[4];
+	__u16 metrics_port;		/* host order */
 	/* Who may use it: members of control_group read; changes need root
 	 * or, when set (not ""), a member of control_admin_group. */
 	char control_group[CONFIG_GROUP_MAX + 1];

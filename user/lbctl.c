@@ -253,6 +253,7 @@ static void usage(FILE *f)
 	fprintf(f, "\n  -s SOCKET  lbd's control socket (default %s)\n"
 		   "  -j, -p     print the reply as JSON, compact or pretty\n"
 		   "  --commands every OBJECT [COMMAND], one a line (for shell completion)\n"
+		   "  --version  print lbctl's version\n"
 		   "A VIP is its name or ADDRESS:PORT/PROTO ([ADDRESS]:PORT/PROTO for IPv6);\n"
 		   "a backend is its address.\n", SOCKET_DEFAULT);
 }
@@ -520,6 +521,7 @@ int main(int argc, char **argv)
 	static const struct option long_opts[] = {
 		{ "commands", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct opts o = { .socket = SOCKET_DEFAULT };
@@ -535,6 +537,7 @@ int main(int argc, char **argv)
 		case 'p': o.json = 2; break;
 		case 'h': usage(stdout); return 0;
 		case 'C': commands_list(stdout); return 0;
+		case 'V': printf("lbctl (sluice) %s\n", LB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"usage: lbd --config FILE [--log-level err|warn|info|debug]\n"
 		"       lbd --check FILE\n"
 		"       lbd --unload INTERFACE\n"
+		"       lbd --version\n"
 		"\n"
 		"  --config FILE     run in the foreground with this config; SIGHUP re-reads it\n"
 		"  --check FILE      validate FILE, list every error; exit 0 (valid) or 78\n"
@@ -99,7 +100,9 @@ static int cmd_unload(const char *ifname)
 {
 	char err[256];
 
-	if (loader_unload(ifname, err, sizeof(err))) {
+	/* lb_probe first: it holds the balancer's maps. */
+	if (tunprobe_detach(ifname, err, sizeof(err)) < 0 ||
+	    loader_unload(ifname, err, sizeof(err))) {
 		log_err("cannot unload %s: %s", ifname, err);
 		return EXIT_FAILURE;
 	}
@@ -288,6 +291,7 @@ void lbd_apply_changes(struct lbd *d)
 	if (!rc)
 		state_clean(d->st);
 	lbd_retry_arm(d);
+	lbd_notify_status(d);
 }
 
 static int on_apply(sd_event_source *s, void *data)
@@ -404,6 +408,60 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 }
 
 /* ------------------------------------------------------------------ */
+/* Tunnel probes: lb_probe at the interface's egress while a check needs it */
+
+static bool tunnel_wanted(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].health.enabled && cfg->vips[i].health.via == CONFIG_HC_TUNNEL)
+			return true;
+	return false;
+}
+
+/* Before cfg runs: lb_probe attached if cfg has a tunnel check. 0, or
+ * -errno with the reason in err. */
+static int tunnel_attach(struct lbd *d, const struct config *cfg, char *err, size_t errlen)
+{
+	if (d->tp || !tunnel_wanted(cfg))
+		return 0;
+	d->tp = tunprobe_attach(cfg->interface, d->maps.backends, d->maps.lb_cfg, err, errlen);
+	if (!d->tp)
+		return -errno;
+	log_info("%s: tunnel probes: lb_probe attached at TC egress (program id %u)",
+		 cfg->interface, tunprobe_prog_id(d->tp));
+	return 0;
+}
+
+/* Once cfg runs: without a tunnel check, no lb_probe, not even one an
+ * earlier lbd left. */
+static void tunnel_detach(struct lbd *d, const struct config *cfg)
+{
+	char err[256];
+	int rc;
+
+	if (tunnel_wanted(cfg))
+		return;
+	rc = tunprobe_detach(cfg->interface, err, sizeof(err));
+	if (rc < 0)
+		log_warn("tunnel probes: %s", err);
+	else if (rc)
+		log_info("%s: tunnel probes: no check needs them; lb_probe removed",
+			 cfg->interface);
+	tunprobe_free(d->tp);
+	d->tp = NULL;
+}
+
+/* The data path id of a backend, which its tunnel probes carry. */
+static __u32 backend_id(size_t vip, size_t be, void *data)
+{
+	const struct lbd *d = data;
+
+	return apply_backend_id(d->ap, vip, be);
+}
+
+/* ------------------------------------------------------------------ */
 /* Reload */
 
 /* Fields that only a restart can change: false with why in err. */
@@ -447,6 +505,9 @@ static bool reload_allowed(const struct state *st, const struct config *cfg, cha
 	if (strcmp(old->control_socket, cfg->control_socket))
 		log_warn("reload: control_socket moves to %s only after a restart; lbd listens on "
 			 "%s", cfg->control_socket, old->control_socket);
+	if (strcmp(old->metrics_listen, cfg->metrics_listen))
+		log_warn("reload: metrics_listen changes to \"%s\" only after a restart; metrics "
+			 "stay on \"%s\"", cfg->metrics_listen, old->metrics_listen);
 	if (strcmp(old->state_dir, cfg->state_dir))
 		log_warn("reload: state_dir changes from %s to %s: the state is saved there from "
 			 "now on", old->state_dir, cfg->state_dir);
@@ -486,8 +547,16 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	/* Results go to the new state from now on. */
 	if (d->health)
 		health_config(d->health, next);
+	tunnel_detach(d, next->cfg);
 	state_clean(next);
 	save_soon(d);
+}
+
+/* For the metrics: when a config was last offered, and whether it took. */
+static void reload_note(struct lbd *d, bool ok)
+{
+	d->reload_ms = clock_wall_ms();
+	d->reload_ok = ok;
 }
 
 /* Removed VIPs take their allow lists with them, operator rules too,
@@ -526,7 +595,8 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	int rc = -EINVAL;
 
 	if (!reload_allowed(d->st, cfg, err, errlen) ||
-	    control_access_resolve(cfg, &acc, err, errlen))
+	    control_access_resolve(cfg, &acc, err, errlen) ||
+	    tunnel_attach(d, cfg, err, errlen))
 		goto refused;
 	d->acc = acc;
 	if (d->ctl && control_access_set(d->ctl, &acc))
@@ -560,8 +630,10 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	d->full_due = rc != 0;
 	state_replace(d, next, text, len);
 	lbd_retry_arm(d);
+	reload_note(d, rc == 0);
 	return rc;
 refused:
+	reload_note(d, false);
 	log_err("%s: %s; the config was not applied; the running config stays", why, err);
 	if (next)
 		lbd_blocks_write(d, why);
@@ -579,6 +651,7 @@ static bool reload_same(struct lbd *d, const char *text, size_t len)
 		return false;
 	log_info("reload: %s has not changed", d->config_path);
 	d->full_due = apply_full(d, d->st, "reload", NULL) != 0;
+	reload_note(d, !d->full_due);
 	lbd_retry_arm(d);
 	return true;
 }
@@ -599,6 +672,7 @@ static void reload(struct lbd *d)
 	free(text);
 	text = NULL;
 	if (config_take(d->config_path, &text, &len, &cfg)) {
+		reload_note(d, false);
 		log_err("reload: the config was not applied; the running config stays");
 		config_free(cfg);
 		free(text);
@@ -607,9 +681,13 @@ static void reload(struct lbd *d)
 	lbd_config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
 }
 
+/* systemd's ExecReload sends SIGHUP; it waits for READY=1 again, which
+ * comes whatever became of the file (a refused one leaves lbd running). */
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
 {
+	lbd_notify_reloading();
 	reload(data);
+	lbd_notify_ready(data);
 	return 0;
 }
 
@@ -619,6 +697,7 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 
 	if (d->save_due)
 		lbd_save_now(d);
+	lbd_notify_stopping();
 	log_info("%s: exiting; the data path stays attached ('lbd --unload %s' removes it)",
 		 strsignal((int)si->ssi_signo), d->st->cfg->interface);
 	return sd_event_exit(sd_event_source_get_event(s), 0);
@@ -639,6 +718,10 @@ static int loop_setup(struct lbd *d)
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	rc = sd_event_new(&d->loop);
+	/* WATCHDOG=1 from the loop itself when systemd asks for it
+	 * (WatchdogSec=): a loop that stalls stops sending. */
+	if (rc >= 0)
+		rc = sd_event_set_watchdog(d->loop, true);
 	if (rc >= 0)
 		rc = sd_event_add_signal(d->loop, NULL, SIGHUP, on_hup, d);
 	if (rc >= 0)
@@ -722,6 +805,7 @@ static int attach(struct lbd *d)
 static int start(struct lbd *d)
 {
 	int rc = loop_setup(d);
+	char err[256];
 
 	if (rc) {
 		log_err("cannot set up the event loop: %s", strerror(-rc));
@@ -742,16 +826,26 @@ static int start(struct lbd *d)
 	if (apply_full(d, d->st, "start", NULL))
 		return EXIT_FAILURE;
 	state_clean(d->st);
+	if (tunnel_attach(d, d->st->cfg, err, sizeof(err))) {
+		log_err("cannot start tunnel probes: %s", err);
+		return EXIT_FAILURE;
+	}
+	tunnel_detach(d, d->st->cfg);
 	rc = lbd_control_start(d);
+	if (!rc)
+		rc = lbd_metrics_start(d);
 	if (rc)
 		return rc;
 	d->health = health_new(d->loop);
+	if (d->health)
+		health_tunnel_set(d->health, d->st->cfg->interface, backend_id, d);
 	if (!d->health || health_config(d->health, d->st)) {
 		log_err("cannot start health checks: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
 	/* What the state model changed while loading is in the maps now. */
 	sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	lbd_notify_ready(d);
 	rc = sd_event_loop(d->loop);
 	if (rc < 0) {
 		log_err("event loop: %s", strerror(-rc));
@@ -779,8 +873,10 @@ static int cmd_run(const char *path)
 	}
 	d.started_ms = clock_wall_ms();
 	rc = start(&d);
+	lbd_metrics_stop(&d);
 	control_free(d.ctl);
 	health_free(d.health);
+	tunprobe_free(d.tp);
 	flows_free(d.flows);
 	sd_event_source_disable_unref(d.nh_io);
 	sd_event_source_disable_unref(d.retry);
@@ -814,6 +910,7 @@ int main(int argc, char **argv)
 		{ "unload", required_argument, NULL, 'u' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *config = NULL, *check = NULL, *unload = NULL;
@@ -832,6 +929,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("lbd (sluice) %s\n", LB_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

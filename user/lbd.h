@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * lbd's own state, shared by its three files: lbd.c (start, signals,
- * reload, the state model's changes and the state file), lbd_nexthop.c
- * (following the gateway's MAC) and lbd_control.c (what the control socket
- * asks of lbd). Nothing outside lbd includes it.
+ * lbd's own state, shared by its files: lbd.c (start, signals, reload,
+ * the state model's changes and the state file), lbd_nexthop.c (following
+ * the gateway's MAC), lbd_control.c (what the control socket asks of lbd)
+ * and lbd_systemd.c (what systemd is told). Nothing outside lbd includes
+ * it.
  */
 #ifndef LB_LBD_H
 #define LB_LBD_H
@@ -12,6 +13,8 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include <systemd/sd-event.h>
+
+struct MHD_Daemon;
 
 #include "apply.h"
 #include "blocklist.h"
@@ -22,6 +25,7 @@
 #include "loader.h"
 #include "nexthop.h"
 #include "state.h"
+#include "tunprobe.h"
 
 #define EXIT_USAGE	2
 #define EXIT_CONFIG	78	/* EX_CONFIG */
@@ -49,10 +53,16 @@ struct lbd {
 	struct blocklist_rule *bl_rules;	/* the config's rules last written */
 	size_t bl_n;
 	struct health *health;
+	struct tunprobe *tp;	/* lb_probe, while the config has a tunnel check */
 	struct control *ctl;
 	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;
 	char state_note[360];	/* the state file at start: what became of it */
+	char status_sent[256];	/* the last STATUS= systemd was told */
+	__u64 reload_ms;	/* wall clock of the last config offered; 0: none */
+	bool reload_ok;		/* and whether it was applied */
+	struct MHD_Daemon *mhd;	/* metrics; NULL: off */
+	sd_event_source *mhd_io, *mhd_timer;
 	bool full_due;		/* a full apply failed: retry it */
 	bool save_due;
 	bool save_failing;
@@ -73,6 +83,17 @@ int lbd_blocks_write(struct lbd *d, const char *why);
 /* Switch to a new config (see lbd.c). */
 int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		      const char *why, struct apply_stats *as, char *err, size_t errlen);
+
+/* lbd_systemd.c: sd_notify(3) */
+void lbd_notify_ready(const struct lbd *d);
+void lbd_notify_status(struct lbd *d);
+void lbd_notify_reloading(void);
+void lbd_notify_stopping(void);
+
+/* lbd_metrics.c: Prometheus metrics, when metrics_listen is set. 0, or
+ * EXIT_FAILURE (logged). */
+int lbd_metrics_start(struct lbd *d);
+void lbd_metrics_stop(struct lbd *d);
 
 /* lbd_nexthop.c */
 const char *lbd_mac_text(const __u8 mac[6]);

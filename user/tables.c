@@ -11,12 +11,13 @@
 #include "datapath.h"
 #include "lb_abi.h"
 
-/* What an installed table was built from. */
+/* What an installed table was built from, and each backend's share. */
 struct table_memo {
 	bool known;
 	__u32 size;		/* 0: the empty table */
 	size_t n;
 	struct maglev_backend *mb;
+	__u32 *slots;		/* slots of mb[i] in the table */
 };
 
 struct pending {
@@ -33,6 +34,7 @@ struct tables {
 	int fds[TABLES_BATCH];
 	size_t n_queued;
 	__u32 *scratch;		/* LB_TABLE_SIZE_MAX slots */
+	__u32 *counts;		/* LB_MAX_BACKENDS, zero between uses */
 	struct tables_stats st;
 };
 
@@ -44,7 +46,10 @@ struct tables *tables_new(int vip_tables_fd)
 		return NULL;
 	t->vip_tables = vip_tables_fd;
 	t->scratch = malloc(LB_TABLE_SIZE_MAX * sizeof(*t->scratch));
-	if (!t->scratch) {
+	t->counts = calloc(LB_MAX_BACKENDS, sizeof(*t->counts));
+	if (!t->scratch || !t->counts) {
+		free(t->scratch);
+		free(t->counts);
 		free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -55,6 +60,7 @@ struct tables *tables_new(int vip_tables_fd)
 static void memo_clear(struct table_memo *m)
 {
 	free(m->mb);
+	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -79,6 +85,7 @@ void tables_free(struct tables *t)
 	for (i = 0; i < LB_MAX_VIPS; i++)
 		memo_clear(&t->memo[i]);
 	free(t->scratch);
+	free(t->counts);
 	free(t);
 }
 
@@ -101,17 +108,34 @@ static bool memo_same(const struct table_memo *m, const struct maglev_backend *m
 	return true;
 }
 
-static int memo_make(struct table_memo *m, const struct maglev_backend *mb, size_t n,
-		     __u32 size)
+/* Each backend's slots in the table just built (t->scratch). */
+static void memo_count(struct tables *t, struct table_memo *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->size; i++)
+		t->counts[t->scratch[i]]++;
+	for (i = 0; i < m->n; i++) {
+		m->slots[i] = t->counts[m->mb[i].id];
+		t->counts[m->mb[i].id] = 0;
+	}
+}
+
+static int memo_make(struct tables *t, struct table_memo *m, const struct maglev_backend *mb,
+		     size_t n, __u32 size)
 {
 	m->mb = n ? malloc(n * sizeof(*mb)) : NULL;
-	if (n && !m->mb)
+	m->slots = n ? calloc(n, sizeof(*m->slots)) : NULL;
+	if (n && (!m->mb || !m->slots)) {
+		memo_clear(m);
 		return -ENOMEM;
+	}
 	if (n)
 		memcpy(m->mb, mb, n * sizeof(*mb));
 	m->n = n;
 	m->size = size;
 	m->known = true;
+	memo_count(t, m);
 	return 0;
 }
 
@@ -181,7 +205,7 @@ int tables_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, 
 		if (rc)
 			return rc;
 	}
-	rc = memo_make(&memo, mb, n, slots);
+	rc = memo_make(t, &memo, mb, n, slots);
 	if (!rc && !t->memo[vip_id].known && installed_same(t, vip_id, t->scratch, slots)) {
 		memo_clear(&t->memo[vip_id]);
 		t->memo[vip_id] = memo;
@@ -238,4 +262,16 @@ void tables_stats_take(struct tables *t, struct tables_stats *ts)
 {
 	*ts = t->st;
 	memset(&t->st, 0, sizeof(t->st));
+}
+
+void tables_slots(const struct tables *t, __u32 *slots)
+{
+	const struct table_memo *m;
+	size_t v, i;
+
+	for (v = 0; v < LB_MAX_VIPS; v++) {
+		m = &t->memo[v];
+		for (i = 0; i < m->n; i++)
+			slots[m->mb[i].id] = m->slots[i];
+	}
 }

@@ -51,6 +51,12 @@ int tables_flush(struct tables *t, char *err, size_t errlen);
  * set (its id was released, or a write may have half-failed). */
 void tables_forget(struct tables *t, __u32 vip_id);
 
+/* Each backend id's slots in the tables installed (slots: LB_MAX_BACKENDS
+ * entries; ids in no table are left alone). Known from building them, so
+ * no table is read; a table not written since a start is known once
+ * tables_set() compared it. */
+void tables_slots(const struct tables *t, __u32 *slots);
+
 /* What was installed since tables_new() or the last call, then zeroed. */
 void tables_stats_take(struct tables *t, struct tables_stats *ts);
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# lbd's Prometheus endpoint, scraped as Prometheus would: the text passes
+# `promtool check metrics`; the numbers are the ones traffic and the
+# operator made (packets of real connections, slots that add up to the
+# table, a drained backend's state, a refused reload); counters do not go
+# back after a SIGKILL and restart; other paths and methods get 404 and 405.
+#
+# Usage: metrics_test.sh BUILD_DIR SOURCE_DIR   (root; CI=true makes a skip a failure)
+set -euo pipefail
+
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+
+. "$src/test/netns_lib.sh"
+netns_require_root metrics_test
+netns_private metrics_test "$0" "$@"
+netns_init
+
+lbd=$build/user/lbd
+lbctl=$build/user/lbctl
+tag=mt$$
+cl=$tag-cl rt=$tag-rt lb=$tag-lb be1=$tag-b1 be2=$tag-b2
+work=$NETNS_WORK
+sock=$work/run/lbd.sock
+url=http://127.0.0.1:9650
+lbd_pid=
+
+test_cleanup() {
+	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
+	true
+}
+step() { echo "== $*"; }
+fail() {
+	echo "metrics_test: FAIL: $*" >&2
+	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
+	exit 1
+}
+
+netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
+netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
+netns_echo_servers "$src/test/echo_server.py" "$be1" "$be2"
+
+cat >"$work/lbd.json" <<JSON
+{ "interface": "l0", "tunnel_source": { "ipv4": "198.18.1.2" },
+  "state_dir": "$work/state", "control_socket": "$sock", "control_group": "nogroup",
+  "metrics_listen": "127.0.0.1:9650",
+  "vips": [ { "name": "web", "address": "198.18.100.1", "port": 80, "protocol": "tcp",
+              "table_size": 251,
+              "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] } ] }
+JSON
+
+start_lbd() {
+	: >"$work/lbd.log"
+	nsenter --net="/run/netns/$lb" "$lbd" --config "$work/lbd.json" >>"$work/lbd.log" 2>&1 &
+	lbd_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'metrics on ' "$work/lbd.log" && return 0
+		kill -0 "$lbd_pid" 2>/dev/null || fail "lbd died"
+		sleep 0.05
+	done
+	fail "lbd did not start"
+}
+scrape() { # FILE: GET /metrics into FILE
+	nsx "$lb" curl -sS --max-time 10 -o "$1" -w '%{http_code} %{content_type}\n' \
+		"$url/metrics" >"$1.status" || fail "scrape: $(cat "$1.status")"
+}
+value() { # FILE SERIES: the value of one series, exactly as written
+	awk -v s="$2" '$1 == s { print $2; found = 1 } END { exit !found }' "$1" ||
+		fail "no series $2 in the scrape"
+}
+connections() { # N connections through the VIP
+	nsx "$cl" /usr/bin/python3 -c "
+import socket, sys
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(('198.18.100.1', 80), timeout=5)
+    c.makefile('rb').readline()
+    c.close()" "$1" || fail "connections through the VIP failed"
+}
+
+start_lbd
+
+step "a scrape passes promtool, with the right content type"
+connections 20
+scrape "$work/m1"
+grep -qx '200 text/plain; version=0.0.4; charset=utf-8' "$work/m1.status" ||
+	fail "status and type: $(cat "$work/m1.status")"
+promtool check metrics <"$work/m1" >"$work/promtool" 2>&1 || fail "promtool: $(cat "$work/promtool")"
+
+step "the numbers are what traffic and the config made"
+[ "$(value "$work/m1" 'sluice_config_generation')" = 1 ] || fail "generation"
+pk=$(value "$work/m1" 'sluice_vip_packets_total{vip="web"}')
+b1=$(value "$work/m1" 'sluice_backend_packets_total{vip="web",backend="198.18.3.1"}')
+b2=$(value "$work/m1" 'sluice_backend_packets_total{vip="web",backend="198.18.3.2"}')
+[ "$pk" -ge 60 ] || fail "20 connections made $pk packets"
+[ $((b1 + b2)) -eq "$pk" ] || fail "backends $b1 + $b2 != VIP $pk"
+[ "$(value "$work/m1" 'sluice_vip_new_flows_total{vip="web"}')" -ge 20 ] || fail "new flows"
+s1=$(value "$work/m1" 'sluice_backend_table_slots{vip="web",backend="198.18.3.1"}')
+s2=$(value "$work/m1" 'sluice_backend_table_slots{vip="web",backend="198.18.3.2"}')
+[ $((s1 + s2)) -eq 251 ] && [ "$s1" -gt 100 ] && [ "$s2" -gt 100 ] || fail "slots $s1 + $s2"
+[ "$(value "$work/m1" 'sluice_verdicts_total{verdict="tx"}')" -ge "$pk" ] || fail "tx verdicts"
+prog=$(sed -n 's/.*attached (program id \([0-9]*\),.*/\1/p' "$work/lbd.log")
+ptag=$(bpftool -j prog show id "$prog" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["tag"])')
+version=$("$lbd" --version | cut -d' ' -f3)
+value "$work/m1" "sluice_build_info{version=\"$version\",program_tag=\"$ptag\"}" >/dev/null
+
+step "a drain and a refused reload show"
+"$lbctl" -s "$sock" backend drain web 198.18.3.2 >/dev/null || fail "drain"
+echo '{ "interface": "l0", "vips": [' >"$work/bad.json"
+cp "$work/lbd.json" "$work/good.json"
+cp "$work/bad.json" "$work/lbd.json"
+kill -HUP "$lbd_pid"
+for _ in $(seq 50); do grep -q 'the running config stays' "$work/lbd.log" && break; sleep 0.1; done
+cp "$work/good.json" "$work/lbd.json"
+scrape "$work/m2"
+value "$work/m2" 'sluice_backend_state{vip="web",backend="198.18.3.2",state="draining"}' >/dev/null
+[ "$(value "$work/m2" 'sluice_backend_table_slots{vip="web",backend="198.18.3.2"}')" = 0 ] ||
+	fail "a drained backend keeps slots"
+[ "$(value "$work/m2" 'sluice_config_last_reload_success')" = 0 ] || fail "the refused reload"
+[ "$(value "$work/m2" 'sluice_config_last_reload_timestamp_seconds')" != 0.000 ] || fail "reload time"
+
+step "counters do not go back after SIGKILL and a restart"
+connections 10
+scrape "$work/m3"
+before=$(value "$work/m3" 'sluice_vip_packets_total{vip="web"}')
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+start_lbd
+scrape "$work/m4"
+after=$(value "$work/m4" 'sluice_vip_packets_total{vip="web"}')
+[ "$after" -ge "$before" ] || fail "VIP packets went from $before to $after"
+[ "$(value "$work/m4" 'sluice_backend_table_slots{vip="web",backend="198.18.3.1"}')" = 251 ] ||
+	fail "slots after the restart"
+
+step "other paths 404, other methods 405"
+code=$(nsx "$lb" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/")
+[ "$code" = 404 ] || fail "GET / gave $code"
+code=$(nsx "$lb" curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST "$url/metrics")
+[ "$code" = 405 ] || fail "POST gave $code"
+kill -0 "$lbd_pid" || fail "lbd died"
+echo "metrics_test: all passed"

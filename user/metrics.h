@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * lbd's Prometheus metrics, rendered as text exposition format 0.0.4 from
+ * the read model and the state model: what a scrape returns. The HTTP side
+ * is lbd_metrics.c's; this file only writes text, so tests can check it
+ * without a listener.
+ *
+ * Names follow Prometheus conventions: the sluice_ prefix, _total for
+ * counters, base units (bytes, seconds). Counters come from the pinned
+ * maps, so they survive restarts of lbd.
+ */
+#ifndef LB_METRICS_H
+#define LB_METRICS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "apply.h"
+#include "readmodel.h"
+#include "state.h"
+
+/* What lbd knows beside the models. */
+struct metrics_facts {
+	const char *version;
+	const char *program_tag;	/* the balancer program's tag, hex */
+	__u64 reload_ms;		/* wall clock of the last reload attempt; 0: none */
+	bool reload_ok;			/* that attempt was applied */
+	bool maps_ok;			/* no map write is owed (no retry pending) */
+	__u32 block_rules[3];		/* deny4, deny6, allow */
+	__u64 probes;			/* health probes run since lbd started */
+};
+
+/*
+ * Every metric, into *buf (malloc'd, *len bytes). slots and flows are per
+ * backend id (LB_MAX_BACKENDS entries): table slots and active flows; NULL
+ * leaves those metrics out. 0, or -ENOMEM.
+ */
+int metrics_render(char **buf, size_t *len, const struct readmodel *rm,
+		   const struct state *st, const struct apply *ap, const __u32 *slots,
+		   const __u32 *flows, const struct metrics_facts *facts);
+
+/*
+ * A whole scrape: read the counters (readmodel_read()), the table slots
+ * (apply_slots()), and render them with flows (per backend id, or NULL)
+ * into *buf (malloc'd, *len bytes). 0 or -errno.
+ */
+int metrics_scrape(const struct apply_maps *m, const struct apply *ap, const struct state *st,
+		   const __u32 *flows, const struct metrics_facts *facts, char **buf,
+		   size_t *len);
+
+#endif /* LB_METRICS_H */
