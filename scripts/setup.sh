@@ -15,6 +15,7 @@ packages=(
 	debhelper lintian dpkg-dev man-db
 	# tests
 	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl prometheus
+	curl iperf3 tcpdump
 )
 
 sudo_cmd=()

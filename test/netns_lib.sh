@@ -167,3 +167,48 @@ netns_echo_servers() {
 		done
 	done
 }
+
+# netns_topology6 CLIENT ROUTER NODE: IPv6 on netns_topology's links, the
+# IPv4 plan with 198.18.N.x as fd00:N::x, and the VIP prefix fd00:100::/64
+# routed to the node. No DAD: the addresses work at once.
+netns_topology6() {
+	local cl=$1 rt=$2 lb=$3
+	nsx "$rt" sysctl -qw net.ipv6.conf.all.forwarding=1
+	nsx "$cl" ip -6 addr add fd00::1/64 dev c0 nodad
+	nsx "$cl" ip -6 route add default via fd00::fe
+	nsx "$rt" ip -6 addr add fd00::fe/64 dev r0 nodad
+	nsx "$rt" ip -6 addr add fd00:1::fe/64 dev r1 nodad
+	nsx "$rt" ip -6 route add fd00:100::/64 via fd00:1::2
+	nsx "$lb" ip -6 addr add fd00:1::2/64 dev l0 nodad
+	nsx "$lb" ip -6 route add default via fd00:1::fe
+}
+
+# netns_client ROUTER NS N: another client, 198.18.N.1 and fd00:N::1 on its
+# c0, behind the router's rN (198.18.N.254, fd00:N::fe).
+netns_client() {
+	local rt=$1 ns=$2 n=$3
+	netns_add "$ns"
+	ip link add c0 netns "$ns" type veth peer name "r$n" netns "$rt"
+	nsx "$rt" ip addr add "198.18.$n.254/24" dev "r$n"
+	nsx "$rt" ip -6 addr add "fd00:$n::fe/64" dev "r$n" nodad
+	nsx "$rt" ip link set "r$n" up
+	nsx "$ns" ip addr add "198.18.$n.1/24" dev c0
+	nsx "$ns" ip -6 addr add "fd00:$n::1/64" dev c0 nodad
+	nsx "$ns" ip link set c0 up
+	nsx "$ns" ip route add default via "198.18.$n.254"
+	nsx "$ns" ip -6 route add default via "fd00:$n::fe"
+	nsx "$ns" ethtool -K c0 tx off >/dev/null
+}
+
+# netns_backends6 ROUTER NS...: IPv6 for netns_backends' backends,
+# fd00:3::1, ::2, ... behind the router's fd00:3::fe.
+netns_backends6() {
+	local rt=$1 ns i=1
+	shift
+	nsx "$rt" ip -6 addr add fd00:3::fe/64 dev br0 nodad
+	for ns in "$@"; do
+		nsx "$ns" ip -6 addr add "fd00:3::$i/64" dev b0 nodad
+		nsx "$ns" ip -6 route add default via fd00:3::fe
+		i=$((i + 1))
+	done
+}
