@@ -354,6 +354,35 @@ struct lb_clock_reading {
 };
 _Static_assert(sizeof(struct lb_clock_reading) == 16, "lb_clock_reading layout");
 
+/*
+ * Health probes through the tunnel (lb_probe.bpf.c, at the egress of the
+ * balancer's NIC). lbd marks a probe's socket (SO_MARK) with the tag in
+ * the high 16 bits and the backend id in the low 16; the program wraps
+ * that socket's packets in the outer header lb_xdp would give a client
+ * packet for the backend. A mark without the tag is someone else's and
+ * is left alone.
+ */
+#define LB_PROBE_MARK		0x51ce0000u
+#define LB_PROBE_MARK_MASK	0xffff0000u
+_Static_assert(LB_MAX_BACKENDS - 1 <= (__u32)~LB_PROBE_MARK_MASK, "backend ids fit a mark");
+
+/* What lb_probe did with marked packets, per-CPU, one entry. Unmarked
+ * packets pass uncounted. */
+enum lb_probe_counter {
+	LB_PROBE_ENCAP = 0,	/* encapsulated and sent on */
+	LB_PROBE_NO_BACKEND,	/* the mark names no backend in use: dropped */
+	LB_PROBE_NO_CONFIG,	/* no lb_cfg, no next-hop MAC yet, or no tunnel source
+				 * for the family: dropped */
+	LB_PROBE_NOT_IP,	/* not IPv4 or IPv6 behind Ethernet: dropped */
+	LB_PROBE_TOO_BIG,	/* larger than the MTU once encapsulated: dropped */
+	LB_PROBE_ADJUST,	/* the kernel refused to grow the packet: dropped */
+	LB_PROBE_MAX,
+};
+
+struct lb_probe_stats {
+	__u64 count[LB_PROBE_MAX];
+};
+
 /* Backend-side decapsulation counters, per-CPU, one entry. */
 enum lb_decap_counter {
 	LB_DECAP_IPIP = 0,	/* IPv4 in IPv4 stripped */

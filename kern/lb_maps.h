@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* The balancer's maps. Layouts come from common/lb_abi.h. */
+/* The balancer's maps. Layouts come from common/lb_abi.h; the two that
+ * lb_probe reads too are in lb_shared_maps.h. */
 #ifndef LB_MAPS_H
 #define LB_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "lb_abi.h"
+#include "lb_shared_maps.h"
 
 /* (address, port, protocol) -> VIP id and flags. Written by the controller. */
 struct {
@@ -43,14 +45,6 @@ struct {
 	__array(values, struct lb_table_map);
 } vip_tables SEC(".maps");
 
-/* Backend id -> address and state. Id 0 stays zero: no backend. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LB_MAX_BACKENDS);
-	__type(key, __u32);
-	__type(value, struct lb_backend);
-} backends SEC(".maps");
-
 /* 5-tuple -> backend, for flows already placed. One hash table with an LRU
  * list per CPU (BPF_F_NO_COMMON_LRU): no lock shared between CPUs on the
  * packet path, and one table for user space to read and keep across
@@ -70,15 +64,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lb_guard);
 } flow_guard SEC(".maps");
-
-/* Runtime settings: MACs, MTU, tunnel sources, flood guard, block-list
- * rule counts. One entry. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct lb_config);
-} lb_cfg SEC(".maps");
 
 /* Source block lists (lb_abi.h): the global deny list and the per-VIP
  * allow lists, written by user/blocklist.c while traffic flows. */

@@ -25,7 +25,8 @@ def main():
     greeting = sys.argv[1].encode() + b"\n"
     addr = sys.argv[2] if len(sys.argv) > 2 else "198.18.100.1"
     port = int(sys.argv[3]) if len(sys.argv) > 3 else 80
-    s = socket.socket()
+    # An IPv6 address ("::" too) takes IPv4 connections as well.
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
     s.listen(512)

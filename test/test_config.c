@@ -557,6 +557,49 @@ Test(config, health_defaults)
 	config_free(cfg);
 }
 
+static const struct config_vip *vip_named(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (!strcmp(cfg->vips[i].name, name))
+			return &cfg->vips[i];
+	cr_assert_fail("no VIP %s", name);
+	return NULL;
+}
+
+/* "via": direct unless the block says tunnel, whatever the type; a check
+ * that is off keeps what it says. */
+Test(config, health_via)
+{
+	static const struct {
+		const char *vip;
+		enum config_hc_via via;
+		bool enabled;
+	} want[] = {
+		{ "tunnelled", CONFIG_HC_TUNNEL, true },
+		{ "tunnelled-http", CONFIG_HC_TUNNEL, true },
+		{ "direct", CONFIG_HC_DIRECT, true },
+		{ "default", CONFIG_HC_DIRECT, true },
+		{ "off", CONFIG_HC_TUNNEL, false },
+	};
+	struct config *cfg = load_valid("health_via.json");
+	const struct config_vip *v;
+	size_t i;
+
+	cr_assert_eq(cfg->n_vips, ARRAY_LEN(want));
+	for (i = 0; i < ARRAY_LEN(want); i++) {
+		v = vip_named(cfg, want[i].vip);
+		cr_assert_eq(v->health.via, want[i].via, "%s: via %d", want[i].vip, v->health.via);
+		cr_assert_eq(v->health.enabled, want[i].enabled, "%s", want[i].vip);
+	}
+	v = vip_named(cfg, "tunnelled-http");
+	cr_assert_eq(v->health.type, CONFIG_HC_HTTPS);
+	cr_assert_eq(v->health.port, 8443);
+	cr_assert_str_eq(v->health.host, "api.example");
+	config_free(cfg);
+}
+
 Test(config, limits_high)
 {
 	const __u8 mac[6] = { 0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f };

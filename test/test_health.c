@@ -171,3 +171,50 @@ Test(health, one_target_per_distinct_check)
 	state_free(same);
 	state_free(other);
 }
+
+#define TUNNEL_CFG(via_a, via_b) \
+	"{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": \"198.18.2.2\"}, \"vips\": [" \
+	"{\"name\": \"a\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"health_check\": {\"port\": 8080, \"via\": \"" via_a "\"}, \"backends\": " \
+	"[{\"address\": \"198.18.3.1\"}, {\"address\": \"198.18.3.2\"}]}, " \
+	"{\"name\": \"a-tls\", \"address\": \"198.18.100.1\", \"port\": 443, \"protocol\": \"tcp\", " \
+	"\"health_check\": {\"port\": 8080, \"via\": \"" via_a "\"}, \"backends\": " \
+	"[{\"address\": \"198.18.3.1\"}]}, " \
+	"{\"name\": \"b\", \"address\": \"198.18.100.2\", \"port\": 80, \"protocol\": \"tcp\", " \
+	"\"health_check\": {\"port\": 8080, \"via\": \"" via_b "\"}, \"backends\": " \
+	"[{\"address\": \"198.18.3.1\"}]}]}"
+
+static void targets_expect(const char *text, size_t targets, size_t feeds)
+{
+	struct state *st = state_of(text);
+	struct health_stats hs;
+	struct health *h;
+	sd_event *loop;
+
+	cr_assert_eq(sd_event_new(&loop), 0);
+	h = health_new(loop);
+	cr_assert_not_null(h);
+	cr_assert_eq(health_config(h, st), 0);
+	health_stats_get(h, &hs);
+	cr_assert_eq(hs.targets, targets, "%zu targets, want %zu: %s", hs.targets, targets, text);
+	cr_assert_eq(hs.feeds, feeds, "%zu feeds, want %zu", hs.feeds, feeds);
+	health_free(h);
+	sd_event_unref(loop);
+	state_free(st);
+}
+
+/*
+ * A tunnel check's target is (VIP address, backend, check): 198.18.3.1
+ * checked on 8080 through the tunnel of 198.18.100.1 is one probe for
+ * both of that address's services, another one through 198.18.100.2's,
+ * and a direct check of it is one more.
+ */
+Test(health, tunnel_targets)
+{
+	/* Direct: 3.1 and 3.2 on 8080, every VIP sharing them. */
+	targets_expect(TUNNEL_CFG("direct", "direct"), 2, 4);
+	/* Tunnel everywhere: (100.1, 3.1), (100.1, 3.2), (100.2, 3.1). */
+	targets_expect(TUNNEL_CFG("tunnel", "tunnel"), 3, 4);
+	/* b direct: its probe of 3.1 is not a's tunnel probe of 3.1. */
+	targets_expect(TUNNEL_CFG("tunnel", "direct"), 3, 4);
+}

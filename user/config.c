@@ -92,6 +92,7 @@ static const char *const protocols[] = { "tcp", "udp", NULL };
 static const __u8 protocol_nums[] = { IPPROTO_TCP, IPPROTO_UDP };
 static const char *const hashes[] = { "5tuple", "l3", NULL };
 static const char *const hc_types[] = { "tcp", "none", "http", "https", NULL };
+static const char *const hc_vias[] = { "direct", "tunnel", NULL };
 static const char *const all_downs[] = { "keep", "drop", NULL };
 static const char *const states[] = { "active", "drain", "down", NULL };
 
@@ -1162,10 +1163,11 @@ static void hc_http_parse(struct config_ctx *c, json_t *hc, struct config_health
 static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *vip,
 			 bool port_known)
 {
-	static const char *const keys[] = { "type", "port", "interval_ms", "timeout_ms", "rise",
-					    "fall", "path", "host", "status", "tls_verify", NULL };
+	static const char *const keys[] = { "type", "via", "port", "interval_ms", "timeout_ms",
+					    "rise", "fall", "path", "host", "status", "tls_verify",
+					    NULL };
 	struct config_health *h = &vip->health;
-	int type = 0, rt, ri;
+	int type = 0, via = 0, rt, ri;
 	long long n;
 	json_t *hc;
 	size_t mark;
@@ -1184,6 +1186,8 @@ static void health_parse(struct config_ctx *c, json_t *obj, struct config_vip *v
 	if (get_enum(c, hc, "type", false, hc_types, &type) < 0)
 		type = -1;
 	h->type = type < 0 ? CONFIG_HC_NONE : (enum config_hc_type)type;
+	if (get_enum(c, hc, "via", false, hc_vias, &via) > 0)
+		h->via = (enum config_hc_via)via;
 	if (get_int(c, hc, "port", false, 1, 65535, &n) > 0)
 		h->port = (__u16)n;
 	else if (!json_object_get(hc, "port") && type >= 0 && h->type != CONFIG_HC_NONE &&

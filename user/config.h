@@ -56,10 +56,17 @@ enum config_hc_type {
 	CONFIG_HC_HTTPS,
 };
 
+/* Where a check's connection goes (docs/architecture.md, tunnel probes). */
+enum config_hc_via {
+	CONFIG_HC_DIRECT = 0,	/* to the backend's own address */
+	CONFIG_HC_TUNNEL,	/* to the VIP, in the data path's tunnel to the backend */
+};
+
 /* Always filled with the defaults, even when checks are off. */
 struct config_health {
 	bool enabled;		/* a "health_check" block whose type is not "none" */
 	enum config_hc_type type;
+	enum config_hc_via via;
 	__u16 port;		/* host order; defaults to the VIP's port */
 	__u32 interval_ms;
 	__u32 timeout_ms;	/* <= interval_ms */

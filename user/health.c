@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,16 @@
 #include "log.h"
 #include "probe.h"
 
-/* What makes two checks the same check. */
+/* What makes two checks the same check. A tunnel check's target is a
+ * (VIP address, backend) pair: it connects to the VIP, through the
+ * backend's tunnel. */
 struct hc_key {
 	enum config_hc_type type;
-	__u8 family;
+	enum config_hc_via via;
+	__u8 family;		/* the backend's */
 	__be32 addr[4];
+	__u8 vip_family;	/* via tunnel: the address connected to */
+	__be32 vip_addr[4];
 	__u16 port;
 	__u16 status;
 	bool tls_verify;
@@ -50,6 +56,9 @@ struct health {
 	size_t n;
 	__u64 probes;
 	__u32 rnd;
+	char tunnel_dev[IFNAMSIZ];	/* where lb_probe sits; "": unknown */
+	health_id_fn id_of;
+	void *id_data;
 };
 
 /* ------------------------------------------------------------------ */
@@ -94,12 +103,16 @@ static int str_cmp(const char *a, const char *b)
 static int key_cmp(const struct hc_key *a, const struct hc_key *b)
 {
 	const __u32 x[] = { a->family, a->port, a->type, a->status, a->tls_verify,
-			    a->interval_ms, a->timeout_ms, a->rise, a->fall };
+			    a->interval_ms, a->timeout_ms, a->rise, a->fall, a->via,
+			    a->vip_family };
 	const __u32 y[] = { b->family, b->port, b->type, b->status, b->tls_verify,
-			    b->interval_ms, b->timeout_ms, b->rise, b->fall };
+			    b->interval_ms, b->timeout_ms, b->rise, b->fall, b->via,
+			    b->vip_family };
 	int c = memcmp(a->addr, b->addr, sizeof(a->addr));
 	size_t i;
 
+	if (!c)
+		c = memcmp(a->vip_addr, b->vip_addr, sizeof(a->vip_addr));
 	for (i = 0; !c && i < sizeof(x) / sizeof(x[0]); i++)
 		c = x[i] == y[i] ? 0 : x[i] < y[i] ? -1 : 1;
 	if (!c)
@@ -120,6 +133,11 @@ static struct hc_key key_of(const struct config_vip *v, size_t be)
 	};
 
 	memcpy(k.addr, b->addr, sizeof(k.addr));
+	if (hc->via == CONFIG_HC_TUNNEL) {
+		k.via = CONFIG_HC_TUNNEL;
+		k.vip_family = v->family;
+		memcpy(k.vip_addr, v->addr, sizeof(k.vip_addr));
+	}
 	if (http) {
 		k.path = b->hc_path ? b->hc_path : hc->path;
 		k.host = hc->host;
@@ -177,12 +195,20 @@ static const char *const kind_names[] = {
 
 static void target_name(const struct hc_target *t, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
+	const struct hc_key *k = &t->key;
+	bool tunnel = k->via == CONFIG_HC_TUNNEL;
+	__u8 family = tunnel ? k->vip_family : k->family;
+	char a[INET6_ADDRSTRLEN], be[INET6_ADDRSTRLEN + 6] = "";
 
-	inet_ntop(t->key.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, t->key.addr, a,
-		  sizeof(a));
-	snprintf(buf, len, t->key.family == LB_FAMILY_IPV6 ? "[%s]:%u %s%s" : "%s:%u %s%s", a,
-		 t->key.port, kind_names[t->key.type], t->key.path ? t->key.path : "");
+	inet_ntop(family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, tunnel ? k->vip_addr : k->addr,
+		  a, sizeof(a));
+	if (tunnel) {
+		memcpy(be, " via ", 5);
+		inet_ntop(k->family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6, k->addr, be + 5,
+			  sizeof(be) - 5);
+	}
+	snprintf(buf, len, family == LB_FAMILY_IPV6 ? "[%s]:%u %s%s%s" : "%s:%u %s%s%s", a,
+		 k->port, kind_names[k->type], k->path ? k->path : "", be);
 }
 
 /* A change, logged once for the target whatever it feeds, then told to
@@ -220,12 +246,38 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 		target_changed(t, was, reason, now);
 }
 
+/* A tunnel probe's mark: the data path id of a (VIP, backend) it feeds;
+ * they all name the same backend address. 0 while none has an id. */
+static __u32 target_mark(const struct hc_target *t)
+{
+	const struct health *h = t->h;
+	__u32 id;
+	size_t i;
+
+	for (i = 0; h->id_of && i < t->n_feeds; i++) {
+		id = h->id_of(t->feeds[i].vip, t->feeds[i].be, h->id_data);
+		if (id != LB_BACKEND_INVALID)
+			return LB_PROBE_MARK | id;
+	}
+	return 0;
+}
+
 static int on_due(sd_event_source *s, uint64_t usec, void *data)
 {
 	struct hc_target *t = data;
 	__u64 now = clock_mono_us();
+	bool tunnel = t->key.via == CONFIG_HC_TUNNEL;
+	__u32 mark = tunnel ? target_mark(t) : 0;
 
-	probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
+	/* A tunnel probe without a mark would go to the VIP bare, where any
+	 * backend could answer it: skipped, as it would say nothing of this
+	 * one. */
+	if (tunnel && !mark) {
+		log_debug("health: tunnel probe skipped: the backend has no data path id yet");
+	} else {
+		probe_mark_set(t->probe, mark);
+		probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
+	}
 	t->next_us = hc_next_start(t->next_us, t->key.interval_ms, now);
 	sd_event_source_set_time(s, t->next_us);
 	return 0;
@@ -272,6 +324,11 @@ static struct hc_target *target_new(struct health *h, const struct hc_key *key)
 		.tls_verify = key->tls_verify, .timeout_ms = key->timeout_ms,
 	};
 	memcpy(ps.addr, key->addr, sizeof(ps.addr));
+	if (key->via == CONFIG_HC_TUNNEL) {
+		ps.family = key->vip_family;
+		memcpy(ps.addr, key->vip_addr, sizeof(ps.addr));
+		ps.device = h->tunnel_dev[0] ? h->tunnel_dev : NULL;
+	}
 	t->probe = probe_new(h->ps, &ps, on_probe, t);
 	t->next_us = hc_first_start(clock_mono_us(), key->interval_ms, rnd_next(h));
 	if ((key->path && !t->key.path) || (key->host && !t->key.host) || !t->probe ||
@@ -430,6 +487,13 @@ void health_free(struct health *h)
 	free(h->t);
 	probes_free(h->ps);
 	free(h);
+}
+
+void health_tunnel_set(struct health *h, const char *ifname, health_id_fn id_of, void *data)
+{
+	snprintf(h->tunnel_dev, sizeof(h->tunnel_dev), "%s", ifname ? ifname : "");
+	h->id_of = id_of;
+	h->id_data = data;
 }
 
 void health_stats_get(const struct health *h, struct health_stats *hs)

@@ -4,7 +4,8 @@
  * the state model what it learns. A target is one check of one address:
  * a backend that several VIPs list with the same check (kind, port, path,
  * timing) is probed once, and its result goes to every (VIP, backend) it
- * feeds. Each target has its own timer; first probes are spread over the
+ * feeds. A tunnel check's target is one check of a (VIP address, backend)
+ * pair: it connects to the VIP, in that backend's tunnel. Each target has its own timer; first probes are spread over the
  * interval so thousands of targets never fire together, and later ones
  * start every interval, whatever the last one took.
  *
@@ -55,6 +56,16 @@ void health_free(struct health *h);
  * next call. 0 or -ENOMEM (then the old targets stay).
  */
 int health_config(struct health *h, struct state *st);
+
+/*
+ * Tunnel checks ("via": "tunnel") connect to the VIP with their socket
+ * marked LB_PROBE_MARK | the backend's data path id, which id_of gives
+ * for a (VIP, backend) of the config by index (LB_BACKEND_INVALID: none
+ * yet; that probe is skipped), and bound to ifname, where lb_probe wraps
+ * their packets. Without this, tunnel checks are skipped.
+ */
+typedef __u32 (*health_id_fn)(size_t vip, size_t be, void *data);
+void health_tunnel_set(struct health *h, const char *ifname, health_id_fn id_of, void *data);
 
 struct health_stats {
 	size_t targets;		/* distinct checks being run */

@@ -100,7 +100,9 @@ static int cmd_unload(const char *ifname)
 {
 	char err[256];
 
-	if (loader_unload(ifname, err, sizeof(err))) {
+	/* lb_probe first: it holds the balancer's maps. */
+	if (tunprobe_detach(ifname, err, sizeof(err)) < 0 ||
+	    loader_unload(ifname, err, sizeof(err))) {
 		log_err("cannot unload %s: %s", ifname, err);
 		return EXIT_FAILURE;
 	}
@@ -406,6 +408,60 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 }
 
 /* ------------------------------------------------------------------ */
+/* Tunnel probes: lb_probe at the interface's egress while a check needs it */
+
+static bool tunnel_wanted(const struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (cfg->vips[i].health.enabled && cfg->vips[i].health.via == CONFIG_HC_TUNNEL)
+			return true;
+	return false;
+}
+
+/* Before cfg runs: lb_probe attached if cfg has a tunnel check. 0, or
+ * -errno with the reason in err. */
+static int tunnel_attach(struct lbd *d, const struct config *cfg, char *err, size_t errlen)
+{
+	if (d->tp || !tunnel_wanted(cfg))
+		return 0;
+	d->tp = tunprobe_attach(cfg->interface, d->maps.backends, d->maps.lb_cfg, err, errlen);
+	if (!d->tp)
+		return -errno;
+	log_info("%s: tunnel probes: lb_probe attached at TC egress (program id %u)",
+		 cfg->interface, tunprobe_prog_id(d->tp));
+	return 0;
+}
+
+/* Once cfg runs: without a tunnel check, no lb_probe, not even one an
+ * earlier lbd left. */
+static void tunnel_detach(struct lbd *d, const struct config *cfg)
+{
+	char err[256];
+	int rc;
+
+	if (tunnel_wanted(cfg))
+		return;
+	rc = tunprobe_detach(cfg->interface, err, sizeof(err));
+	if (rc < 0)
+		log_warn("tunnel probes: %s", err);
+	else if (rc)
+		log_info("%s: tunnel probes: no check needs them; lb_probe removed",
+			 cfg->interface);
+	tunprobe_free(d->tp);
+	d->tp = NULL;
+}
+
+/* The data path id of a backend, which its tunnel probes carry. */
+static __u32 backend_id(size_t vip, size_t be, void *data)
+{
+	const struct lbd *d = data;
+
+	return apply_backend_id(d->ap, vip, be);
+}
+
+/* ------------------------------------------------------------------ */
 /* Reload */
 
 /* Fields that only a restart can change: false with why in err. */
@@ -491,6 +547,7 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	/* Results go to the new state from now on. */
 	if (d->health)
 		health_config(d->health, next);
+	tunnel_detach(d, next->cfg);
 	state_clean(next);
 	save_soon(d);
 }
@@ -538,7 +595,8 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	int rc = -EINVAL;
 
 	if (!reload_allowed(d->st, cfg, err, errlen) ||
-	    control_access_resolve(cfg, &acc, err, errlen))
+	    control_access_resolve(cfg, &acc, err, errlen) ||
+	    tunnel_attach(d, cfg, err, errlen))
 		goto refused;
 	d->acc = acc;
 	if (d->ctl && control_access_set(d->ctl, &acc))
@@ -747,6 +805,7 @@ static int attach(struct lbd *d)
 static int start(struct lbd *d)
 {
 	int rc = loop_setup(d);
+	char err[256];
 
 	if (rc) {
 		log_err("cannot set up the event loop: %s", strerror(-rc));
@@ -767,12 +826,19 @@ static int start(struct lbd *d)
 	if (apply_full(d, d->st, "start", NULL))
 		return EXIT_FAILURE;
 	state_clean(d->st);
+	if (tunnel_attach(d, d->st->cfg, err, sizeof(err))) {
+		log_err("cannot start tunnel probes: %s", err);
+		return EXIT_FAILURE;
+	}
+	tunnel_detach(d, d->st->cfg);
 	rc = lbd_control_start(d);
 	if (!rc)
 		rc = lbd_metrics_start(d);
 	if (rc)
 		return rc;
 	d->health = health_new(d->loop);
+	if (d->health)
+		health_tunnel_set(d->health, d->st->cfg->interface, backend_id, d);
 	if (!d->health || health_config(d->health, d->st)) {
 		log_err("cannot start health checks: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -810,6 +876,7 @@ static int cmd_run(const char *path)
 	lbd_metrics_stop(&d);
 	control_free(d.ctl);
 	health_free(d.health);
+	tunprobe_free(d.tp);
 	flows_free(d.flows);
 	sd_event_source_disable_unref(d.nh_io);
 	sd_event_source_disable_unref(d.retry);

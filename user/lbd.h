@@ -25,6 +25,7 @@ struct MHD_Daemon;
 #include "loader.h"
 #include "nexthop.h"
 #include "state.h"
+#include "tunprobe.h"
 
 #define EXIT_USAGE	2
 #define EXIT_CONFIG	78	/* EX_CONFIG */
@@ -52,6 +53,7 @@ struct lbd {
 	struct blocklist_rule *bl_rules;	/* the config's rules last written */
 	size_t bl_n;
 	struct health *health;
+	struct tunprobe *tp;	/* lb_probe, while the config has a tunnel check */
 	struct control *ctl;
 	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;

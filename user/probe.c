@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -28,6 +30,7 @@ struct probe {
 	struct probe_spec spec;
 	char path[CONFIG_HC_PATH_MAX + 1];
 	char host[CONFIG_HC_HOST_MAX + 1];
+	char device[IFNAMSIZ];
 	probe_done_fn done;
 	void *data;
 	bool busy;
@@ -114,6 +117,27 @@ static socklen_t sockaddr_of(const struct probe_spec *sp, struct sockaddr_storag
 	return sizeof(struct sockaddr_in6);
 }
 
+/* A tunnel probe's segments stay well inside any tunnel MTU (IPv6's 1280,
+ * less two IPv6 headers and TCP options): lb_probe drops a packet that
+ * would not fit rather than send it bare. */
+#define PROBE_TUNNEL_MSS	1000
+
+/* A tunnel probe's socket: marked for lb_probe and bound to the interface
+ * it sits on, before it connects. 0 or -errno. */
+static int sock_tune(const struct probe *p, int fd)
+{
+	int mss = PROBE_TUNNEL_MSS;
+
+	if (p->spec.mark &&
+	    (setsockopt(fd, SOL_SOCKET, SO_MARK, &p->spec.mark, sizeof(p->spec.mark)) ||
+	     setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))))
+		return -errno;
+	if (p->device[0] &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, p->device, strlen(p->device) + 1))
+		return -errno;
+	return 0;
+}
+
 /* A failure before the connection exists is reported from the timer, so
  * done is never called from inside probe_start(). */
 static void fail_soon(struct probe *p, const char *why)
@@ -131,6 +155,7 @@ static void tcp_start(struct probe *p)
 	struct sockaddr_storage ss;
 	socklen_t sl = sockaddr_of(&p->spec, &ss);
 	int af = p->spec.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6;
+	int rc;
 
 	p->fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
@@ -138,6 +163,11 @@ static void tcp_start(struct probe *p)
 		return;
 	}
 	setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	rc = sock_tune(p, p->fd);
+	if (rc) {
+		fail_soon(p, strerror(-rc));
+		return;
+	}
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
 		fail_soon(p, errno == ECONNREFUSED ? "refused" : strerror(errno));
 		return;
@@ -260,6 +290,11 @@ static size_t discard(char *ptr, size_t size, size_t n, void *data)
 	return size * n;
 }
 
+static int curl_sockopt(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+	return sock_tune(data, fd) ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
+}
+
 /* The request goes to the backend's address; with a host, the URL names
  * the host (Host header, SNI, the name a certificate is checked against)
  * and CONNECT_TO sends it to the address all the same. */
@@ -291,6 +326,8 @@ static int http_setup(struct probe *p)
 	curl_easy_setopt(p->easy, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(p->easy, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(p->easy, CURLOPT_SOCKOPTFUNCTION, curl_sockopt);
+	curl_easy_setopt(p->easy, CURLOPT_SOCKOPTDATA, p);
 	curl_easy_setopt(p->easy, CURLOPT_USERAGENT, "sluice-lbd/" LB_VERSION);
 	curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYPEER, sp->tls_verify ? 1L : 0L);
 	curl_easy_setopt(p->easy, CURLOPT_SSL_VERIFYHOST, sp->tls_verify ? 2L : 0L);
@@ -358,8 +395,10 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 	p->data = data;
 	snprintf(p->path, sizeof(p->path), "%s", spec->path ? spec->path : "/");
 	snprintf(p->host, sizeof(p->host), "%s", spec->host ? spec->host : "");
+	snprintf(p->device, sizeof(p->device), "%s", spec->device ? spec->device : "");
 	p->spec.path = p->path;
 	p->spec.host = p->host;
+	p->spec.device = p->device[0] ? p->device : NULL;
 	if (sd_event_add_time_relative(ps->loop, &p->timer, CLOCK_MONOTONIC, 0, 0, on_timer, p) <
 		    0 ||
 	    sd_event_source_set_enabled(p->timer, SD_EVENT_OFF) < 0 || (http && http_setup(p))) {
@@ -385,6 +424,11 @@ void probe_free(struct probe *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p);
+}
+
+void probe_mark_set(struct probe *p, __u32 mark)
+{
+	p->spec.mark = mark;
 }
 
 int probe_start(struct probe *p)

@@ -27,6 +27,11 @@ struct probe_spec {
 	__u16 status;			/* http(s): the status that passes */
 	bool tls_verify;
 	__u32 timeout_ms;
+	/* A tunnel probe's sockets: their SO_MARK (0: none; probe_mark_set()
+	 * changes it between probes) and the interface they are bound to
+	 * (NULL: none). */
+	__u32 mark;
+	const char *device;
 };
 
 struct probes;		/* the probes of one loop: libcurl's multi handle */
@@ -46,6 +51,9 @@ struct probe *probe_new(struct probes *ps, const struct probe_spec *spec, probe_
 			void *data);
 /* Stops a probe in flight; done is not called. */
 void probe_free(struct probe *p);
+
+/* The mark of the next probe's socket. */
+void probe_mark_set(struct probe *p, __u32 mark);
 
 /* Start one: done is called once, later, from the loop. -EBUSY while one
  * is in flight; other errors (no socket) are reported through done. */
