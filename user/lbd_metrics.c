@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "clock.h"
+#include "announce.h"
 #include "ctlcmd.h"
 #include "lbd.h"
 #include "log.h"
@@ -62,18 +63,43 @@ static void facts_get(const struct lbd *d, struct metrics_facts *m, char *tag, s
 	m->probes = hs.probes;
 }
 
+/* Per config VIP: its route is installed (malloc'd), or NULL when the
+ * config announces nothing. false on ENOMEM. */
+static bool announced_get(const struct lbd *d, bool **out)
+{
+	const struct config *cfg = d->st->cfg;
+	struct route_dst dst;
+	size_t i;
+
+	*out = NULL;
+	if (!cfg->announce_table)
+		return true;
+	*out = calloc(cfg->n_vips + 1, sizeof(**out));
+	for (i = 0; *out && i < cfg->n_vips; i++) {
+		dst = announce_dst(&cfg->vips[i]);
+		(*out)[i] = routes_installed(d->routes, &dst);
+	}
+	return *out != NULL;
+}
+
 /* The scrape's body (malloc'd), or NULL with errno. */
 static char *metrics_text(struct lbd *d, size_t *len)
 {
 	__u32 *flows = calloc(LB_MAX_BACKENDS, sizeof(*flows));
 	struct metrics_facts facts;
 	char *buf = NULL, tag[20];
+	bool *announced = NULL;
 	int rc = flows ? flows_count(d->flows, CTL_IDLE_S * 1000, flows) : -ENOMEM;
 
+	if (!rc && !announced_get(d, &announced))
+		rc = -ENOMEM;
 	if (!rc) {
 		facts_get(d, &facts, tag, sizeof(tag));
+		facts.announced = announced;
+		facts.routes_ok = !lbd_announce_retry_due(d);
 		rc = metrics_scrape(&d->maps, d->ap, d->st, flows, &facts, &buf, len);
 	}
+	free(announced);
 	free(flows);
 	errno = -rc;
 	return rc ? NULL : buf;

@@ -28,6 +28,10 @@ struct metrics_facts {
 	bool maps_ok;			/* no map write is owed (no retry pending) */
 	__u32 block_rules[3];		/* deny4, deny6, allow */
 	__u64 probes;			/* health probes run since lbd started */
+	/* Per config VIP: its address's route is in the announce table; NULL
+	 * when the config announces nothing (the rows are then left out). */
+	const bool *announced;
+	bool routes_ok;			/* no route write is owed */
 };
 
 /*
