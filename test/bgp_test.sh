@@ -8,12 +8,15 @@
 #   1. every node announces: the router's route has three next hops, and
 #      new connections spread over the nodes and the backends;
 #   2. lbctl node drain on one node: the router drops that next hop, and
-#      none of the held connections breaks; undrain brings it back;
+#      none of the held connections breaks;
+#   3. lbctl node undrain brings it back, still with none broken;
 #   5. a backend's health check fails and the VIP (need 2) falls below its
 #      need: every node withdraws it, and announces it again on recovery.
-# lbd's routes also outlive SIGKILL, and lbd --unload removes them.
+# lbd's routes and the drain outlive SIGKILL, a failed route write (the
+# link down) is logged and retried, and lbd --unload removes the routes.
 #
 # Usage: bgp_test.sh BUILD_DIR SOURCE_DIR   (root; CI=true makes a skip a failure)
+# BGP_TEST_TRACE=1 traces every command.
 set -euo pipefail
 [ -n "${BGP_TEST_TRACE:-}" ] && set -x
 
@@ -231,9 +234,9 @@ for i in "${nodes[@]}"; do
 	[ "$flows" -gt 0 ] || fail "node $i carried no connection"
 done
 
-# --- 2. a node drained: withdrawn, no connection broken ------------------------
+# --- 2 and 3. a node drained and added back: no connection broken --------------
 step "2. 200 long-lived connections; node 1 drained while they live"
-nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 200 12 >"$work/held.json" &
+nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 200 16 >"$work/held.json" &
 held=$!
 pids+=($held)
 sleep 4
@@ -249,12 +252,7 @@ assert n["drained"] and n["announce"]["routes"] == 0, n' || fail "status does no
 lbctl_n 1 -j vip show web | python3 -c 'import json, sys
 a = json.load(sys.stdin)["announce"]
 assert not a["announced"] and a["reason"] == "node_drained", a' || fail "vip show: node_drained"
-wait "$held" || fail "the held connections"
-cat "$work/held.json"
-python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["opened"] == 200 and r["broken"] == 0 and r["rounds"] >= 10, r' "$work/held.json" ||
-	fail "connections broke while node 1 was drained: $(cat "$work/held.json")"
+sleep 3
 moved=0
 for i in 2 3; do
 	m=$(lbctl_n "$i" -j vip show web | python3 -c 'import json, sys; print(json.load(sys.stdin)["nonsyn_miss"])')
@@ -263,7 +261,21 @@ done
 echo "   non-SYN misses on nodes 2 and 3 (flows that ECMP moved there): $moved"
 [ "$moved" -gt 0 ] || fail "no flow moved to nodes 2 and 3: the drain proved nothing"
 
-step "2. the drain outlives SIGKILL and a restart; undrain announces again"
+step "3. node 1 added back (undrain) while the connections live"
+lbctl_n 1 node undrain >/dev/null || fail "lbctl node undrain"
+t_undrain=$(date +%s.%N)
+wait_for 15 "node 1 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
+echo "   the router used node 1 again $(elapsed "$t_undrain") s after the undrain"
+wait "$held" || fail "the held connections"
+cat "$work/held.json"
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["opened"] == 200 and r["broken"] == 0 and r["rounds"] >= 15, r' "$work/held.json" ||
+	fail "connections broke while node 1 was drained and added back: $(cat "$work/held.json")"
+
+step "2. a drain outlives SIGKILL and a restart; SIGKILL withdraws nothing"
+lbctl_n 1 node drain >/dev/null || fail "lbctl node drain"
+wait_for 15 "the router drops node 1" hops_are 198.18.12.2 198.18.13.2
 kill -9 "$(cat "$work/n2/lbd.pid")"
 sleep 1
 hops_are 198.18.12.2 198.18.13.2 || fail "SIGKILL of node 2's lbd withdrew its route"
@@ -274,6 +286,7 @@ grep -q "adopted" "$work/n2/lbd.log" || fail "node 2 did not adopt its data path
 grep -q "announcing $vip" "$work/n2/lbd.log" && fail "node 2's restarted lbd added its route again instead of adopting it"
 lbctl_n 1 -j status | python3 -c 'import json, sys; assert json.load(sys.stdin)["node"]["drained"]' ||
 	fail "the drain did not outlive a restart"
+hops_are 198.18.12.2 198.18.13.2 || fail "node 1 announced after its restart"
 lbctl_n 1 node undrain >/dev/null || fail "lbctl node undrain"
 wait_for 15 "node 1 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
 
@@ -304,6 +317,20 @@ kill -9 "$(cat "$work/n3/lbd.pid")"
 nsenter --net="/run/netns/$tag-n3" "$lbd" --unload l3 >>"$work/n3/lbd.log" 2>&1 || fail "lbd --unload"
 nsx "$tag-n3" ip route show table all proto 213 | grep -q . && fail "--unload left a route"
 wait_for 15 "the router drops node 3" hops_are 198.18.11.2 198.18.12.2
+
+# --- a route write that fails is logged and retried ------------------------------
+step "node 2's link down: the kernel drops the route, lbd's writes fail and are retried"
+nsx "$tag-n2" ip link set l2 down
+wait_for 5 "node 2: degraded" sh -c "ip netns exec $tag-n2 $lbctl -s $work/n2/lbd.sock status |
+	grep -q 'announce: writing the VIP routes fails'"
+grep -q "announce: cannot write the VIP routes in table 100" "$work/n2/lbd.log" ||
+	fail "node 2: the failed write is not logged"
+nsx "$tag-n2" ip link set l2 up
+wait_for 10 "node 2: the route back in table 100" sh -c \
+	"ip netns exec $tag-n2 ip route show table 100 | grep -q '^$vip dev l2'"
+grep -q "announce: the VIP routes in table 100 are written again" "$work/n2/lbd.log" ||
+	fail "node 2: the recovery is not logged"
+kill -0 "$(cat "$work/n2/lbd.pid")" || fail "node 2's lbd died"
 
 step "done"
 echo "bgp_test: ok"
