@@ -88,6 +88,14 @@ router_hops() {
 }
 hops_are() { [ "$(router_hops)" = "${*:+$* }" ]; }
 lbctl_n() { local i=$1; shift; nsx "$tag-n$i" "$lbctl" -s "$work/n$i/lbd.sock" "$@"; }
+# metric NODE SERIES: that series' value in a scrape of the node's lbd.
+metric() {
+	nsx "$tag-n$1" python3 -c 'import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9650/metrics", timeout=5).read().decode()
+for line in body.splitlines():
+    if line.startswith(sys.argv[1] + " "):
+        print(line.split()[-1])' "$2"
+}
 
 # --- the testbed ---------------------------------------------------------------
 netns_add "$cl" "$rt"
@@ -173,6 +181,7 @@ for i in "${nodes[@]}"; do
   "state_dir": "$work/n$i/state",
   "control_socket": "$work/n$i/lbd.sock",
   "announce": { "table": 100 },
+  "metrics_listen": "127.0.0.1:9650",
   "vips": [
     { "name": "web", "address": "$vip", "port": 80, "protocol": "tcp", "table_size": 251,
       "need": 2,
@@ -252,6 +261,11 @@ assert n["drained"] and n["announce"]["routes"] == 0, n' || fail "status does no
 lbctl_n 1 -j vip show web | python3 -c 'import json, sys
 a = json.load(sys.stdin)["announce"]
 assert not a["announced"] and a["reason"] == "node_drained", a' || fail "vip show: node_drained"
+[ "$(metric 1 sluice_node_drained)" = 1 ] || fail "metrics: sluice_node_drained"
+[ "$(metric 1 'sluice_vip_announced{vip="web",reason="node_drained"}')" = 0 ] ||
+	fail "metrics: sluice_vip_announced node_drained"
+[ "$(metric 2 'sluice_vip_announced{vip="web",reason="healthy"}')" = 1 ] ||
+	fail "metrics: sluice_vip_announced on node 2"
 sleep 3
 moved=0
 for i in 2 3; do
@@ -303,6 +317,9 @@ assert not a["announced"] and a["reason"] == "below_need" and a["healthy"] == 1,
 		fail "node $i: vip show does not say below_need"
 done
 lbctl_n 1 vip list | grep -q "no (below_need 1/2)" || fail "vip list: below_need"
+[ "$(metric 1 'sluice_vip_announced{vip="web",reason="below_need"}')" = 0 ] ||
+	fail "metrics: sluice_vip_announced below_need"
+[ "$(metric 1 'sluice_vip_healthy_backends{vip="web"}')" = 1 ] || fail "metrics: healthy backends"
 
 step "5. backend 1 recovers: announced again on every node"
 ip netns exec "$be1" "$src/test/echo_server.py" hc1 0.0.0.0 8080 </dev/null >/dev/null 2>&1 &
