@@ -119,6 +119,17 @@ value "$work/m2" 'sluice_backend_state{vip="web",backend="198.18.3.2",state="dra
 [ "$(value "$work/m2" 'sluice_config_last_reload_success')" = 0 ] || fail "the refused reload"
 [ "$(value "$work/m2" 'sluice_config_last_reload_timestamp_seconds')" != 0.000 ] || fail "reload time"
 
+step "scrapes at once each get the whole text (the buffer is reused)"
+pids=
+for i in 1 2 3 4; do scrape "$work/p$i" & pids="$pids $!"; done
+for p in $pids; do wait "$p" || fail "a parallel scrape failed"; done
+lines=$(wc -l <"$work/m2")
+for i in 1 2 3 4; do
+	[ "$(wc -l <"$work/p$i")" -eq "$lines" ] || fail "parallel scrape $i: $(wc -l <"$work/p$i") lines, not $lines"
+	promtool check metrics <"$work/p$i" >"$work/promtool" 2>&1 ||
+		fail "parallel scrape $i: $(cat "$work/promtool")"
+done
+
 step "counters do not go back after SIGKILL and a restart"
 connections 10
 scrape "$work/m3"

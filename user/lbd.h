@@ -24,6 +24,7 @@ struct MHD_Daemon;
 #include "flows.h"
 #include "health.h"
 #include "loader.h"
+#include "metrics.h"
 #include "nexthop.h"
 #include "routes.h"
 #include "state.h"
@@ -72,6 +73,7 @@ struct lbd {
 	bool reload_ok;		/* and whether it was applied */
 	struct MHD_Daemon *mhd;	/* metrics; NULL: off */
 	sd_event_source *mhd_io, *mhd_timer;
+	struct metrics_buf metrics_spare;	/* the last scrape's text, for the next */
 	bool full_due;		/* a full apply failed: retry it */
 	bool save_due;
 	bool save_failing;

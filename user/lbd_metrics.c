@@ -82,38 +82,68 @@ static bool announced_get(const struct lbd *d, bool **out)
 	return *out != NULL;
 }
 
-/* The scrape's body (malloc'd), or NULL with errno. */
-static char *metrics_text(struct lbd *d, size_t *len)
+/*
+ * A response's body, lent to libmicrohttpd until the response is done
+ * with. A scrape's buffer then goes back to be the next scrape's (the
+ * spare is empty while a scrape is in flight; a second one at once gets a
+ * buffer of its own, freed after).
+ */
+struct lent {
+	struct metrics_buf buf;
+	struct metrics_buf *home;	/* the spare it came from; NULL: freed */
+};
+
+static void give_back(void *cls)
+{
+	struct lent *l = cls;
+
+	if (l->home && !l->home->p)
+		*l->home = l->buf;
+	else
+		metrics_buf_free(&l->buf);
+	free(l);
+}
+
+/* The scrape's body, or NULL with errno. */
+static struct lent *metrics_text(struct lbd *d)
 {
 	__u32 *flows = calloc(LB_MAX_BACKENDS, sizeof(*flows));
+	struct lent *l = calloc(1, sizeof(*l));
 	struct metrics_facts facts;
-	char *buf = NULL, tag[20];
 	bool *announced = NULL;
-	int rc = flows ? flows_count(d->flows, CTL_IDLE_S * 1000, flows) : -ENOMEM;
+	char tag[20];
+	int rc = flows && l ? flows_count(d->flows, CTL_IDLE_S * 1000, flows) : -ENOMEM;
 
+	if (l) {
+		l->buf = d->metrics_spare;
+		l->home = &d->metrics_spare;
+		memset(&d->metrics_spare, 0, sizeof(d->metrics_spare));
+	}
 	if (!rc && !announced_get(d, &announced))
 		rc = -ENOMEM;
 	if (!rc) {
 		facts_get(d, &facts, tag, sizeof(tag));
 		facts.announced = announced;
 		facts.routes_ok = !lbd_announce_retry_due(d);
-		rc = metrics_scrape(&d->maps, d->ap, d->st, flows, &facts, &buf, len);
+		rc = metrics_scrape(&d->maps, d->ap, d->st, flows, &facts, &l->buf);
 	}
 	free(announced);
 	free(flows);
+	if (rc && l)
+		give_back(l);
 	errno = -rc;
-	return rc ? NULL : buf;
+	return rc ? NULL : l;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, char *body,
-			     size_t len, const char *type)
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, struct lent *body,
+			     const char *type)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body,
-								 MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
+		body->buf.len, body->buf.p, give_back, body);
 	enum MHD_Result ok;
 
 	if (!r) {
-		free(body);
+		give_back(body);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -127,9 +157,16 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, cha
 static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned int code,
 				  const char *text)
 {
-	char *body = strdup(text);
+	struct lent *body = calloc(1, sizeof(*body));
 
-	return body ? reply(conn, code, body, strlen(body), "text/plain; charset=utf-8") : MHD_NO;
+	if (body)
+		body->buf.p = strdup(text);
+	if (!body || !body->buf.p) {
+		free(body);
+		return MHD_NO;
+	}
+	body->buf.len = strlen(text);
+	return reply(conn, code, body, "text/plain; charset=utf-8");
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -138,8 +175,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	static int seen;
 	struct lbd *d = cls;
-	size_t len = 0;
-	char *body;
+	struct lent *body;
 
 	/* The headers first, then the request: answer on the second call. */
 	if (!*req) {
@@ -152,12 +188,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return reply_text(conn, MHD_HTTP_BAD_REQUEST, "a GET takes no body\n");
 	if (strcmp(url, "/metrics"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "sluice lbd: metrics are at /metrics\n");
-	body = metrics_text(d, &len);
+	body = metrics_text(d);
 	if (!body) {
 		log_warn("metrics: cannot read the counters: %s", strerror(errno));
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the counters\n");
 	}
-	return reply(conn, MHD_HTTP_OK, body, len, METRICS_TYPE);
+	return reply(conn, MHD_HTTP_OK, body, METRICS_TYPE);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -255,4 +291,5 @@ void lbd_metrics_stop(struct lbd *d)
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
 	d->mhd = NULL;
+	metrics_buf_free(&d->metrics_spare);
 }

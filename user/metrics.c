@@ -376,11 +376,17 @@ static void announce_render(struct text *t, const struct state *st, const struct
 	}
 }
 
-int metrics_render(char **buf, size_t *len, const struct readmodel *rm,
+void metrics_buf_free(struct metrics_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+int metrics_render(struct metrics_buf *out, const struct readmodel *rm,
 		   const struct state *st, const struct apply *ap, const __u32 *slots,
 		   const __u32 *flows, const struct metrics_facts *facts)
 {
-	struct text t = { 0 };
+	struct text t = { .p = out->p, .cap = out->cap };
 	struct be_suffixes sfx;
 	const struct be_ctx c = { &t, rm, st, ap, slots, flows, &sfx };
 	size_t i, n = 0;
@@ -396,27 +402,24 @@ int metrics_render(char **buf, size_t *len, const struct readmodel *rm,
 	vips_render(&t, rm, st);
 	announce_render(&t, st, facts);
 	backends_render(&c);
-	if (t.failed) {
-		free(t.p);
-		return -ENOMEM;
-	}
-	*buf = t.p;
-	*len = t.len;
-	return 0;
+	out->p = t.p;
+	out->cap = t.cap;
+	out->len = t.failed ? 0 : t.len;
+	return t.failed ? -ENOMEM : 0;
 }
 
 int metrics_scrape(const struct apply_maps *m, const struct apply *ap, const struct state *st,
-		   const __u32 *flows, const struct metrics_facts *facts, char **buf,
-		   size_t *len)
+		   const __u32 *flows, const struct metrics_facts *facts,
+		   struct metrics_buf *out)
 {
 	__u32 *slots = calloc(LB_MAX_BACKENDS, sizeof(*slots));
 	struct readmodel rm = { 0 };
 	int rc = slots ? readmodel_read(&rm, m, ap, st, clock_wall_ms()) : -ENOMEM;
 
-	*buf = NULL;
+	out->len = 0;
 	if (!rc) {
 		apply_slots(ap, slots);
-		rc = metrics_render(buf, len, &rm, st, ap, slots, flows, facts);
+		rc = metrics_render(out, &rm, st, ap, slots, flows, facts);
 	}
 	readmodel_free(&rm);
 	free(slots);

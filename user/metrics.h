@@ -35,21 +35,35 @@ struct metrics_facts {
 };
 
 /*
- * Every metric, into *buf (malloc'd, *len bytes). slots and flows are per
- * backend id (LB_MAX_BACKENDS entries): table slots and active flows; NULL
- * leaves those metrics out. 0, or -ENOMEM.
+ * A scrape's text: len bytes at p, in cap bytes of malloc'd room. Its
+ * owner keeps it from one scrape to the next and hands it back: 27 MB
+ * written into fresh memory cost a page fault every 4 KiB, nine tenths of
+ * a scrape's CPU (docs/performance.md).
  */
-int metrics_render(char **buf, size_t *len, const struct readmodel *rm,
+struct metrics_buf {
+	char *p;
+	size_t len, cap;
+};
+
+void metrics_buf_free(struct metrics_buf *b);
+
+/*
+ * Every metric, into out (its room reused, grown as needed). slots and
+ * flows are per backend id (LB_MAX_BACKENDS entries): table slots and
+ * active flows; NULL leaves those metrics out. 0, or -ENOMEM (out keeps
+ * its room, len 0).
+ */
+int metrics_render(struct metrics_buf *out, const struct readmodel *rm,
 		   const struct state *st, const struct apply *ap, const __u32 *slots,
 		   const __u32 *flows, const struct metrics_facts *facts);
 
 /*
  * A whole scrape: read the counters (readmodel_read()), the table slots
  * (apply_slots()), and render them with flows (per backend id, or NULL)
- * into *buf (malloc'd, *len bytes). 0 or -errno.
+ * into out, as metrics_render(). 0 or -errno.
  */
 int metrics_scrape(const struct apply_maps *m, const struct apply *ap, const struct state *st,
-		   const __u32 *flows, const struct metrics_facts *facts, char **buf,
-		   size_t *len);
+		   const __u32 *flows, const struct metrics_facts *facts,
+		   struct metrics_buf *out);
 
 #endif /* LB_METRICS_H */
