@@ -10,6 +10,10 @@
 #   2. lbctl node drain on one node: the router drops that next hop, and
 #      none of the held connections breaks;
 #   3. lbctl node undrain brings it back, still with none broken;
+#   4. a node's lbd and BIRD killed and its link down: the router stops
+#      using it at once, no connection breaks; a node whose BIRD goes
+#      silent with its link up is dropped when the router's hold timer
+#      (6 s) runs out;
 #   5. a backend's health check fails and the VIP (need 2) falls below its
 #      need: every node withdraws it, and announces it again on recovery.
 # lbd's routes and the drain outlive SIGKILL, a failed route write (the
@@ -328,12 +332,41 @@ t_up=$(date +%s.%N)
 wait_for 20 "three next hops again" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
 echo "   announced again $(elapsed "$t_up") s after the check passed again"
 
-# --- lbd --unload takes its routes with it -------------------------------------
-step "lbd --unload on node 3 removes its route; the router drops it"
-kill -9 "$(cat "$work/n3/lbd.pid")"
-nsenter --net="/run/netns/$tag-n3" "$lbd" --unload l3 >>"$work/n3/lbd.log" 2>&1 || fail "lbd --unload"
-nsx "$tag-n3" ip route show table all proto 213 | grep -q . && fail "--unload left a route"
+# --- 4. a node dies: the others carry on ------------------------------------------
+step "4. node 3's lbd and BIRD killed and its link taken down, under 200 connections"
+nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 200 10 >"$work/held4.json" &
+held=$!
+pids+=($held)
+sleep 4
+kill -9 "$(cat "$work/n3/lbd.pid")" "$(cat "$work/n3/bird.pid")"
+nsx "$tag-n3" ip link set l3 down
+t_dead=$(date +%s.%N)
 wait_for 15 "the router drops node 3" hops_are 198.18.11.2 198.18.12.2
+echo "   the router stopped using node 3 $(elapsed "$t_dead") s after its link went down"
+wait "$held" || fail "the held connections"
+cat "$work/held4.json"
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["opened"] == 200 and r["broken"] == 0, r' "$work/held4.json" ||
+	fail "connections broke when node 3 died: $(cat "$work/held4.json")"
+
+# A killed BIRD closes its session at once (the kernel sends the FIN); a
+# host that hangs or loses power sends nothing, which SIGSTOP imitates.
+step "4. node 1's BIRD stopped (SIGSTOP), its link up: the router's hold timer (6 s) decides"
+kill -STOP "$(cat "$work/n1/bird.pid")"
+t_dead=$(date +%s.%N)
+wait_for 15 "the router drops node 1" hops_are 198.18.12.2
+echo "   the router stopped using node 1 $(elapsed "$t_dead") s after its BIRD went silent"
+kill -9 "$(cat "$work/n1/bird.pid")"
+
+# --- lbd --unload takes its routes with it -------------------------------------
+step "lbd --unload on node 1 removes its route"
+kill -9 "$(cat "$work/n1/lbd.pid")"
+nsx "$tag-n1" ip route show table 100 | grep -q "^$vip dev l1" ||
+	fail "node 1's route went with its lbd"
+nsenter --net="/run/netns/$tag-n1" "$lbd" --unload l1 >>"$work/n1/lbd.log" 2>&1 ||
+	fail "lbd --unload"
+nsx "$tag-n1" ip route show table all proto 213 | grep -q . && fail "--unload left a route"
 
 # --- a route write that fails is logged and retried ------------------------------
 step "node 2's link down: the kernel drops the route, lbd's writes fail and are retried"
