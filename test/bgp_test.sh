@@ -3,8 +3,8 @@
 # Scale-out over real BGP, in network namespaces (docs/scale-out.md): a
 # router running BIRD 2 with ECMP (L4 hashing) and a BGP session to each of
 # three LB nodes; each node runs lbd, which keeps a host route per VIP in
-# table 100, and BIRD, which exports that table. Two backends behind the
-# router; a client holds long-lived TCP connections through the VIP.
+# table 100, and BIRD, which exports that table. Four backends behind the
+# router; two clients hold long-lived TCP connections through the VIP.
 #   1. every node announces: the router's route has three next hops, and
 #      new connections spread over the nodes and the backends;
 #   2. lbctl node drain on one node: the router drops that next hop, and
@@ -14,8 +14,8 @@
 #      using it at once, no connection breaks; a node whose BIRD goes
 #      silent with its link up is dropped when the router's hold timer
 #      (6 s) runs out;
-#   5. a backend's health check fails and the VIP (need 2) falls below its
-#      need: every node withdraws it, and announces it again on recovery.
+#   5. two backends' health checks fail and the VIP (need 3) falls below its
+#      need: every node withdraws it, and announces it again once one recovers.
 # lbd's routes and the drain outlive SIGKILL, a failed route write (the
 # link down) is logged and retried, and lbd --unload removes the routes.
 #
@@ -40,7 +40,9 @@ netns_init
 lbd=$build/user/lbd
 lbctl=$build/user/lbctl
 tag=bgp$$
-cl=$tag-cl rt=$tag-rt be1=$tag-b1 be2=$tag-b2
+rt=$tag-rt be1=$tag-b1
+clients=(1 2)
+backends=(1 2 3 4)
 nodes=(1 2 3)
 work=$NETNS_WORK
 vip=198.18.100.1
@@ -101,20 +103,56 @@ for line in body.splitlines():
         print(line.split()[-1])' "$2"
 }
 
+# hold_start NAME N SECONDS: N connections from each client, held SECONDS.
+hold_start() {
+	local c
+	for c in "${clients[@]}"; do
+		nsx "$tag-c$c" python3 "$src/test/hold_conns.py" "$vip" 80 "$2" "$3" \
+			>"$work/$1.c$c.json" &
+		hold_pids+=($!)
+		pids+=($!)
+	done
+}
+# hold_check NAME N MIN_ROUNDS BACKENDS: N connections opened, none broken,
+# BACKENDS backends used.
+hold_check() {
+	local p
+	for p in "${hold_pids[@]}"; do wait "$p" || fail "$1: a client failed"; done
+	hold_pids=()
+	cat "$work/$1".c*.json
+	python3 -c 'import json, sys
+n, rounds, used = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rs = [json.load(open(f)) for f in sys.argv[4:]]
+per = {}
+for r in rs:
+    assert r["broken"] == 0 and r["rounds"] >= rounds, r
+    for b, k in r["backends"].items():
+        per[b] = per.get(b, 0) + k
+assert sum(per.values()) == n and len(per) == used, per' "$2" "$3" "$4" "$work/$1".c*.json ||
+		fail "$1: connections broke or missed a backend"
+}
+hold_pids=()
+
 # --- the testbed ---------------------------------------------------------------
-netns_add "$cl" "$rt"
+netns_add "$rt"
 for i in "${nodes[@]}"; do netns_add "$tag-n$i"; done
-ip link add c0 netns "$cl" type veth peer name r0 netns "$rt"
-nsx "$cl" ip addr add 198.18.0.1/24 dev c0
-nsx "$cl" ip link set c0 up
-nsx "$cl" ip route add default via 198.18.0.254
-nsx "$cl" ethtool -K c0 tx off >/dev/null
+# Client c on 198.18.(c-1).0/24, the router's side rcC.
+for c in "${clients[@]}"; do
+	netns_add "$tag-c$c"
+	ip link add c0 netns "$tag-c$c" type veth peer name "rc$c" netns "$rt"
+	nsx "$tag-c$c" ip addr add "198.18.$((c - 1)).1/24" dev c0
+	nsx "$tag-c$c" ip link set c0 up
+	nsx "$tag-c$c" ip route add default via "198.18.$((c - 1)).254"
+	nsx "$tag-c$c" ethtool -K c0 tx off >/dev/null
+done
 
 # ECMP with the 5-tuple: flows, not hosts, spread over the nodes.
 nsx "$rt" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
 	net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-nsx "$rt" ip addr add 198.18.0.254/24 dev r0
-nsx "$rt" ip link set r0 up
+for c in "${clients[@]}"; do
+	nsx "$rt" ip addr add "198.18.$((c - 1)).254/24" dev "rc$c"
+	nsx "$rt" ip link set "rc$c" up
+done
 for i in "${nodes[@]}"; do
 	n=$tag-n$i
 	ip link add "l$i" netns "$n" type veth peer name "r$i" netns "$rt"
@@ -126,10 +164,10 @@ for i in "${nodes[@]}"; do
 	nsx "$n" ip link set "l$i" up
 	nsx "$n" ip route add default via "198.18.1$i.254"
 done
-netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"
-netns_echo_servers "$src/test/echo_server.py" "$be1" "$be2"
+netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "${backends[@]/#/$tag-b}"
+netns_echo_servers "$src/test/echo_server.py" "${backends[@]/#/$tag-b}"
 # The health check's port: a server of its own, so that it can fail alone.
-for b in 1 2; do
+for b in "${backends[@]}"; do
 	# ip netns exec execs the server: $! is the server's own pid.
 	ip netns exec "$tag-b$b" "$src/test/echo_server.py" "hc$b" 0.0.0.0 8080 </dev/null \
 		>/dev/null 2>&1 &
@@ -188,10 +226,11 @@ for i in "${nodes[@]}"; do
   "metrics_listen": "127.0.0.1:9650",
   "vips": [
     { "name": "web", "address": "$vip", "port": 80, "protocol": "tcp", "table_size": 251,
-      "need": 2,
+      "need": 3,
       "health_check": { "type": "tcp", "port": 8080, "interval_ms": 300, "timeout_ms": 200,
                         "rise": 2, "fall": 2 },
-      "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" } ] }
+      "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" },
+                    { "address": "198.18.3.3" }, { "address": "198.18.3.4" } ] }
   ]
 }
 EOF
@@ -228,19 +267,15 @@ wait_for 20 "three next hops for $vip" hops_are 198.18.11.2 198.18.12.2 198.18.1
 for i in "${nodes[@]}"; do
 	lbctl_n "$i" -j vip show web | python3 -c 'import json, sys
 a = json.load(sys.stdin)["announce"]
-assert a["announced"] and a["reason"] == "healthy" and a["healthy"] == 2, a' ||
+assert a["announced"] and a["reason"] == "healthy" and a["healthy"] == 4, a' ||
 		fail "node $i: vip show does not say announced (healthy)"
 	nsx "$tag-n$i" ip route show table 100 | grep -q "^$vip dev l$i proto 213 scope link" ||
 		fail "node $i: no route in table 100"
 done
 
-step "1. 60 new connections spread over the nodes and the backends"
-nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 60 1 >"$work/spread.json" ||
-	fail "connections through the VIP"
-python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["broken"] == 0 and len(r["backends"]) == 2 and min(r["backends"].values()) > 0, r' \
-	"$work/spread.json" || fail "spread over backends: $(cat "$work/spread.json")"
+step "1. 2 x 40 new connections spread over the nodes and the four backends"
+hold_start spread 40 1
+hold_check spread 80 1 4
 for i in "${nodes[@]}"; do
 	flows=$(lbctl_n "$i" -j vip show web | python3 -c 'import json, sys; print(json.load(sys.stdin)["new_flows"])')
 	echo "   node $i: $flows new flows"
@@ -248,10 +283,8 @@ for i in "${nodes[@]}"; do
 done
 
 # --- 2 and 3. a node drained and added back: no connection broken --------------
-step "2. 200 long-lived connections; node 1 drained while they live"
-nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 200 16 >"$work/held.json" &
-held=$!
-pids+=($held)
+step "2. 2 x 100 long-lived connections; node 1 drained while they live"
+hold_start held 100 16
 sleep 4
 lbctl_n 1 node drain >"$work/drain.txt" || fail "lbctl node drain"
 grep -q "node DRAINED" "$work/drain.txt" || fail "node drain output: $(cat "$work/drain.txt")"
@@ -284,12 +317,7 @@ lbctl_n 1 node undrain >/dev/null || fail "lbctl node undrain"
 t_undrain=$(date +%s.%N)
 wait_for 15 "node 1 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
 echo "   the router used node 1 again $(elapsed "$t_undrain") s after the undrain"
-wait "$held" || fail "the held connections"
-cat "$work/held.json"
-python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["opened"] == 200 and r["broken"] == 0 and r["rounds"] >= 15, r' "$work/held.json" ||
-	fail "connections broke while node 1 was drained and added back: $(cat "$work/held.json")"
+hold_check held 200 15 4
 
 step "2. a drain outlives SIGKILL and a restart; SIGKILL withdraws nothing"
 lbctl_n 1 node drain >/dev/null || fail "lbctl node drain"
@@ -309,23 +337,23 @@ lbctl_n 1 node undrain >/dev/null || fail "lbctl node undrain"
 wait_for 15 "node 1 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
 
 # --- 5. below need: every node withdraws, and announces on recovery -------------
-step "5. backend 1's check fails: web (need 2) withdrawn on every node"
-kill "$(cat "$work/hc1.pid")"
+step "5. backends 1 and 2 fail their checks: web (need 3) withdrawn on every node"
+kill "$(cat "$work/hc1.pid")" "$(cat "$work/hc2.pid")"
 t_down=$(date +%s.%N)
 wait_for 20 "the router drops $vip" hops_are ""
 echo "   withdrawn from the router $(elapsed "$t_down") s after the check began to fail"
 for i in "${nodes[@]}"; do
 	lbctl_n "$i" -j vip show web | python3 -c 'import json, sys
 a = json.load(sys.stdin)["announce"]
-assert not a["announced"] and a["reason"] == "below_need" and a["healthy"] == 1, a' ||
+assert not a["announced"] and a["reason"] == "below_need" and a["healthy"] == 2, a' ||
 		fail "node $i: vip show does not say below_need"
 done
-lbctl_n 1 vip list | grep -q "no (below_need 1/2)" || fail "vip list: below_need"
+lbctl_n 1 vip list | grep -q "no (below_need 2/3)" || fail "vip list: below_need"
 [ "$(metric 1 'sluice_vip_announced{vip="web",reason="below_need"}')" = 0 ] ||
 	fail "metrics: sluice_vip_announced below_need"
-[ "$(metric 1 'sluice_vip_healthy_backends{vip="web"}')" = 1 ] || fail "metrics: healthy backends"
+[ "$(metric 1 'sluice_vip_healthy_backends{vip="web"}')" = 2 ] || fail "metrics: healthy backends"
 
-step "5. backend 1 recovers: announced again on every node"
+step "5. backend 1 recovers: 3 of 4 meet the need, announced again on every node"
 ip netns exec "$be1" "$src/test/echo_server.py" hc1 0.0.0.0 8080 </dev/null >/dev/null 2>&1 &
 pids+=($!)
 t_up=$(date +%s.%N)
@@ -333,22 +361,16 @@ wait_for 20 "three next hops again" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
 echo "   announced again $(elapsed "$t_up") s after the check passed again"
 
 # --- 4. a node dies: the others carry on ------------------------------------------
-step "4. node 3's lbd and BIRD killed and its link taken down, under 200 connections"
-nsx "$cl" python3 "$src/test/hold_conns.py" "$vip" 80 200 10 >"$work/held4.json" &
-held=$!
-pids+=($held)
+step "4. node 3's lbd and BIRD killed and its link taken down, under 2 x 100 connections"
+hold_start held4 100 10
 sleep 4
 kill -9 "$(cat "$work/n3/lbd.pid")" "$(cat "$work/n3/bird.pid")"
 nsx "$tag-n3" ip link set l3 down
 t_dead=$(date +%s.%N)
 wait_for 15 "the router drops node 3" hops_are 198.18.11.2 198.18.12.2
 echo "   the router stopped using node 3 $(elapsed "$t_dead") s after its link went down"
-wait "$held" || fail "the held connections"
-cat "$work/held4.json"
-python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["opened"] == 200 and r["broken"] == 0, r' "$work/held4.json" ||
-	fail "connections broke when node 3 died: $(cat "$work/held4.json")"
+# Backend 2 is still down by health: out of every node's table.
+hold_check held4 200 10 3
 
 # A killed BIRD closes its session at once (the kernel sends the FIN); a
 # host that hangs or loses power sends nothing, which SIGSTOP imitates.
