@@ -2,6 +2,8 @@
 #include "lb_test.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,32 @@ void lb_test_require_bpf(void)
 	if (ci && strcmp(ci, "true") == 0)
 		cr_assert_fail("this test needs root and BPF, and CI must run it");
 	cr_skip_test("needs root and BPF (run as root)");
+}
+
+void lb_test_netns(void)
+{
+	const char *ci = getenv("CI");
+
+	if (geteuid() != 0) {
+		if (ci && strcmp(ci, "true") == 0)
+			cr_assert_fail("needs root for a network namespace, and CI must run it");
+		cr_skip_test("needs root for a network namespace (run as root)");
+	}
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
+}
+
+void lb_test_sh(const char *fmt, ...)
+{
+	char cmd[2048] = "set -e; ";
+	size_t len = strlen(cmd);
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd + len, sizeof(cmd) - len, fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
 }
 
 struct apply_maps lb_test_apply_maps(struct bpf_object *obj)

@@ -17,6 +17,17 @@
  */
 void lb_test_require_bpf(void);
 
+/*
+ * Move the calling test (Criterion runs each in a process of its own)
+ * into a new, anonymous network namespace, so that nothing it does
+ * touches the host's; skip it when not root, or under CI=true fail.
+ */
+void lb_test_netns(void);
+
+/* Run shell commands (a printf format), failing the test at the first
+ * that fails. */
+void lb_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The balancer's maps in obj, for apply_new(). Fails the test if one is
  * missing. */
 struct apply_maps lb_test_apply_maps(struct bpf_object *obj);

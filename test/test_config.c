@@ -438,6 +438,7 @@ Test(config, full_example)
 	cr_assert_eq(cfg->metrics_family, LB_FAMILY_IPV4);
 	cr_assert_eq(cfg->metrics_addr[0], ip4("127.0.0.1"));
 	cr_assert_eq(cfg->metrics_port, 9650);
+	cr_assert_eq(cfg->announce_table, 100);
 	cr_assert_eq(cfg->n_vips, 2);
 
 	web = &cfg->vips[0];	/* IPv4 sorts before IPv6 */
@@ -450,6 +451,7 @@ Test(config, full_example)
 	cr_assert_eq(web->table_size, 65537);
 	assert_health(&web->health, true, 80, 2000, 1000, 2, 3);
 	cr_assert(!web->all_down_drop);
+	cr_assert_eq(web->need, 1, "need defaults to one healthy backend");
 	cr_assert_eq(web->n_backends, 2);
 	assert_backend(&web->backends[0], "198.18.3.11", 100, CONFIG_BACKEND_ACTIVE);
 	assert_backend(&web->backends[1], "198.18.3.12", 100, CONFIG_BACKEND_DRAIN);
@@ -463,6 +465,7 @@ Test(config, full_example)
 	cr_assert_eq(dns->table_size, 251);
 	assert_health(&dns->health, false, 53, 2000, 1000, 2, 3);
 	cr_assert(dns->all_down_drop);
+	cr_assert_eq(dns->need, 2);
 	cr_assert_eq(dns->n_backends, 3);
 	assert_backend(&dns->backends[0], "198.18.3.23", 50, CONFIG_BACKEND_DOWN);
 	assert_backend(&dns->backends[1], "fd00:3::21", 200, CONFIG_BACKEND_ACTIVE);
@@ -487,6 +490,7 @@ Test(config, top_level_defaults)
 	cr_assert_str_eq(cfg->control_socket, "/run/sluice/lbd.sock");
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/sluice");
 	cr_assert_eq(cfg->metrics_family, 0, "metrics are off unless asked for");
+	cr_assert_eq(cfg->announce_table, 0, "announcing is off unless asked for");
 	cr_assert_eq(cfg->n_vips, 0);
 	config_free(cfg);
 }

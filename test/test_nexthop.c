@@ -27,6 +27,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "lb_test.h"
 #include "nexthop.h"
 
 #define WAIT_MS		1000
@@ -42,21 +43,6 @@ static const char *const base_setup =
 	"ip -6 addr add fd00:1::2/64 dev t0 nodad;"
 	"ip -6 addr add fd00:2::2/64 dev t2 nodad";
 
-/* Run shell commands, stopping at the first that fails. */
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048] = "set -e; ";
-	size_t len = strlen(cmd);
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd + len, sizeof(cmd) - len, fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	cr_assert_eq(rc, 0, "command failed (%d): %s", rc, cmd);
-}
-
 /* The first line of a command's output, without its newline. */
 static void sh_read(char *out, size_t len, const char *cmd)
 {
@@ -71,15 +57,8 @@ static void sh_read(char *out, size_t len, const char *cmd)
 
 static void setup(void)
 {
-	const char *ci = getenv("CI");
-
-	if (geteuid() != 0) {
-		if (ci && strcmp(ci, "true") == 0)
-			cr_assert_fail("needs root for a network namespace, and CI must run it");
-		cr_skip_test("needs root for a network namespace (run as root)");
-	}
-	cr_assert_eq(unshare(CLONE_NEWNET), 0, "unshare(CLONE_NEWNET): %s", strerror(errno));
-	sh("%s", base_setup);
+	lb_test_netns();
+	lb_test_sh("%s", base_setup);
 }
 
 TestSuite(nexthop, .init = setup, .timeout = 30);
@@ -278,7 +257,7 @@ ParameterizedTest(struct resolve_case *c, nexthop, resolve)
 	__u8 mac[6] = {};
 	int ret;
 
-	sh("%s", c->setup);
+	lb_test_sh("%s", c->setup);
 	nh = watch(c->dev, c->family);
 	ret = nexthop_resolve(nh, mac);
 	cr_assert_eq(ret, c->ret, "%s: nexthop_resolve returned %d (%s), want %d",
@@ -377,7 +356,7 @@ Test(nexthop, missing_neighbour_is_resolved)
 	__u8 mac[6];
 	int fd, ret;
 
-	sh(V4_ROUTE);
+	lb_test_sh(V4_ROUTE);
 	fd = arp_socket();
 	nh = watch("t0", AF_INET);
 	ret = nexthop_resolve(nh, mac);
@@ -398,9 +377,9 @@ Test(nexthop, neighbour_change_is_followed)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:aa dev t0 nud permanent");
+	lb_test_sh("ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:aa dev t0 nud permanent");
 	cr_assert_eq(wait_change(nh), 1, "the new MAC was not reported");
 	assert_mac(nh, "02:00:00:00:00:aa");
 	nexthop_free(nh);
@@ -410,9 +389,9 @@ Test(nexthop, unrelated_events_are_no_change)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip neigh replace 198.18.1.77 lladdr 02:00:00:00:00:77 dev t0 nud permanent;"
+	lb_test_sh("ip neigh replace 198.18.1.77 lladdr 02:00:00:00:00:77 dev t0 nud permanent;"
 	   "ip neigh replace 198.18.2.254 lladdr 02:00:00:00:00:77 dev t2 nud permanent;"
 	   "ip route add 198.19.0.0/16 via 198.18.1.77 dev t0;"
 	   "ip route add default via 198.18.2.254 dev t2 metric 50");
@@ -426,10 +405,10 @@ Test(nexthop, route_change_is_followed)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("permanent")
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent")
 	   "ip neigh replace 198.18.1.253 lladdr 02:00:00:00:00:fd dev t0 nud permanent");
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip route replace default via 198.18.1.253 dev t0");
+	lb_test_sh("ip route replace default via 198.18.1.253 dev t0");
 	cr_assert_eq(wait_change(nh), 1, "the new gateway was not reported");
 	assert_mac(nh, "02:00:00:00:00:fd");
 	cr_assert_str_eq(nexthop_gateway(nh), "198.18.1.253");
@@ -444,10 +423,10 @@ Test(nexthop, route_to_unresolved_gateway)
 	__u8 mac[6];
 	int fd;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	fd = arp_socket();
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip route replace default via 198.18.1.253 dev t0");
+	lb_test_sh("ip route replace default via 198.18.1.253 dev t0");
 	cr_assert_eq(wait_change(nh), 1);
 	cr_assert_eq(nexthop_mac(nh, mac), -EAGAIN);
 	req = arp_wait_request(fd, "198.18.1.253");
@@ -463,13 +442,13 @@ Test(nexthop, route_removal_is_reported)
 	struct nexthop *nh;
 	__u8 mac[6];
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip route del default");
+	lb_test_sh("ip route del default");
 	cr_assert_eq(wait_change(nh), 1);
 	cr_assert_eq(nexthop_mac(nh, mac), -ENOENT);
 	cr_assert_str_eq(nexthop_gateway(nh), "");
-	sh(V4_ROUTE);
+	lb_test_sh(V4_ROUTE);
 	cr_assert_eq(wait_change(nh), 1, "the route coming back was not reported");
 	assert_mac(nh, MAC_FE);
 	nexthop_free(nh);
@@ -481,9 +460,9 @@ Test(nexthop, link_down_is_reported)
 	struct nexthop *nh;
 	__u8 mac[6];
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip link set t0 down");
+	lb_test_sh("ip link set t0 down");
 	cr_assert_eq(wait_change(nh), 1);
 	cr_assert_eq(nexthop_mac(nh, mac), -ENOENT);
 	nexthop_free(nh);
@@ -496,10 +475,10 @@ Test(nexthop, lost_neighbour_keeps_mac)
 	struct arp_frame req;
 	int fd;
 
-	sh(V4_ROUTE V4_NEIGH("reachable"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("reachable"));
 	fd = arp_socket();
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip neigh del 198.18.1.254 dev t0");
+	lb_test_sh("ip neigh del 198.18.1.254 dev t0");
 	cr_assert(wait_readable(nh, WAIT_MS), "no notification");
 	cr_assert_eq(nexthop_process(nh), 0, "keeping the MAC is no change");
 	assert_mac(nh, MAC_FE);
@@ -517,10 +496,10 @@ Test(nexthop, ipv6_neighbour_change_is_followed)
 {
 	struct nexthop *nh;
 
-	sh(V6_ROUTE V6_NEIGH);
+	lb_test_sh(V6_ROUTE V6_NEIGH);
 	nh = watch_resolved("t0", AF_INET6, "02:00:00:00:06:fe");
 	cr_assert_str_eq(nexthop_gateway(nh), "fd00:1::fe");
-	sh("ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:06:aa dev t0 nud permanent");
+	lb_test_sh("ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:06:aa dev t0 nud permanent");
 	cr_assert_eq(wait_change(nh), 1);
 	assert_mac(nh, "02:00:00:00:06:aa");
 	nexthop_free(nh);
@@ -530,10 +509,10 @@ Test(nexthop, ipv6_route_change_is_followed)
 {
 	struct nexthop *nh;
 
-	sh(V6_ROUTE V6_NEIGH
+	lb_test_sh(V6_ROUTE V6_NEIGH
 	   "ip -6 neigh replace fd00:1::fd lladdr 02:00:00:00:06:fd dev t0 nud permanent");
 	nh = watch_resolved("t0", AF_INET6, "02:00:00:00:06:fe");
-	sh("ip -6 route replace default via fd00:1::fd dev t0");
+	lb_test_sh("ip -6 route replace default via fd00:1::fd dev t0");
 	cr_assert_eq(wait_change(nh), 1);
 	assert_mac(nh, "02:00:00:00:06:fd");
 	cr_assert_str_eq(nexthop_gateway(nh), "fd00:1::fd");
@@ -545,7 +524,7 @@ Test(nexthop, ipv6_missing_neighbour_is_solicited)
 	struct nexthop *nh;
 	__u8 mac[6];
 
-	sh(V6_ROUTE);
+	lb_test_sh(V6_ROUTE);
 	nh = watch("t0", AF_INET6);
 	cr_assert_eq(nexthop_resolve(nh, mac), -EAGAIN);
 	assert_neigh_state("ip -6 neigh show fd00:1::fe dev t0", "INCOMPLETE");
@@ -563,7 +542,7 @@ Test(nexthop, failed_neighbour_is_retried)
 	__u8 mac[6];
 	int fd;
 
-	sh(V4_ROUTE
+	lb_test_sh(V4_ROUTE
 	   "sysctl -qw net.ipv4.neigh.t0.mcast_solicit=1 net.ipv4.neigh.t0.retrans_time_ms=100");
 	fd = arp_socket();
 	nh = watch("t0", AF_INET);
@@ -586,7 +565,7 @@ Test(nexthop, stale_neighbour_is_confirmed)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("stale"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("stale"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
 	assert_neigh_state("ip neigh show 198.18.1.254 dev t0", "DELAY");
 	nexthop_free(nh);
@@ -600,7 +579,7 @@ Test(nexthop, retell_is_reported_by_retry)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
 	cr_assert_not(nexthop_retry_due(nh));
 	cr_assert_eq(nexthop_retry(nh), 0, "nothing owed is no change");
@@ -618,10 +597,10 @@ Test(nexthop, retell_is_reported_by_next_event)
 {
 	struct nexthop *nh;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
 	nexthop_retell(nh);
-	sh("ip neigh replace 198.18.1.77 lladdr 02:00:00:00:00:77 dev t0 nud permanent");
+	lb_test_sh("ip neigh replace 198.18.1.77 lladdr 02:00:00:00:00:77 dev t0 nud permanent");
 	cr_assert(wait_readable(nh, WAIT_MS), "no notification");
 	cr_assert_eq(nexthop_process(nh), 1, "the MAC was not reported again");
 	assert_mac(nh, MAC_FE);
@@ -647,10 +626,10 @@ Test(nexthop, failed_reread_is_retried)
 	struct nexthop *nh;
 	int ifindex, ret;
 
-	sh(V4_ROUTE V4_NEIGH("permanent"));
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent"));
 	ifindex = ifindex_of("t0");
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
-	sh("ip link del t0");
+	lb_test_sh("ip link del t0");
 	cr_assert(wait_readable(nh, WAIT_MS), "no notification");
 	ret = nexthop_process(nh);
 	cr_assert_lt(ret, 0, "reading the routes of a missing interface gave %d", ret);
@@ -659,7 +638,7 @@ Test(nexthop, failed_reread_is_retried)
 	cr_assert_lt(ret, 0, "the retry gave %d while t0 is missing", ret);
 	cr_assert(nexthop_retry_due(nh), "a failed retry is still owed");
 
-	sh("ip link add t0 index %d type veth peer name t1;"
+	lb_test_sh("ip link add t0 index %d type veth peer name t1;"
 	   "ip link set t0 up; ip link set t1 up;"
 	   "ip addr add 198.18.1.2/24 dev t0;" V4_ROUTE
 	   "ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev t0 nud permanent",
@@ -701,13 +680,13 @@ Test(nexthop, overflow_forces_reread)
 	struct nexthop *nh;
 	int zero = 0;
 
-	sh(V4_ROUTE V4_NEIGH("permanent")
+	lb_test_sh(V4_ROUTE V4_NEIGH("permanent")
 	   "ip neigh replace 198.18.1.253 lladdr 02:00:00:00:00:fd dev t0 nud permanent");
 	nh = watch_resolved("t0", AF_INET, MAC_FE);
 	/* The kernel rounds this up to its minimum, a few messages. */
 	cr_assert_eq(setsockopt(nexthop_fd(nh), SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero)), 0,
 		     "SO_RCVBUF: %s", strerror(errno));
-	sh("for i in $(seq 10 40); do"
+	lb_test_sh("for i in $(seq 10 40); do"
 	   " ip neigh replace 198.18.1.$i lladdr 02:00:00:00:01:$i dev t0 nud permanent;"
 	   "done;"
 	   "ip route replace default via 198.18.1.253 dev t0");

@@ -88,6 +88,23 @@ static struct state *web(size_t n, const char *s, bool spare, const char *policy
 	return state_new(parse(buf), 1000);
 }
 
+/* web() with one backend given its three layers, and the spare. */
+static struct state *layered(enum config_backend_state cfg, int ovr, enum state_health health)
+{
+	struct state *st = web(1, cfg_states[cfg], true, "keep");
+	struct state_override o = { 0 };
+
+	cr_assert_not_null(st);
+	if (ovr != OVR_NONE) {
+		o.has_state = true;
+		o.state = (enum config_backend_state)ovr;
+		state_override_set(st, 0, 0, &o, 2000);
+	}
+	if (health != STATE_HEALTH_UNKNOWN)
+		state_health_set(st, 0, 0, health, "test", 3000);
+	return st;
+}
+
 ParameterizedTestParameters(state, precedence)
 {
 	return cr_make_param_array(struct prec_case, prec_cases,
@@ -96,23 +113,62 @@ ParameterizedTestParameters(state, precedence)
 
 ParameterizedTest(struct prec_case *tc, state, precedence)
 {
-	struct state *st = web(1, cfg_states[tc->cfg], true, "keep");
-	struct state_override o = { 0 };
+	struct state *st = layered(tc->cfg, tc->ovr, tc->health);
 
-	cr_assert_not_null(st);
-	if (tc->ovr != OVR_NONE) {
-		o.has_state = true;
-		o.state = (enum config_backend_state)tc->ovr;
-		state_override_set(st, 0, 0, &o, 2000);
-	}
-	if (tc->health != STATE_HEALTH_UNKNOWN)
-		state_health_set(st, 0, 0, tc->health, "test", 3000);
 	cr_assert_eq(st->vips[0].be[0].eff, tc->want,
 		     "config %s, override %d, health %s: got %s, want %s",
 		     cfg_states[tc->cfg], tc->ovr, state_health_name(tc->health),
 		     state_eff_name(st->vips[0].be[0].eff), state_eff_name(tc->want));
 	/* The pure function agrees with the model. */
 	cr_assert_eq(state_precedence(state_admin(&st->vips[0].be[0]), tc->health), tc->want);
+	state_free(st);
+}
+
+/* Whether one backend counts toward its VIP's need, for every layer:
+ * written out by hand from docs/config.md ("need"), as above. */
+struct healthy_case {
+	enum config_backend_state cfg;
+	int ovr;
+	enum state_health health;
+	size_t want;
+};
+
+static struct healthy_case healthy_cases[] = {
+	{ A, OVR_NONE, HU, 1 }, { A, OVR_NONE, HUP, 1 }, { A, OVR_NONE, HD, 0 },
+	{ A, A, HU, 1 }, { A, D, HUP, 0 }, { A, X, HUP, 0 },
+	{ D, OVR_NONE, HU, 0 }, { D, OVR_NONE, HUP, 0 }, { D, A, HUP, 1 }, { D, A, HD, 0 },
+	{ X, OVR_NONE, HUP, 0 }, { X, A, HU, 1 }, { X, A, HD, 0 }, { X, D, HUP, 0 },
+};
+
+ParameterizedTestParameters(state, healthy)
+{
+	return cr_make_param_array(struct healthy_case, healthy_cases,
+				   sizeof(healthy_cases) / sizeof(healthy_cases[0]));
+}
+
+/* The spare backend is healthy throughout: it counts one. */
+ParameterizedTest(struct healthy_case *tc, state, healthy)
+{
+	struct state *st = layered(tc->cfg, tc->ovr, tc->health);
+
+	cr_assert_eq(state_vip_healthy(&st->vips[0]), 1 + tc->want,
+		     "config %s, override %d, health %s", cfg_states[tc->cfg], tc->ovr,
+		     state_health_name(tc->health));
+	state_free(st);
+}
+
+/* all_down keep holds backends in the table; it does not make them
+ * healthy: a VIP served only by them has none. */
+Test(state, kept_backends_are_not_healthy)
+{
+	struct state *st = web(2, "active", false, "keep");
+
+	state_health_set(st, 0, 0, STATE_HEALTH_DOWN, "refused", 2000);
+	cr_assert_eq(state_vip_healthy(&st->vips[0]), 1);
+	state_health_set(st, 0, 1, STATE_HEALTH_DOWN, "refused", 2100);
+	cr_assert(st->vips[0].all_down);
+	cr_assert(st->vips[0].be[1].kept, "the last one stays in the table");
+	cr_assert_eq(state_vip_healthy(&st->vips[0]), 0);
 	state_free(st);
 }
 
@@ -324,6 +380,32 @@ Test(state, carry_keeps_or_drops_overrides)
 	cr_assert_eq(st->vips[0].be[1].eff, STATE_DRAINING);
 	/* The other VIP's backend at the same address is untouched. */
 	cr_assert_eq(st->vips[1].be[0].weight, 100);
+	state_free(st);
+}
+
+/* The node's drain is the operator's: told once, kept by every config. */
+Test(state, node_drain_is_told_once_and_outlives_configs)
+{
+	struct state *st = state_new(parse(WEB2("100", "active")), 1000);
+	struct state_replace_stats rs;
+	struct seen s = { 0 };
+
+	st->listener = listen;
+	st->listener_data = &s;
+	state_clean(st);
+	cr_assert(state_node_drain(st, true, 2000));
+	cr_assert(!state_node_drain(st, true, 2500), "draining twice is no change");
+	cr_assert_eq(s.n, 1);
+	cr_assert_eq(s.kinds[0], STATE_CH_NODE | STATE_CH_SAVED, "kinds %#x", s.kinds[0]);
+	cr_assert(!st->vips[0].dirty, "the tables do not change");
+	st = next(st, WEB2("300", "drain"), 3000, &rs);
+	cr_assert(st->node.drained);
+	cr_assert_eq(st->node.since_ms, 2000);
+	st->listener = listen;
+	st->listener_data = &s;
+	cr_assert(state_node_drain(st, false, 4000));
+	cr_assert_eq(s.n, 2);
+	cr_assert_eq(st->node.since_ms, 0);
 	state_free(st);
 }
 

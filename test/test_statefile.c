@@ -136,6 +136,30 @@ Test(statefile, operator_blocks_round_trip)
 	state_free(back);
 }
 
+/* A drained node stays drained across a restart; an undrained one writes
+ * nothing about it. */
+Test(statefile, node_drain_round_trip)
+{
+	struct state *st = fresh(CFG("100")), *back = fresh(CFG("100"));
+	struct statefile_stats fs;
+	char err[256];
+
+	state_node_drain(st, true, 4000);
+	save(st);
+	cr_assert_eq(statefile_load(back, dir, 10000, &fs, err, sizeof(err)), 0, "%s", err);
+	cr_assert(back->node.drained);
+	cr_assert_eq(back->node.since_ms, 4000);
+	state_node_drain(st, false, 5000);
+	save(st);
+	state_free(back);
+	back = fresh(CFG("100"));
+	back->node.drained = true;
+	cr_assert_eq(statefile_load(back, dir, 10000, &fs, err, sizeof(err)), 0, "%s", err);
+	cr_assert(!back->node.drained, "a file without \"node\" is an undrained node");
+	state_free(st);
+	state_free(back);
+}
+
 /* Only what a restart could not work out again is written. */
 Test(statefile, nothing_to_keep_writes_no_entries)
 {
@@ -233,6 +257,11 @@ static struct bad_case bad_cases[] = {
 	  "\"since_ms\": 1}, {\"prefix\": \"198.19.0.0/16\", \"since_ms\": 1}, "
 	  "{\"prefix\": \"fd00::/8\", \"since_ms\": 2}]}",
 	  ": /blocks/2/prefix: the same prefix as an entry before it" },
+	{ "{\"format\": 1, \"vips\": [], \"node\": true}", ": /node/: not an object" },
+	{ "{\"format\": 1, \"vips\": [], \"node\": {\"drained\": 1, \"since_ms\": 1}}",
+	  ": /node/drained: missing, or not true or false" },
+	{ "{\"format\": 1, \"vips\": [], \"node\": {\"drained\": true}}",
+	  ": /node/since_ms: missing" },
 };
 
 ParameterizedTestParameters(statefile, refused_whole)
@@ -255,6 +284,7 @@ ParameterizedTest(struct bad_case *tc, statefile, refused_whole)
 	cr_assert_eq(st->vips[0].be[0].eff, STATE_IN);
 	cr_assert_eq(st->vips[0].be[0].hl.health, STATE_HEALTH_UNKNOWN);
 	cr_assert_eq(st->n_blocks, 0);
+	cr_assert(!st->node.drained);
 	state_free(st);
 }
 

@@ -57,6 +57,10 @@
 #define CONFIG_SOCKET_DEFAULT	"/run/sluice/lbd.sock"
 #define CONFIG_STATE_DEFAULT	"/var/lib/sluice"
 #define CONFIG_GROUP_DEFAULT	"root"
+#define CONFIG_NEED_DEFAULT	1
+/* Routing tables the kernel keeps for itself: default, main, local. */
+#define CONFIG_TABLE_KERNEL_MIN	253
+#define CONFIG_TABLE_KERNEL_MAX	255
 #define CONFIG_KEY_SHOWN	64	/* bytes of an unknown key shown in a pointer */
 #define CONFIG_READ_CHUNK	65536
 
@@ -1264,10 +1268,11 @@ static void table_size_parse(struct config_ctx *c, json_t *obj, struct config_vi
 static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_vip *vip)
 {
 	static const char *const keys[] = { "name", "address", "port", "protocol", "hash",
-					    "table_size", "health_check", "all_down", "backends",
-					    "allow", NULL };
+					    "table_size", "health_check", "all_down", "need",
+					    "backends", "allow", NULL };
 	unsigned char ok;
-	int hash = 0, down = 0;
+	int hash = 0, down = 0, need;
+	long long n;
 
 	if (!expect_type(c, obj, JSON_OBJECT))
 		return 0;
@@ -1279,12 +1284,23 @@ static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_
 	health_parse(c, obj, vip, ok & VIP_OK_PORT);
 	get_enum(c, obj, "all_down", false, all_downs, &down);
 	vip->all_down_drop = down == 1;
+	vip->need = CONFIG_NEED_DEFAULT;
+	need = get_int(c, obj, "need", false, 1, LB_MAX_BACKENDS - 1, &n);
+	if (need > 0)
+		vip->need = (__u32)n;
 	backends_parse(c, obj, vip);
 	prefixes_parse(c, obj, "allow", 0, &vip->allow, &vip->n_allow);
 	/* Maglev gives every backend at least one slot. */
 	if (vip->n_backends > vip->table_size && vip->n_backends <= LB_MAX_BACKENDS - 1)
 		ctx_err_at(c, "table_size", "%u is smaller than the number of backends (%zu)",
 			   vip->table_size, vip->n_backends);
+	/* The default asks for one: a VIP without backends is simply never
+	 * announced. A number set by hand that no backend list can meet is a
+	 * mistake. */
+	if (need > 0 && vip->need > vip->n_backends &&
+	    json_is_array(json_object_get(obj, "backends")))
+		ctx_err_at(c, "need", "%u is more than the VIP's %zu backends: it could never be "
+			   "announced", vip->need, vip->n_backends);
 	return ok;
 }
 
@@ -1460,13 +1476,36 @@ static void rules_check(struct config_ctx *c, const struct config *cfg)
 			   "most %d are allowed", total, LB_BLOCK_RULES_MAX);
 }
 
+/* "announce": {"table": N}, a table of lbd's own: not one the kernel
+ * keeps (default, main, local), where a VIP's route would be used. */
+static void announce_parse(struct config_ctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = { "table", NULL };
+	json_t *an;
+	long long n;
+	size_t mark;
+
+	if (get_typed(c, root, "announce", false, JSON_OBJECT, &an) <= 0)
+		return;
+	mark = path_push(c, "announce");
+	check_keys(c, an, keys);
+	if (get_int(c, an, "table", true, 1, 4294967295LL, &n) > 0) {
+		if (n >= CONFIG_TABLE_KERNEL_MIN && n <= CONFIG_TABLE_KERNEL_MAX)
+			ctx_err_at(c, "table", "%lld is one of the kernel's own tables (253 default, "
+				   "254 main, 255 local): lbd needs one nothing else uses", n);
+		else
+			cfg->announce_table = (__u32)n;
+	}
+	path_pop(c, mark);
+}
+
 static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "interface", "xdp_mode", "next_hop",
 					    "tunnel_source", "mtu", "flow_table_size",
 					    "new_flow_cap", "deny", "control_socket", "control_group",
 					    "control_admin_group", "state_dir", "metrics_listen",
-					    "vips", NULL };
+					    "announce", "vips", NULL };
 	int mode = 0;
 	long long n;
 
@@ -1495,6 +1534,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	abspath_parse(c, root, "state_dir", cfg->state_dir, sizeof(cfg->state_dir),
 		      CONFIG_STATE_DEFAULT);
 	listen_parse(c, root, cfg);
+	announce_parse(c, root, cfg);
 	vips_parse(c, root, cfg);
 	tunnel_check(c, cfg);
 	mtu_check(c, cfg);

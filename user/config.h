@@ -89,6 +89,7 @@ struct config_vip {
 	__u32 table_size;	/* a prime, 2 .. LB_TABLE_SIZE_MAX */
 	struct config_health health;
 	bool all_down_drop;	/* no backend up: drop rather than keep the last table */
+	__u32 need;		/* healthy backends it needs to be announced; 1.. */
 	struct config_backend *backends;
 	size_t n_backends;
 	/* "allow": only these source prefixes may reach the VIP (none: all
@@ -129,6 +130,9 @@ struct config {
 	char control_group[CONFIG_GROUP_MAX + 1];
 	char control_admin_group[CONFIG_GROUP_MAX + 1];
 	char state_dir[4096];		/* PATH_MAX */
+	/* "announce": the kernel routing table lbd keeps a host route in for
+	 * each VIP address to announce (docs/scale-out.md); 0: off. */
+	__u32 announce_table;
 	struct config_vip *vips;
 	size_t n_vips;
 };

@@ -229,7 +229,19 @@ static void cmd_status(const struct ctl_env *env, json_t *req, struct ctl_reply 
 	json_object_set_new(j, "vips", json_integer((json_int_t)st->cfg->n_vips));
 	json_object_set_new(j, "backends", json_integer((json_int_t)backends_total(st)));
 	json_object_set_new(j, "all_down", down);
+	json_object_set_new(j, "node", env->node_json(env->data));
 	r->result = j;
+}
+
+/* A VIP as vip.list and vip.show give it: the read model's, and whether
+ * this node announces it. */
+static json_t *vip_json(const struct ctl_env *env, const struct view *v, const struct state *st,
+			size_t vip)
+{
+	json_t *j = readmodel_vip_json(&v->rm, st, vip, false);
+
+	json_object_set_new(j, "announce", env->vip_announce_json(env->data, vip));
+	return j;
 }
 
 static void cmd_vip_list(const struct ctl_env *env, json_t *req, struct ctl_reply *r)
@@ -243,7 +255,7 @@ static void cmd_vip_list(const struct ctl_env *env, json_t *req, struct ctl_repl
 		return;
 	arr = json_array();
 	for (i = 0; i < st->cfg->n_vips; i++)
-		json_array_append_new(arr, readmodel_vip_json(&v.rm, st, i, false));
+		json_array_append_new(arr, vip_json(env, &v, st, i));
 	view_free(&v);
 	r->result = arr;
 }
@@ -256,7 +268,7 @@ static void cmd_vip_show(const struct ctl_env *env, json_t *req, struct ctl_repl
 
 	if (vip < 0 || !view_read(env, st, true, &v, r))
 		return;
-	r->result = readmodel_vip_json(&v.rm, st, (size_t)vip, false);
+	r->result = vip_json(env, &v, st, (size_t)vip);
 	json_object_set_new(r->result, "backends",
 			    vip_backends_json(env, st, &v, (size_t)vip, false));
 	view_free(&v);
@@ -895,9 +907,40 @@ static void block_run(const struct ctl_env *env, json_t *req, bool add, const ch
 }
 
 /* ------------------------------------------------------------------ */
+/* node */
+
+/* node.drain, node.undrain: every VIP of the node withdrawn or announced
+ * again. The reply is the node as status shows it, with the VIPs. */
+static void node_run(const struct ctl_env *env, bool drain, const char *who,
+		     struct ctl_reply *r)
+{
+	const struct state *st = env->state(env->data);
+	json_t *vips;
+	size_t i;
+	int rc;
+
+	log_info("control: %s: node %s", who, drain ? "drain" : "undrain");
+	rc = env->node_drain(env->data, drain, r->msg, sizeof(r->msg));
+	if (rc) {
+		r->code = CTL_FAILED;
+		return;
+	}
+	r->result = env->node_json(env->data);
+	vips = json_array();
+	for (i = 0; i < st->cfg->n_vips; i++) {
+		json_t *a = env->vip_announce_json(env->data, i);
+
+		json_object_set_new(a, "name", json_string(st->cfg->vips[i].name));
+		json_object_set_new(a, "vip", json_string(st->cfg->vips[i].address));
+		json_array_append_new(vips, a);
+	}
+	json_object_set_new(r->result, "vips", vips);
+}
+
+/* ------------------------------------------------------------------ */
 /* Dispatch */
 
-enum cmd_kind { K_READ, K_CHANGE, K_FILE, K_BLOCK };
+enum cmd_kind { K_READ, K_CHANGE, K_FILE, K_BLOCK, K_NODE };
 
 struct ctl_cmd {
 	const char *name;
@@ -934,6 +977,8 @@ static const struct ctl_cmd cmds[] = {
 	{ "block.list", K_READ, false, 0, cmd_block_list, k_none },
 	{ "block.add", K_BLOCK, true, 0, NULL, k_prefix },
 	{ "block.del", K_BLOCK, true, 0, NULL, k_prefix },
+	{ "node.drain", K_NODE, true, 0, NULL, k_none },
+	{ "node.undrain", K_NODE, true, 0, NULL, k_none },
 };
 
 static void file_run(const struct ctl_env *env, const char *name, json_t *req, int fd,
@@ -975,6 +1020,8 @@ void ctl_run(const struct ctl_env *env, json_t *req, int fd, bool admin, const c
 			cmds[i].read(env, req, r);
 		else if (cmds[i].kind == K_BLOCK)
 			block_run(env, req, !strcmp(name, "block.add"), who, r);
+		else if (cmds[i].kind == K_NODE)
+			node_run(env, !strcmp(name, "node.drain"), who, r);
 		else
 			file_run(env, name, req, fd, who, r);
 		return;

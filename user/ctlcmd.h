@@ -55,6 +55,14 @@ struct ctl_env {
 	int (*block)(void *data, bool add, const struct blocklist_rule *r);
 	/* Every rule in the maps with its counter, as blocklist_list(). */
 	int (*blocks)(void *data, struct blocklist_rule **rules, size_t *n);
+	/* Drain or undrain the node (withdraw or announce its VIPs), saved
+	 * and brought to the routes before it returns: 0, or -EIO with why
+	 * in err (the state changed all the same; lbd retries the routes). */
+	int (*node_drain)(void *data, bool drained, char *err, size_t errlen);
+	/* The node's drain and announcing, and one VIP's announcement
+	 * (docs/control-api.md). */
+	json_t *(*node_json)(void *data);
+	json_t *(*vip_announce_json)(void *data, size_t vip);
 	void *data;
 };
 

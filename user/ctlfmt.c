@@ -99,6 +99,46 @@ static void utc(char *buf, size_t len, long long ms)
 
 /* ------------------------------------------------------------------ */
 
+/* "announce  table 100, 2 routes; node drained for 5m" */
+static void node_line(FILE *f, json_t *n, __u64 now_ms)
+{
+	json_t *a = json_object_get(n, "announce");
+	char since[32];
+
+	if (!num(a, "table")) {
+		fprintf(f, "announce  off\n");
+		return;
+	}
+	fprintf(f, "announce  table %lld, %lld routes%s", num(a, "table"), num(a, "routes"),
+		json_is_true(json_object_get(a, "in_sync")) ? "" : ", writing them fails");
+	if (json_is_true(json_object_get(n, "drained"))) {
+		ago(since, sizeof(since), now_ms, num(n, "since_ms"));
+		fprintf(f, "; node DRAINED for %s: no VIP announced\n", since);
+	} else {
+		fprintf(f, "; node not drained\n");
+	}
+}
+
+/* "yes", "no (below_need 0/2)", "-" when off. */
+static const char *announce_txt(char *buf, size_t len, json_t *a)
+{
+	const char *reason = str(a, "reason");
+
+	if (!strcmp(reason, "off"))
+		return "-";
+	if (!strcmp(reason, "below_need") || !strcmp(reason, "shared_address"))
+		snprintf(buf, len, "%s (%s %lld/%lld)",
+			 json_is_true(json_object_get(a, "announced")) ? "yes" : "no", reason,
+			 num(a, "healthy"), num(a, "need"));
+	else
+		snprintf(buf, len, "%s (%s)",
+			 json_is_true(json_object_get(a, "announced")) ? "yes" : "no", reason);
+	if (json_is_true(json_object_get(a, "want")) != json_is_true(json_object_get(a, "announced")))
+		strncat(buf, json_is_true(json_object_get(a, "want")) ? ", route not written yet" :
+			", route not removed yet", len - strlen(buf) - 1);
+	return buf;
+}
+
 void ctlfmt_status(FILE *f, json_t *r, __u64 now_ms)
 {
 	json_t *cfg = json_object_get(r, "config"), *nh = json_object_get(r, "next_hop");
@@ -119,6 +159,7 @@ void ctlfmt_status(FILE *f, json_t *r, __u64 now_ms)
 	fprintf(f, "state     %s: %s; saving %s\n", str(sf, "dir"), str(sf, "at_start"),
 		json_is_true(json_object_get(sf, "saving")) ? "ok" : "fails");
 	fprintf(f, "VIPs      %lld, backends %lld\n", num(r, "vips"), num(r, "backends"));
+	node_line(f, json_object_get(r, "node"), now_ms);
 	if (!json_array_size(deg)) {
 		fprintf(f, "degraded  no\n");
 		return;
@@ -137,9 +178,10 @@ static const char *all_down_txt(json_t *v)
 void ctlfmt_vip_list(FILE *f, json_t *r, __u64 now_ms)
 {
 	static const char *const head[] = { "NAME", "VIP", "HASH", "BACKENDS", "IN", "ALL_DOWN",
-					    "PACKETS", "BYTES", "NEW_FLOWS", "NONSYN_MISS" };
-	struct table t = { .cols = 10 };
-	char a[4][CELL_MAX], b[CELL_MAX], c[CELL_MAX];
+					    "ANNOUNCED", "PACKETS", "BYTES", "NEW_FLOWS",
+					    "NONSYN_MISS" };
+	struct table t = { .cols = 11 };
+	char a[4][CELL_MAX], b[CELL_MAX], c[CELL_MAX], ann[CELL_MAX];
 	json_t *v;
 	size_t i;
 
@@ -147,7 +189,9 @@ void ctlfmt_vip_list(FILE *f, json_t *r, __u64 now_ms)
 	json_array_foreach(r, i, v) {
 		const char *row[] = { str(v, "name"), str(v, "vip"), str(v, "hash"),
 				      numtxt(v, "backend_count", a[0]), numtxt(v, "backends_in", a[1]),
-				      all_down_txt(v), numtxt(v, "packets", a[2]),
+				      all_down_txt(v),
+				      announce_txt(ann, sizeof(ann), json_object_get(v, "announce")),
+				      numtxt(v, "packets", a[2]),
 				      numtxt(v, "bytes", a[3]), numtxt(v, "new_flows", b),
 				      numtxt(v, "nonsyn_miss", c) };
 
@@ -238,7 +282,7 @@ void ctlfmt_backend_list(FILE *f, json_t *r, __u64 now_ms)
 
 void ctlfmt_vip_show(FILE *f, json_t *r, __u64 now_ms)
 {
-	char since[32];
+	char since[32], ann[CELL_MAX];
 
 	fprintf(f, "%s  %s  hash %s, table %lld slots, all_down %s\n", str(r, "name"),
 		str(r, "vip"), str(r, "hash"), num(r, "table_size"), str(r, "all_down_policy"));
@@ -248,8 +292,9 @@ void ctlfmt_vip_show(FILE *f, json_t *r, __u64 now_ms)
 	}
 	fprintf(f, "packets %lld, bytes %lld, new flows %lld, non-SYN misses %lld\n",
 		num(r, "packets"), num(r, "bytes"), num(r, "new_flows"), num(r, "nonsyn_miss"));
-	fprintf(f, "%lld backends, %lld in the table\n\n", num(r, "backend_count"),
+	fprintf(f, "%lld backends, %lld in the table\n", num(r, "backend_count"),
 		num(r, "backends_in"));
+	fprintf(f, "announced %s\n\n", announce_txt(ann, sizeof(ann), json_object_get(r, "announce")));
 	backends_table(f, json_object_get(r, "backends"), now_ms, false);
 }
 
@@ -450,4 +495,22 @@ void ctlfmt_block_removed(FILE *f, json_t *r, __u64 now_ms)
 			str(v, "prefix"));
 	else
 		fprintf(f, "removed: the prefix is no longer denied\n");
+}
+
+void ctlfmt_node(FILE *f, json_t *r, __u64 now_ms)
+{
+	static const char *const head[] = { "NAME", "VIP", "ANNOUNCED" };
+	struct table t = { .cols = 3 };
+	char ann[CELL_MAX];
+	json_t *v;
+	size_t i;
+
+	node_line(f, r, now_ms);
+	table_row(&t, head);
+	json_array_foreach(json_object_get(r, "vips"), i, v) {
+		const char *row[] = { str(v, "name"), str(v, "vip"), announce_txt(ann, sizeof(ann), v) };
+
+		table_row(&t, row);
+	}
+	table_print(f, &t);
 }

@@ -27,5 +27,6 @@ void ctlfmt_config_show(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_block_list(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_block_added(FILE *f, json_t *r, __u64 now_ms);
 void ctlfmt_block_removed(FILE *f, json_t *r, __u64 now_ms);
+void ctlfmt_node(FILE *f, json_t *r, __u64 now_ms);
 
 #endif /* LB_CTLFMT_H */

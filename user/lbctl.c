@@ -237,6 +237,10 @@ static const struct cmd cmds[] = {
 	  ctlfmt_block_added },
 	{ "block", "del", "PREFIX", "remove PREFIX from the operator's deny list",
 	  "block.del", 1, 1, b_prefix, ctlfmt_block_removed },
+	{ "node", "drain", "", "withdraw every VIP of this node from BGP (before maintenance); "
+	  "kept across reloads and restarts", "node.drain", 0, 0, b_none, ctlfmt_node },
+	{ "node", "undrain", "", "announce the node's VIPs again, each while it has its need "
+	  "of healthy backends", "node.undrain", 0, 0, b_none, ctlfmt_node },
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -98,15 +98,25 @@ static int cmd_check(const char *path)
 
 static int cmd_unload(const char *ifname)
 {
+	int ifindex = (int)if_nametoindex(ifname);
+	size_t routes = 0;
 	char err[256];
+	int rc;
 
+	/* The VIPs first: withdrawn before the data path that serves them goes. */
+	rc = ifindex ? routes_flush(ifindex, 0, &routes) : 0;
+	if (rc) {
+		log_err("cannot unload %s: removing its VIP routes: %s", ifname, strerror(-rc));
+		return EXIT_FAILURE;
+	}
 	/* lb_probe first: it holds the balancer's maps. */
 	if (tunprobe_detach(ifname, err, sizeof(err)) < 0 ||
 	    loader_unload(ifname, err, sizeof(err))) {
 		log_err("cannot unload %s: %s", ifname, err);
 		return EXIT_FAILURE;
 	}
-	log_info("unloaded %s: XDP detached, pins removed", ifname);
+	log_info("unloaded %s: %zu VIP routes removed, XDP detached, pins removed", ifname,
+		 routes);
 	return 0;
 }
 
@@ -139,7 +149,7 @@ static int iface_read(const char *ifname, struct apply_env *env)
 static bool retry_due(const struct lbd *d)
 {
 	return d->full_due || (d->save_due && d->save_failing) ||
-	       (d->nh && nexthop_retry_due(d->nh));
+	       (d->nh && nexthop_retry_due(d->nh)) || lbd_announce_retry_due(d);
 }
 
 /* Tick while something owes a retry, and only then. */
@@ -371,10 +381,17 @@ static void state_load(struct lbd *d)
  * apply and the save. */
 static void on_state(struct state *st, size_t vip, unsigned int kinds, void *data)
 {
-	const struct state_vip *v = &st->vips[vip];
+	const struct state_vip *v;
 	struct lbd *d = data;
 	size_t j, kept = 0;
 
+	/* Any change may move a VIP across its need, or the node's drain. */
+	lbd_announce_soon(d);
+	if (kinds & STATE_CH_SAVED)
+		save_soon(d);
+	if (vip == STATE_NODE)
+		return;
+	v = &st->vips[vip];
 	if (kinds & STATE_CH_ALL_DOWN) {
 		for (j = 0; j < v->cfg->n_backends; j++)
 			kept += v->be[j].kept;
@@ -389,8 +406,6 @@ static void on_state(struct state *st, size_t vip, unsigned int kinds, void *dat
 		log_info("VIP %s: a backend is up again; all_down is over", v->cfg->name);
 	if (kinds & STATE_CH_EFFECTIVE)
 		apply_soon(d);
-	if (kinds & STATE_CH_SAVED)
-		save_soon(d);
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *data)
@@ -403,6 +418,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 		lbd_save_now(d);
 	if (d->full_due)
 		lbd_apply_changes(d);
+	if (lbd_announce_retry_due(d))
+		lbd_announce_now(d);
 	lbd_retry_arm(d);
 	return 0;
 }
@@ -548,6 +565,7 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	if (d->health)
 		health_config(d->health, next);
 	tunnel_detach(d, next->cfg);
+	lbd_announce_config(d, next->cfg);
 	state_clean(next);
 	save_soon(d);
 }
@@ -706,6 +724,12 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 /* ------------------------------------------------------------------ */
 /* Start */
 
+static int on_announce_ev(sd_event_source *s, void *data)
+{
+	lbd_announce_now(data);
+	return 0;
+}
+
 static int loop_setup(struct lbd *d)
 {
 	sigset_t set;
@@ -746,6 +770,13 @@ static int loop_setup(struct lbd *d)
 		rc = sd_event_source_set_priority(d->apply_ev, SD_EVENT_PRIORITY_IDLE);
 	if (rc >= 0)
 		rc = sd_event_source_set_enabled(d->apply_ev, SD_EVENT_OFF);
+	/* After the apply: a VIP is announced once its table is in place. */
+	if (rc >= 0)
+		rc = sd_event_add_defer(d->loop, &d->announce_ev, on_announce_ev, d);
+	if (rc >= 0)
+		rc = sd_event_source_set_priority(d->announce_ev, SD_EVENT_PRIORITY_IDLE + 1);
+	if (rc >= 0)
+		rc = sd_event_source_set_enabled(d->announce_ev, SD_EVENT_OFF);
 	return rc < 0 ? rc : 0;
 }
 
@@ -834,6 +865,8 @@ static int start(struct lbd *d)
 		return EXIT_FAILURE;
 	}
 	tunnel_detach(d, d->st->cfg);
+	if (lbd_announce_config(d, d->st->cfg))
+		return EXIT_FAILURE;
 	rc = lbd_control_start(d);
 	if (!rc)
 		rc = lbd_metrics_start(d);
@@ -877,6 +910,7 @@ static int cmd_run(const char *path)
 	d.started_ms = clock_wall_ms();
 	rc = start(&d);
 	lbd_metrics_stop(&d);
+	lbd_announce_stop(&d);
 	control_free(d.ctl);
 	health_free(d.health);
 	tunprobe_free(d.tp);
@@ -885,6 +919,7 @@ static int cmd_run(const char *path)
 	sd_event_source_disable_unref(d.retry);
 	sd_event_source_disable_unref(d.save_ev);
 	sd_event_source_disable_unref(d.apply_ev);
+	sd_event_source_disable_unref(d.announce_ev);
 	sd_event_unref(d.loop);
 	if (d.nh)
 		nexthop_free(d.nh);

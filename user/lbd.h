@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <linux/types.h>
 #include <systemd/sd-event.h>
+#include <jansson.h>
 
 struct MHD_Daemon;
 
@@ -25,6 +26,7 @@ struct MHD_Daemon;
 #include "loader.h"
 #include "metrics.h"
 #include "nexthop.h"
+#include "routes.h"
 #include "state.h"
 #include "tunprobe.h"
 
@@ -56,6 +58,13 @@ struct lbd {
 	struct health *health;
 	struct tunprobe *tp;	/* lb_probe, while the config has a tunnel check */
 	struct control *ctl;
+	struct routes *routes;	/* the VIP routes, while the config has "announce" */
+	sd_event_source *routes_io;
+	sd_event_source *announce_ev;	/* deferred: bring the routes in line */
+	struct route_dst *ann_want;	/* what the last sync was asked for */
+	size_t ann_n;
+	bool ann_have_want;	/* ann_want is known */
+	bool announce_failing;	/* a route write failed: retried */
 	struct control_access acc;	/* the config's groups, by id */
 	__u64 started_ms;
 	char state_note[360];	/* the state file at start: what became of it */
@@ -105,6 +114,19 @@ void lbd_next_hop_stop(struct lbd *d);
 void lbd_next_hop_unwritten(struct lbd *d);
 /* What nexthop_process() or nexthop_retry() returned. */
 void lbd_next_hop_result(struct lbd *d, int rc);
+
+/* lbd_announce.c */
+/* Follow cfg's "announce": 0, or -errno (logged). */
+int lbd_announce_config(struct lbd *d, const struct config *cfg);
+void lbd_announce_stop(struct lbd *d);
+/* Bring the routes in line with the state model now / once this loop
+ * iteration's events are in. */
+void lbd_announce_now(struct lbd *d);
+void lbd_announce_soon(struct lbd *d);
+bool lbd_announce_retry_due(const struct lbd *d);
+/* For the control socket: one VIP's announcement, the node's. */
+json_t *lbd_announce_vip_json(const struct lbd *d, size_t vip);
+json_t *lbd_announce_node_json(const struct lbd *d);
 
 /* lbd_control.c */
 /* The config's groups by id into acc: 0, or EXIT_CONFIG (logged). */

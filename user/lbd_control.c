@@ -80,6 +80,9 @@ static json_t *degraded(const struct lbd *d)
 						     "retrying"));
 	if (d->full_due)
 		json_array_append_new(a, json_string("maps: an apply failed; retrying"));
+	if (d->announce_failing)
+		json_array_append_new(a, json_string("announce: writing the VIP routes fails; "
+						     "retrying"));
 	if (d->save_failing)
 		json_array_append_new(a, json_string("state file: saving fails; retrying"));
 	if (!strncmp(d->state_note, "unusable", 8)) {
@@ -231,6 +234,40 @@ static int ctl_blocks(void *data, struct blocklist_rule **rules, size_t *n)
 	return blocklist_list(((struct lbd *)data)->bl, rules, n);
 }
 
+/* lbctl node drain/undrain: the state model, the file, then the routes,
+ * all before the reply. */
+static int ctl_node_drain(void *data, bool drained, char *err, size_t errlen)
+{
+	struct lbd *d = data;
+
+	if (state_node_drain(d->st, drained, clock_wall_ms()))
+		lbd_save_now(d);
+	lbd_announce_now(d);
+	if (d->save_failing) {
+		snprintf(err, errlen, "the node is %s, but the state file cannot be written; a "
+			 "restart would forget it (lbd's log says why)",
+			 drained ? "drained" : "undrained");
+		return -EIO;
+	}
+	if (d->announce_failing) {
+		snprintf(err, errlen, "the node is %s, but the VIP routes could not be written; "
+			 "lbd retries every %llu s (its log says why)",
+			 drained ? "drained" : "undrained", RETRY_USEC / 1000000);
+		return -EIO;
+	}
+	return 0;
+}
+
+static json_t *ctl_node_json(void *data)
+{
+	return lbd_announce_node_json(data);
+}
+
+static json_t *ctl_vip_announce_json(void *data, size_t vip)
+{
+	return lbd_announce_vip_json(data, vip);
+}
+
 static const char *ctl_config_text(void *data, size_t *len, const char **path)
 {
 	const struct lbd *d = data;
@@ -246,7 +283,8 @@ int lbd_control_start(struct lbd *d)
 		.maps = &d->maps, .ap = d->ap, .flows = d->flows, .state = ctl_state,
 		.commit = ctl_commit, .status = ctl_status, .config_apply = ctl_config_apply,
 		.config_text = ctl_config_text, .block = ctl_block, .blocks = ctl_blocks,
-		.data = d,
+		.node_drain = ctl_node_drain, .node_json = ctl_node_json,
+		.vip_announce_json = ctl_vip_announce_json, .data = d,
 	};
 	char err[320];
 

@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "clock.h"
+#include "announce.h"
 #include "ctlcmd.h"
 #include "lbd.h"
 #include "log.h"
@@ -64,6 +65,25 @@ static void facts_get(const struct lbd *d, struct metrics_facts *m, char *tag, s
 	memcpy(m->health_changes, hs.changes, sizeof(m->health_changes));
 }
 
+/* Per config VIP: its route is installed (malloc'd), or NULL when the
+ * config announces nothing. false on ENOMEM. */
+static bool announced_get(const struct lbd *d, bool **out)
+{
+	const struct config *cfg = d->st->cfg;
+	struct route_dst dst;
+	size_t i;
+
+	*out = NULL;
+	if (!cfg->announce_table)
+		return true;
+	*out = calloc(cfg->n_vips + 1, sizeof(**out));
+	for (i = 0; *out && i < cfg->n_vips; i++) {
+		dst = announce_dst(&cfg->vips[i]);
+		(*out)[i] = routes_installed(d->routes, &dst);
+	}
+	return *out != NULL;
+}
+
 /*
  * A response's body, lent to libmicrohttpd until the response is done
  * with. A scrape's buffer then goes back to be the next scrape's (the
@@ -92,6 +112,7 @@ static struct lent *metrics_text(struct lbd *d)
 	__u32 *flows = calloc(LB_MAX_BACKENDS, sizeof(*flows));
 	struct lent *l = calloc(1, sizeof(*l));
 	struct metrics_facts facts;
+	bool *announced = NULL;
 	char tag[20];
 	int rc = flows && l ? flows_count(d->flows, CTL_IDLE_S * 1000, flows) : -ENOMEM;
 
@@ -100,10 +121,15 @@ static struct lent *metrics_text(struct lbd *d)
 		l->home = &d->metrics_spare;
 		memset(&d->metrics_spare, 0, sizeof(d->metrics_spare));
 	}
+	if (!rc && !announced_get(d, &announced))
+		rc = -ENOMEM;
 	if (!rc) {
 		facts_get(d, &facts, tag, sizeof(tag));
+		facts.announced = announced;
+		facts.routes_ok = !lbd_announce_retry_due(d);
 		rc = metrics_scrape(&d->maps, d->ap, d->st, flows, &facts, &l->buf);
 	}
+	free(announced);
 	free(flows);
 	if (rc && l)
 		give_back(l);

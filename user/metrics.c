@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "clock.h"
 #include "stats.h"
 
@@ -414,6 +415,37 @@ static void backends_render(const struct be_ctx *c)
 	free(labels);
 }
 
+/* Announcing over BGP (docs/scale-out.md), when the config has it. */
+static void announce_render(struct text *t, const struct state *st, const struct metrics_facts *m)
+{
+	struct announce_vip a;
+	char labels[160];
+	size_t v;
+
+	if (!m->announced)
+		return;
+	head(t, "sluice_node_drained", "gauge", "1 while the operator has drained the node "
+	     "(lbctl node drain): it announces no VIP.");
+	sample(t, "sluice_node_drained", NULL, st->node.drained);
+	head(t, "sluice_announce_routes_in_sync", "gauge", "0 while writing the VIP routes "
+	     "fails and is retried.");
+	sample(t, "sluice_announce_routes_in_sync", NULL, m->routes_ok);
+	head(t, "sluice_vip_announced", "gauge", "1 while the VIP's address has its route in "
+	     "lbd's table for the BGP daemon to announce; reason says why it is or is not.");
+	for (v = 0; v < st->cfg->n_vips; v++) {
+		announce_decide(st, v, &a);
+		snprintf(labels, sizeof(labels), "vip=\"%s\",reason=\"%s\"", st->cfg->vips[v].name,
+			 announce_reason_name(a.reason));
+		sample(t, "sluice_vip_announced", labels, m->announced[v]);
+	}
+	head(t, "sluice_vip_healthy_backends", "gauge", "Backends that count toward the VIP's "
+	     "need: active and not down by health.");
+	for (v = 0; v < st->cfg->n_vips; v++) {
+		snprintf(labels, sizeof(labels), "vip=\"%s\"", st->cfg->vips[v].name);
+		sample(t, "sluice_vip_healthy_backends", labels, state_vip_healthy(&st->vips[v]));
+	}
+}
+
 void metrics_buf_free(struct metrics_buf *b)
 {
 	free(b->p);
@@ -438,6 +470,7 @@ int metrics_render(struct metrics_buf *out, const struct readmodel *rm,
 	facts_render(&t, st, facts);
 	global_render(&t, rm);
 	vips_render(&t, rm, st);
+	announce_render(&t, st, facts);
 	backends_render(&c);
 	out->p = t.p;
 	out->cap = t.cap;

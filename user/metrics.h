@@ -48,6 +48,10 @@ struct metrics_facts {
 	/* Health changes of checked targets, by the state they went to (enum
 	 * state_health; unknown: never counted). */
 	__u64 health_changes[3];
+	/* Per config VIP: its address's route is in the announce table; NULL
+	 * when the config announces nothing (the rows are then left out). */
+	const bool *announced;
+	bool routes_ok;			/* no route write is owed */
 };
 
 /*

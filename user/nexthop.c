@@ -17,6 +17,7 @@
 #include <libmnl/libmnl.h>
 
 #include "nexthop.h"
+#include "nlmsg.h"
 
 /* Dumps come in skbs of up to 32 KiB; a smaller buffer would truncate them. */
 #define NEXTHOP_BUF_SIZE	32768
@@ -75,28 +76,6 @@ struct nexthop_drain {
 	bool resolve;		/* the gateway's entry needs resolving */
 };
 
-struct attr_table {
-	const struct nlattr **tb;
-	unsigned int max;
-};
-
-static int attr_store_cb(const struct nlattr *attr, void *data)
-{
-	const struct attr_table *t = data;
-	unsigned int type = mnl_attr_get_type(attr);
-
-	if (type <= t->max)
-		t->tb[type] = attr;
-	return MNL_CB_OK;
-}
-
-static __u32 attr_u32(const struct nlattr *attr, __u32 fallback)
-{
-	if (!attr || mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
-		return fallback;
-	return mnl_attr_get_u32(attr);
-}
-
 static size_t addr_len(int family)
 {
 	if (family == AF_INET)
@@ -121,65 +100,10 @@ static bool addr_equal(const struct nexthop_addr *a, const struct nexthop_addr *
 	return a->family == b->family && !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
-/*
- * The end of a dump carries the dump's error, if any (a filter refused, a
- * table or device that does not exist). libmnl 1.0.4 stops there without
- * looking, so that a failed dump would read as an empty one.
- */
-static int ctl_done_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
-{
-	const int *err = mnl_nlmsg_get_payload(nlh);
-
-	if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*err) && *err < 0) {
-		errno = -*err;
-		return MNL_CB_ERROR;
-	}
-	return MNL_CB_STOP;
-}
-
-/* As libmnl's own: given a control array, it calls no default for any type. */
-static int ctl_error_cb(const struct nlmsghdr *nlh, void *data __attribute__((unused)))
-{
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-
-	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*err)) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (!err->error)
-		return MNL_CB_STOP;
-	errno = err->error < 0 ? -err->error : err->error;
-	return MNL_CB_ERROR;
-}
-
-static mnl_cb_t nexthop_ctl_cbs[] = {
-	[NLMSG_ERROR] = ctl_error_cb,
-	[NLMSG_DONE] = ctl_done_cb,
-};
-
-/* Send one request and run cb on each answer until the ack or the dump's end. */
+/* One request answered in full: see nl_talk(). */
 static int nexthop_talk(struct nexthop *nh, struct nlmsghdr *req, mnl_cb_t cb, void *data)
 {
-	ssize_t n;
-	int ret;
-
-	req->nlmsg_seq = ++nh->seq;
-	if (mnl_socket_sendto(nh->req, req, req->nlmsg_len) < 0)
-		return -errno;
-	do {
-		n = mnl_socket_recvfrom(nh->req, nh->buf, sizeof(nh->buf));
-		if (n < 0)
-			return -errno;
-		ret = mnl_cb_run2(nh->buf, n, req->nlmsg_seq, nh->req_portid, cb, data,
-				  nexthop_ctl_cbs, MNL_ARRAY_SIZE(nexthop_ctl_cbs));
-		/*
-		 * The rest of an earlier exchange cut short by an error: the
-		 * kernel never mixes two answers in one datagram, so skip it.
-		 */
-		if (ret < 0 && errno == EPROTO)
-			ret = MNL_CB_OK;
-	} while (ret > MNL_CB_STOP);
-	return ret < 0 ? -errno : 0;
+	return nl_talk(nh->req, nh->req_portid, &nh->seq, nh->buf, sizeof(nh->buf), req, cb, data);
 }
 
 /*
@@ -189,14 +113,14 @@ static int nexthop_talk(struct nexthop *nh, struct nlmsghdr *req, mnl_cb_t cb, v
 static bool route_is_default(const struct nlmsghdr *nlh, int family, const struct nlattr **tb)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	struct attr_table t = { tb, RTA_MAX };
+	struct nl_attrs t = { tb, RTA_MAX };
 
 	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*rtm) || rtm->rtm_family != family ||
 	    rtm->rtm_dst_len != 0 || rtm->rtm_flags & RTM_F_CLONED)
 		return false;
-	if (mnl_attr_parse(nlh, sizeof(*rtm), attr_store_cb, &t) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*rtm), nl_attr_store_cb, &t) < 0)
 		return false;
-	return attr_u32(tb[RTA_TABLE], rtm->rtm_table) == RT_TABLE_MAIN;
+	return nl_attr_u32(tb[RTA_TABLE], rtm->rtm_table) == RT_TABLE_MAIN;
 }
 
 /* The gateway of one path: RTA_GATEWAY in the route's family, or RTA_VIA. */
@@ -227,11 +151,11 @@ static int route_multipath_gateway(const struct nlattr *mp, int family, int ifin
 	while (left >= sizeof(*rtnh) && rtnh->rtnh_len >= sizeof(*rtnh) &&
 	       rtnh->rtnh_len <= left) {
 		const struct nlattr *tb[RTA_MAX + 1] = {};
-		struct attr_table t = { tb, RTA_MAX };
+		struct nl_attrs t = { tb, RTA_MAX };
 
 		if (rtnh->rtnh_ifindex == ifindex &&
 		    mnl_attr_parse_payload(RTNH_DATA(rtnh), rtnh->rtnh_len - sizeof(*rtnh),
-					   attr_store_cb, &t) >= 0 &&
+					   nl_attr_store_cb, &t) >= 0 &&
 		    route_path_gateway(tb, family, gw) == 0)
 			return 0;
 		if ((size_t)RTNH_ALIGN(rtnh->rtnh_len) >= left)
@@ -247,7 +171,7 @@ static int route_gateway(const struct nlattr **tb, int family, int ifindex,
 {
 	if (tb[RTA_MULTIPATH])
 		return route_multipath_gateway(tb[RTA_MULTIPATH], family, ifindex, gw);
-	if ((int)attr_u32(tb[RTA_OIF], 0) != ifindex)
+	if ((int)nl_attr_u32(tb[RTA_OIF], 0) != ifindex)
 		return -ENOENT;
 	return route_path_gateway(tb, family, gw);
 }
@@ -263,7 +187,7 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWROUTE || !route_is_default(nlh, pick->nh->family, tb) ||
 	    rtm->rtm_type != RTN_UNICAST)
 		return MNL_CB_OK;
-	metric = attr_u32(tb[RTA_PRIORITY], 0);
+	metric = nl_attr_u32(tb[RTA_PRIORITY], 0);
 	if (pick->found && metric >= pick->metric)
 		return MNL_CB_OK;
 	if (route_gateway(tb, rtm->rtm_family, pick->nh->ifindex, &gw) < 0)
@@ -277,14 +201,10 @@ static int route_dump_cb(const struct nlmsghdr *nlh, void *data)
 static int route_dump(struct nexthop *nh, struct route_pick *pick)
 {
 	char buf[NEXTHOP_REQ_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct nlmsghdr *req = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rtm;
+	struct nlmsghdr *req = nl_route_request(buf, RTM_GETROUTE, NLM_F_DUMP, nh->family, &rtm);
 	int ret;
 
-	req->nlmsg_type = RTM_GETROUTE;
-	req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(req, sizeof(*rtm));
-	rtm->rtm_family = nh->family;
 	/* Filters the kernel applies under strict checking; route_dump_cb checks anyway. */
 	mnl_attr_put_u32(req, RTA_TABLE, RT_TABLE_MAIN);
 	mnl_attr_put_u32(req, RTA_OIF, nh->ifindex);
@@ -299,14 +219,14 @@ static int neigh_parse(const struct nexthop *nh, const struct nlmsghdr *nlh,
 {
 	const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[NDA_MAX + 1] = {};
-	struct attr_table t = { tb, NDA_MAX };
+	struct nl_attrs t = { tb, NDA_MAX };
 	size_t len = addr_len(nh->gw.family);
 
 	if (!len || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ndm) ||
 	    ndm->ndm_family != nh->gw.family || ndm->ndm_ifindex != nh->ifindex ||
 	    ndm->ndm_flags & NTF_PROXY)
 		return -ENOENT;
-	if (mnl_attr_parse(nlh, sizeof(*ndm), attr_store_cb, &t) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*ndm), nl_attr_store_cb, &t) < 0)
 		return -EINVAL;
 	if (!tb[NDA_DST] || mnl_attr_get_payload_len(tb[NDA_DST]) != len ||
 	    memcmp(mnl_attr_get_payload(tb[NDA_DST]), nh->gw.addr, len))
@@ -475,25 +395,8 @@ static int nexthop_event_cb(const struct nlmsghdr *nlh, void *data)
 /* Read every pending notification without waiting for more. */
 static int nexthop_drain(struct nexthop *nh, struct nexthop_drain *d)
 {
-	ssize_t n;
-
-	for (;;) {
-		n = mnl_socket_recvfrom(nh->events, nh->buf, sizeof(nh->buf));
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n < 0 && errno == ENOBUFS) {
-			/*
-			 * The socket overflowed and the kernel dropped events,
-			 * which ones is unknown: read everything again.
-			 */
-			d->dirty = true;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		if (mnl_cb_run(nh->buf, n, 0, 0, nexthop_event_cb, d) < 0)
-			return -errno;
-	}
+	/* Events were lost: read everything again. */
+	return nl_drain(nh->events, nh->buf, sizeof(nh->buf), nexthop_event_cb, d, &d->dirty);
 }
 
 static bool nexthop_state_differs(const struct nexthop_state *a, const struct nexthop_state *b)
@@ -585,34 +488,15 @@ static int nexthop_open_events(struct nexthop *nh)
 		nh->family == AF_INET ? RTNLGRP_IPV4_ROUTE : RTNLGRP_IPV6_ROUTE,
 		RTNLGRP_IPV4_IFADDR,	/* see nexthop_event_cb() */
 	};
-	size_t n = nh->family == AF_INET ? 4 : 3;
-	size_t i;
 
-	nh->events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!nh->events)
-		return -errno;
-	if (mnl_socket_bind(nh->events, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	for (i = 0; i < n; i++)
-		if (mnl_socket_setsockopt(nh->events, NETLINK_ADD_MEMBERSHIP, &groups[i],
-					  sizeof(groups[i])) < 0)
-			return -errno;
-	return 0;
+	nh->events = nl_open_events(groups, nh->family == AF_INET ? 4 : 3);
+	return nh->events ? 0 : -errno;
 }
 
 static int nexthop_open_req(struct nexthop *nh)
 {
-	int one = 1;
-
-	nh->req = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!nh->req)
-		return -errno;
-	if (mnl_socket_bind(nh->req, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	nh->req_portid = mnl_socket_get_portid(nh->req);
-	/* Lets the kernel filter route dumps; older kernels just dump everything. */
-	mnl_socket_setsockopt(nh->req, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
-	return 0;
+	nh->req = nl_open_requests(&nh->req_portid);
+	return nh->req ? 0 : -errno;
 }
 
 struct nexthop *nexthop_new(int ifindex, int family)

@@ -35,6 +35,16 @@ enum state_eff state_precedence(enum config_backend_state admin, enum state_heal
 	return STATE_IN;
 }
 
+size_t state_vip_healthy(const struct state_vip *v)
+{
+	size_t j, n = 0;
+
+	for (j = 0; j < v->cfg->n_backends; j++)
+		n += state_admin(&v->be[j]) == CONFIG_BACKEND_ACTIVE &&
+		     v->be[j].hl.health != STATE_HEALTH_DOWN;
+	return n;
+}
+
 /* Health took every active backend down (and there is one). */
 static bool vip_all_down(const struct state_vip *v)
 {
@@ -271,6 +281,7 @@ int state_carry(struct state *to, const struct state *from, __u64 now_ms,
 		return -ENOMEM;
 	memcpy(to->blocks, from->blocks, from->n_blocks * sizeof(*to->blocks));
 	to->n_blocks = from->n_blocks;
+	to->node = from->node;
 	while (i < a->n_vips && j < b->n_vips) {
 		c = state_vip_key_cmp(&a->vips[i], &b->vips[j]);
 		if (!c)
@@ -323,6 +334,21 @@ void state_block_del(struct state *st, size_t i)
 {
 	memmove(&st->blocks[i], &st->blocks[i + 1], (st->n_blocks - i - 1) * sizeof(*st->blocks));
 	st->n_blocks--;
+}
+
+bool state_node_drain(struct state *st, bool drained, __u64 now_ms)
+{
+	if (st->node.drained == drained)
+		return false;
+	st->node.drained = drained;
+	st->node.since_ms = drained ? now_ms : 0;
+	notify(st, STATE_NODE, STATE_CH_NODE | STATE_CH_SAVED);
+	return true;
+}
+
+void state_node_restore(struct state *st, const struct state_node *n)
+{
+	st->node = *n;
 }
 
 void state_override_set(struct state *st, size_t vip, size_t be,

@@ -82,7 +82,11 @@ enum state_change_kind {
 	STATE_CH_SAVED = 0x2,		/* an override or a health state changed */
 	STATE_CH_ALL_DOWN = 0x4,	/* all_down started */
 	STATE_CH_RECOVERED = 0x8,	/* all_down ended */
+	STATE_CH_NODE = 0x10,		/* the node was drained or undrained (vip: STATE_NODE) */
 };
+
+/* The listener's vip for a change of the whole node. */
+#define STATE_NODE	((size_t)-1)
 
 struct state;
 typedef void (*state_listener_fn)(struct state *st, size_t vip, unsigned int kinds,
@@ -95,8 +99,16 @@ struct state_block {
 	__u64 since_ms;			/* wall clock when added */
 };
 
+/* The operator's layer for the whole node: drained, it announces no VIP
+ * (lbctl node drain), whatever their backends say. */
+struct state_node {
+	bool drained;
+	__u64 since_ms;		/* wall clock when drained; 0 when not */
+};
+
 struct state {
 	struct config *cfg;	/* owned */
+	struct state_node node;
 	struct state_vip *vips;	/* cfg->n_vips, in config order */
 	struct state_block *blocks;	/* the operator's deny rules, in the order added */
 	size_t n_blocks;
@@ -118,6 +130,19 @@ enum config_backend_state state_admin(const struct state_backend *b);
 
 /* The effective weight: the operator's override if any, else the config's. */
 __u32 state_weight(const struct state_backend *b);
+
+/*
+ * The backends of a VIP that could take its new flows if the table were
+ * built now from choice and health alone: admin state active (override,
+ * else config) and health not down (unknown counts as up, as it does for
+ * the table). A draining backend is not one; all_down "keep" does not make
+ * one either. What the announcer weighs against the VIP's need.
+ */
+size_t state_vip_healthy(const struct state_vip *v);
+
+/* Drain or undrain the node; the listener hears STATE_CH_NODE when it
+ * changed. Returns whether it did. */
+bool state_node_drain(struct state *st, bool drained, __u64 now_ms);
 
 /* The precedence for one backend, leaving all_down aside. */
 enum state_eff state_precedence(enum config_backend_state admin, enum state_health health);
@@ -141,7 +166,7 @@ void state_free(struct state *st);
  * a field of the override whose config value the new config changes (the
  * config speaks last). from is untouched, so a config that cannot be
  * applied leaves the running state as it was. The operator's deny rules
- * go over whole. 0, or -ENOMEM (to is then freed by the caller).
+ * and the node's drain go over whole. 0, or -ENOMEM (to is then freed by the caller).
  */
 int state_carry(struct state *to, const struct state *from, __u64 now_ms,
 		struct state_replace_stats *rs);
@@ -181,6 +206,9 @@ struct state_saved {
  */
 void state_backend_restore(struct state *st, size_t vip, size_t be,
 			   const struct state_saved *s, struct state_replace_stats *rs);
+
+/* The node as saved (before state_resolve_all()). */
+void state_node_restore(struct state *st, const struct state_node *n);
 
 /* A VIP that was in all_down when saved, since then. */
 void state_vip_restore(struct state *st, size_t vip, __u64 all_down_since_ms);

@@ -109,6 +109,9 @@ static json_t *state_json(const struct state *st, __u64 now_ms)
 		      (json_int_t)now_ms, "vips", vips);
 	if (j && st->n_blocks)
 		json_object_set_new(j, "blocks", blocks_json(st));
+	if (j && st->node.drained)
+		json_object_set_new(j, "node", json_pack("{s:b, s:I}", "drained", 1, "since_ms",
+							 (json_int_t)st->node.since_ms));
 	return j;
 }
 
@@ -318,6 +321,7 @@ static int backend_read(struct load_ctx *c, json_t *b, const struct state *st, l
 }
 
 struct saved {
+	struct state_node node;
 	struct saved_vip *vips;
 	size_t n_vips;
 	struct state_block *blocks;
@@ -458,6 +462,22 @@ static int blocks_read(struct load_ctx *c, json_t *blocks, struct saved *sv)
 	return blocks_unique(c, sv);
 }
 
+/* "node": the operator's drain of the whole node. */
+static int node_read(struct load_ctx *c, json_t *n, struct state_node *out)
+{
+	json_t *drained = json_object_get(n, "drained");
+
+	if (!n)
+		return 0;
+	snprintf(c->path, sizeof(c->path), "/node");
+	if (!json_is_object(n))
+		return bad(c, "", "not an object");
+	if (!json_is_boolean(drained))
+		return bad(c, "drained", "missing, or not true or false");
+	out->drained = json_is_true(drained);
+	return get_u64(c, n, "since_ms", out->drained, &out->since_ms);
+}
+
 static int saved_read(struct load_ctx *c, json_t *root, const struct state *st,
 		      struct saved *sv)
 {
@@ -482,7 +502,9 @@ static int saved_read(struct load_ctx *c, json_t *root, const struct state *st,
 		snprintf(c->path, sizeof(c->path), "/vips/%zu", i);
 		rc = vip_read(c, v, st, sv, &sv->vips[sv->n_vips++]);
 	}
-	return rc ? rc : blocks_read(c, json_object_get(root, "blocks"), sv);
+	if (!rc)
+		rc = blocks_read(c, json_object_get(root, "blocks"), sv);
+	return rc ? rc : node_read(c, json_object_get(root, "node"), &sv->node);
 }
 
 static void saved_restore(struct saved *sv, struct state *st, __u64 now_ms,
@@ -508,6 +530,7 @@ static void saved_restore(struct saved *sv, struct state *st, __u64 now_ms,
 	st->blocks = sv->blocks;
 	st->n_blocks = sv->n_blocks;
 	fs->blocks = sv->n_blocks;
+	state_node_restore(st, &sv->node);
 	state_resolve_all(st, now_ms);
 }
 
