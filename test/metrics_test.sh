@@ -168,14 +168,38 @@ step "counters do not go back after SIGKILL and a restart"
 connections 10
 scrape "$work/m3"
 before=$(value "$work/m3" 'sluice_vip_packets_total{vip="web"}')
+probes_before=$(value "$work/m3" 'sluice_health_probes_total')
+tcp_before=$(value "$work/m3" 'sluice_health_probe_duration_seconds_count{kind="tcp"}')
 kill -9 "$lbd_pid"
 wait "$lbd_pid" 2>/dev/null || true
 start_lbd
 scrape "$work/m4"
 after=$(value "$work/m4" 'sluice_vip_packets_total{vip="web"}')
 [ "$after" -ge "$before" ] || fail "VIP packets went from $before to $after"
+# lbd's own counters too: health's are pinned (pincount.c).
+after=$(value "$work/m4" 'sluice_health_probes_total')
+[ "$after" -ge "$probes_before" ] || fail "health probes went from $probes_before to $after"
+after=$(value "$work/m4" 'sluice_health_probe_duration_seconds_count{kind="tcp"}')
+[ "$after" -ge "$tcp_before" ] || fail "tcp probe durations went from $tcp_before to $after"
+[ "$(value "$work/m4" 'sluice_health_state_changes_total{to="down"}')" = 1 ] ||
+	fail "the change to down was not kept (or the saved health was not resumed)"
 [ "$(value "$work/m4" 'sluice_backend_table_slots{vip="web",backend="198.18.3.1"}')" = 251 ] ||
 	fail "slots after the restart"
+
+step "health counters of another layout start from zero, not from its bytes"
+kill -9 "$lbd_pid"
+wait "$lbd_pid" 2>/dev/null || true
+pin=/sys/fs/bpf/sluice/l0/health_counters
+size=$(bpftool -j map show pinned "$pin" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes_value"])')
+# shellcheck disable=SC2046
+bpftool map update pinned "$pin" key 0 0 0 0 value $(for _ in $(seq "$size"); do echo 0x7f; done) ||
+	fail "cannot write the pinned health counters"
+start_lbd
+scrape "$work/m5"
+after=$(value "$work/m5" 'sluice_health_probes_total')
+[ "$after" -lt "$probes_before" ] || fail "health probes $after after a layout change (before $probes_before)"
+[ "$(value "$work/m5" 'sluice_health_state_changes_total{to="down"}')" = 0 ] ||
+	fail "health changes kept across a layout change"
 
 step "other paths 404, other methods 405"
 code=$(nsx "$lb" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/")

@@ -57,9 +57,7 @@ struct health {
 	size_t n;
 	struct timeq sched;	/* every target's next start */
 	sd_event_source *tick;	/* at the earliest of them */
-	__u64 probes;
-	struct metrics_hist probe_us[CONFIG_HC_HTTPS + 1];	/* by kind */
-	__u64 changes[3];	/* by the state gone to */
+	struct health_counters own, *c;	/* c: own, or lbd's pinned ones */
 	__u32 rnd;
 	char tunnel_dev[IFNAMSIZ];	/* where lb_probe sits; "": unknown */
 	health_id_fn id_of;
@@ -244,10 +242,10 @@ static void target_changed(struct hc_target *t, enum state_health from, const ch
 	target_name(t, name, sizeof(name));
 	target_vips(t, vips, sizeof(vips));
 	if (t->run.health == STATE_HEALTH_DOWN) {
-		t->h->changes[STATE_HEALTH_DOWN]++;
+		t->h->c->changes[STATE_HEALTH_DOWN]++;
 		log_warn("health: %s is down (%s); %s", name, reason, vips);
 	} else if (from == STATE_HEALTH_DOWN) {
-		t->h->changes[STATE_HEALTH_UP]++;
+		t->h->c->changes[STATE_HEALTH_UP]++;
 		log_info("health: %s is up again; %s", name, vips);
 	} else {	/* unknown, counted as up already: nothing changes but the name */
 		log_debug("health: %s is up; %s", name, vips);
@@ -264,8 +262,8 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 	__u64 now = clock_wall_ms();
 	size_t i;
 
-	t->h->probes++;
-	metrics_hist_note(&t->h->probe_us[t->key.type], us);
+	t->h->c->probes++;
+	metrics_hist_note(&t->h->c->probe_us[t->key.type], us);
 	for (i = 0; i < t->n_feeds; i++)
 		state_probe_note(t->h->st, t->feeds[i].vip, t->feeds[i].be, ok, us, now);
 	if (hc_step(&t->run, ok, t->key.rise, t->key.fall) != was)
@@ -553,6 +551,8 @@ struct health *health_new(sd_event *loop)
 	if (!h)
 		return NULL;
 	h->loop = loop;
+	h->own.layout = HEALTH_COUNTERS_LAYOUT;
+	h->c = &h->own;
 	h->rnd = (__u32)clock_mono_us() ^ (__u32)getpid() ^ 0x9e3779b9u;
 	files_raise();
 	h->ps = probes_new(loop);
@@ -595,7 +595,10 @@ void health_stats_get(const struct health *h, struct health_stats *hs)
 	hs->feeds = 0;
 	for (i = 0; i < h->n; i++)
 		hs->feeds += h->t[i]->n_feeds;
-	hs->probes = h->probes;
-	memcpy(hs->probe_us, h->probe_us, sizeof(hs->probe_us));
-	memcpy(hs->changes, h->changes, sizeof(hs->changes));
+	hs->counted = *h->c;
+}
+
+void health_counters_use(struct health *h, struct health_counters *c)
+{
+	h->c = c;
 }

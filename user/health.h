@@ -71,16 +71,32 @@ int health_config(struct health *h, struct state *st);
 typedef __u32 (*health_id_fn)(size_t vip, size_t be, void *data);
 void health_tunnel_set(struct health *h, const char *ifname, health_id_fn id_of, void *data);
 
-struct health_stats {
-	size_t targets;		/* distinct checks being run */
-	size_t feeds;		/* (VIP, backend) pairs they feed */
-	__u64 probes;		/* probes finished since start */
+/*
+ * What the checks counted. lbd keeps them in a pinned map (pincount.c), so
+ * that like the data path's they go on across its restarts; the first
+ * field tells the layout, to be changed with it.
+ */
+#define HEALTH_COUNTERS_LAYOUT	0x736c6863ULL	/* "slhc", version 0 */
+
+struct health_counters {
+	__u64 layout;		/* HEALTH_COUNTERS_LAYOUT */
+	__u64 probes;		/* probes finished */
 	/* How long they took, by enum config_hc_type. */
 	struct metrics_hist probe_us[CONFIG_HC_HTTPS + 1];
 	/* Changes of a target's health, by enum state_health it went to:
 	 * each change logged at info or warn (unknown -> up changes nothing
 	 * and is not counted). */
 	__u64 changes[3];
+};
+
+/* Count into c from now on (what was counted before is dropped), instead
+ * of into memory of h's own; c lives at least as long as h. */
+void health_counters_use(struct health *h, struct health_counters *c);
+
+struct health_stats {
+	size_t targets;		/* distinct checks being run */
+	size_t feeds;		/* (VIP, backend) pairs they feed */
+	struct health_counters counted;
 };
 
 void health_stats_get(const struct health *h, struct health_stats *hs);

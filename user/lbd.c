@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "lbd.h"
 #include "log.h"
+#include "pincount.h"
 #include "statefile.h"
 
 static void usage(FILE *f)
@@ -836,6 +837,20 @@ static int attach(struct lbd *d)
 	return 0;
 }
 
+/* Health's counters in bpffs, so they go on across restarts as the data
+ * path's do; without them health counts in its own memory from zero. */
+static void health_counters_pin(struct lbd *d)
+{
+	char err[256];
+
+	d->hc = pincount_open(d->ld.pin_dir, "health_counters", sizeof(*d->hc),
+			      HEALTH_COUNTERS_LAYOUT, err, sizeof(err));
+	if (d->hc)
+		health_counters_use(d->health, d->hc);
+	else
+		log_warn("health counters: %s; they count from zero at each start", err);
+}
+
 static int start(struct lbd *d)
 {
 	int rc = loop_setup(d);
@@ -873,8 +888,10 @@ static int start(struct lbd *d)
 	if (rc)
 		return rc;
 	d->health = health_new(d->loop);
-	if (d->health)
+	if (d->health) {
 		health_tunnel_set(d->health, d->st->cfg->interface, backend_id, d);
+		health_counters_pin(d);
+	}
 	if (!d->health || health_config(d->health, d->st)) {
 		log_err("cannot start health checks: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -913,6 +930,7 @@ static int cmd_run(const char *path)
 	lbd_announce_stop(&d);
 	control_free(d.ctl);
 	health_free(d.health);
+	pincount_close(d.hc, sizeof(*d.hc));
 	tunprobe_free(d.tp);
 	flows_free(d.flows);
 	sd_event_source_disable_unref(d.nh_io);

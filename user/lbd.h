@@ -56,6 +56,7 @@ struct lbd {
 	struct blocklist_rule *bl_rules;	/* the config's rules last written */
 	size_t bl_n;
 	struct health *health;
+	struct health_counters *hc;	/* pinned (pincount.c); NULL: health's own */
 	struct tunprobe *tp;	/* lb_probe, while the config has a tunnel check */
 	struct control *ctl;
 	struct routes *routes;	/* the VIP routes, while the config has "announce" */

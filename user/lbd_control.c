@@ -120,7 +120,7 @@ static json_t *ctl_status(void *data)
 			 "state_file", "dir", cfg->state_dir, "at_start", d->state_note,
 			 "saving", !d->save_failing,
 			 "health", "targets", (int)hs.targets, "backends", (int)hs.feeds, "probes",
-			 (json_int_t)hs.probes,
+			 (json_int_t)hs.counted.probes,
 			 "degraded", degraded(d));
 }
 

@@ -60,9 +60,9 @@ static void facts_get(const struct lbd *d, struct metrics_facts *m, char *tag, s
 	m->reload_ok = d->reload_ok;
 	m->maps_ok = !d->full_due;
 	blocklist_counts(d->bl, &m->block_rules[0], &m->block_rules[1], &m->block_rules[2]);
-	m->probes = hs.probes;
-	memcpy(m->probe_us, hs.probe_us, sizeof(m->probe_us));
-	memcpy(m->health_changes, hs.changes, sizeof(m->health_changes));
+	m->probes = hs.counted.probes;
+	memcpy(m->probe_us, hs.counted.probe_us, sizeof(m->probe_us));
+	memcpy(m->health_changes, hs.counted.changes, sizeof(m->health_changes));
 }
 
 /* Per config VIP: its route is installed (malloc'd), or NULL when the

@@ -192,7 +192,8 @@ static void health_render(struct text *t, const struct metrics_facts *m)
 	char labels[32];
 	size_t i;
 
-	head(t, "sluice_health_probes_total", "counter", "Health probes run since lbd started.");
+	head(t, "sluice_health_probes_total", "counter", "Health probes run since the "
+	     "interface's pins were made.");
 	sample(t, "sluice_health_probes_total", NULL, m->probes);
 	head(t, "sluice_health_probe_duration_seconds", "histogram", "How long health probes "
 	     "took, from the start to the answer, the failure or the timeout, by kind.");
