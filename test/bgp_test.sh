@@ -3,10 +3,12 @@
 # Scale-out over real BGP, in network namespaces (docs/scale-out.md): a
 # router running BIRD 2 with ECMP (L4 hashing) and a BGP session to each of
 # three LB nodes; each node runs lbd, which keeps a host route per VIP in
-# table 100, and BIRD, which exports that table. Four backends behind the
-# router; two clients hold long-lived TCP connections through the VIP.
-#   1. every node announces: the router's route has three next hops, and
-#      new connections spread over the nodes and the backends;
+# table 100, and BIRD, which exports that table (IPv4 routes over an IPv4
+# session, IPv6 routes over an IPv6 one). Four backends behind the router;
+# two clients hold long-lived TCP connections through the VIP.
+#   1. every node announces: the router's routes to the IPv4 and the IPv6
+#      VIP have three next hops each, and new connections to either spread
+#      over the nodes and the backends;
 #   2. lbctl node drain on one node: the router drops that next hop, and
 #      none of the held connections breaks;
 #   3. lbctl node undrain brings it back, still with none broken;
@@ -46,6 +48,7 @@ backends=(1 2 3 4)
 nodes=(1 2 3)
 work=$NETNS_WORK
 vip=198.18.100.1
+vip6=fd00:100::1
 pids=()
 
 test_cleanup() {
@@ -64,6 +67,7 @@ fail() {
 		[ -f "$work/n$i/lbd.log" ] && sed "s/^/  node $i lbd: /" "$work/n$i/lbd.log" | tail -20 >&2
 	done
 	nsx "$rt" ip route show >&2 || true
+	nsx "$rt" ip -6 route show "$vip6/128" >&2 || true
 	nsx "$rt" birdc -s "$work/rt/bird.ctl" show protocols >&2 || true
 	for i in "${nodes[@]}"; do
 		nsx "$tag-n$i" ip route show table 100 >&2 || true
@@ -87,12 +91,14 @@ wait_for() {
 	fail "$what: not within $limit s"
 }
 
-# The router's next hops for the VIP, sorted, on one line.
+# router_hops -4|-6 PREFIX: the router's next hops for PREFIX, sorted, on
+# one line.
 router_hops() {
-	nsx "$rt" ip route show "$vip/32" | grep -o 'via [0-9.]*' | awk '{ print $2 }' | sort |
-		tr '\n' ' '
+	nsx "$rt" ip "$1" route show "$2" | grep -o 'via [0-9a-f.:]*' | awk '{ print $2 }' |
+		sort | tr '\n' ' '
 }
-hops_are() { [ "$(router_hops)" = "${*:+$* }" ]; }
+hops_are() { [ "$(router_hops -4 "$vip/32")" = "${*:+$* }" ]; }
+hops6_are() { [ "$(router_hops -6 "$vip6/128")" = "${*:+$* }" ]; }
 lbctl_n() { local i=$1; shift; nsx "$tag-n$i" "$lbctl" -s "$work/n$i/lbd.sock" "$@"; }
 # metric NODE SERIES: that series' value in a scrape of the node's lbd.
 metric() {
@@ -103,11 +109,12 @@ for line in body.splitlines():
         print(line.split()[-1])' "$2"
 }
 
-# hold_start NAME N SECONDS: N connections from each client, held SECONDS.
+# hold_start NAME N SECONDS [ADDRESS]: N connections from each client to
+# ADDRESS (the IPv4 VIP if none), held SECONDS.
 hold_start() {
 	local c
 	for c in "${clients[@]}"; do
-		nsx "$tag-c$c" python3 "$src/test/hold_conns.py" "$vip" 80 "$2" "$3" \
+		nsx "$tag-c$c" python3 "$src/test/hold_conns.py" "${4:-$vip}" 80 "$2" "$3" \
 			>"$work/$1.c$c.json" &
 		hold_pids+=($!)
 		pids+=($!)
@@ -136,36 +143,52 @@ hold_pids=()
 # --- the testbed ---------------------------------------------------------------
 netns_add "$rt"
 for i in "${nodes[@]}"; do netns_add "$tag-n$i"; done
-# Client c on 198.18.(c-1).0/24, the router's side rcC.
+# Client c on 198.18.(c-1).0/24 and fd00:(c-1)::/64, the router's side rcC.
+# No DAD on any IPv6 address: they work at once.
 for c in "${clients[@]}"; do
 	netns_add "$tag-c$c"
 	ip link add c0 netns "$tag-c$c" type veth peer name "rc$c" netns "$rt"
 	nsx "$tag-c$c" ip addr add "198.18.$((c - 1)).1/24" dev c0
+	nsx "$tag-c$c" ip -6 addr add "fd00:$((c - 1))::1/64" dev c0 nodad
 	nsx "$tag-c$c" ip link set c0 up
 	nsx "$tag-c$c" ip route add default via "198.18.$((c - 1)).254"
+	nsx "$tag-c$c" ip -6 route add default via "fd00:$((c - 1))::fe"
 	nsx "$tag-c$c" ethtool -K c0 tx off >/dev/null
 done
 
 # ECMP with the 5-tuple: flows, not hosts, spread over the nodes.
 nsx "$rt" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
-	net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+	net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
 for c in "${clients[@]}"; do
 	nsx "$rt" ip addr add "198.18.$((c - 1)).254/24" dev "rc$c"
+	nsx "$rt" ip -6 addr add "fd00:$((c - 1))::fe/64" dev "rc$c" nodad
 	nsx "$rt" ip link set "rc$c" up
 done
 for i in "${nodes[@]}"; do
 	n=$tag-n$i
 	ip link add "l$i" netns "$n" type veth peer name "r$i" netns "$rt"
 	nsx "$rt" ip addr add "198.18.1$i.254/24" dev "r$i"
+	nsx "$rt" ip -6 addr add "fd00:1$i::fe/64" dev "r$i" nodad
 	nsx "$rt" ip link set "r$i" up
 	# A veth drops frames its peer sends with XDP_TX unless it runs XDP too.
 	nsx "$rt" ip link set dev "r$i" xdp obj "$build/kern/lb_pass.bpf.o" sec xdp
 	nsx "$n" ip addr add "198.18.1$i.2/24" dev "l$i"
+	nsx "$n" ip -6 addr add "fd00:1$i::2/64" dev "l$i" nodad
 	nsx "$n" ip link set "l$i" up
 	nsx "$n" ip route add default via "198.18.1$i.254"
 done
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "${backends[@]/#/$tag-b}"
 netns_echo_servers "$src/test/echo_server.py" "${backends[@]/#/$tag-b}"
+# The IPv6 VIP: IPv6 in IPv4 to the same backends, which answer from
+# fd00:100::1 through the router's fd00:3::fe.
+netns_backends6 "$rt" "${backends[@]/#/$tag-b}"
+for b in "${backends[@]}"; do
+	nsx "$tag-b$b" ip -6 addr add "$vip6/128" dev lo nodad
+	ip netns exec "$tag-b$b" "$src/test/echo_server.py" "be$b" "$vip6" 80 </dev/null \
+		>/dev/null 2>&1 &
+	pids+=($!)
+done
 # The health check's port: a server of its own, so that it can fail alone.
 for b in "${backends[@]}"; do
 	# ip netns exec execs the server: $! is the server's own pid.
@@ -185,6 +208,10 @@ protocol kernel {
 	merge paths on limit 16;
 	ipv4 { import none; export all; };
 }
+protocol kernel {
+	merge paths on limit 16;
+	ipv6 { import none; export all; };
+}
 template bgp node {
 	local as 65000;
 	hold time 6;
@@ -192,9 +219,17 @@ template bgp node {
 	connect retry time 1;
 	ipv4 { import all; export none; };
 }
+template bgp node6 {
+	local as 65000;
+	hold time 6;
+	keepalive time 2;
+	connect retry time 1;
+	ipv6 { import all; export none; };
+}
 EOF
 	for i in "${nodes[@]}"; do
 		echo "protocol bgp node$i from node { neighbor 198.18.1$i.2 as 65001; source address 198.18.1$i.254; }"
+		echo "protocol bgp node${i}v6 from node6 { neighbor fd00:1$i::2 as 65001; source address fd00:1$i::fe; }"
 	done
 } >"$work/rt/bird.conf"
 nsx "$rt" bird -f -c "$work/rt/bird.conf" -s "$work/rt/bird.ctl" -P "$work/rt/bird.pid" \
@@ -230,21 +265,34 @@ for i in "${nodes[@]}"; do
       "health_check": { "type": "tcp", "port": 8080, "interval_ms": 300, "timeout_ms": 200,
                         "rise": 2, "fall": 2 },
       "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" },
+                    { "address": "198.18.3.3" }, { "address": "198.18.3.4" } ] },
+    { "name": "web6", "address": "$vip6", "port": 80, "protocol": "tcp", "table_size": 251,
+      "health_check": { "type": "tcp", "port": 8080, "interval_ms": 300, "timeout_ms": 200,
+                        "rise": 2, "fall": 2 },
+      "backends": [ { "address": "198.18.3.1" }, { "address": "198.18.3.2" },
                     { "address": "198.18.3.3" }, { "address": "198.18.3.4" } ] }
   ]
 }
 EOF
 	# What docs/scale-out.md gives: learn lbd's routes (protocol 213) from
-	# table 100, announce them with this node as the next hop.
+	# table 100, announce them with this node as the next hop; a kernel
+	# protocol and a session per family.
 	cat >"$work/n$i/bird.conf" <<EOF
 router id 198.18.1$i.2;
 ipv4 table sluice;
+ipv6 table sluice6;
 protocol device { }
 protocol kernel sluice_routes {
 	kernel table 100;
 	learn;
 	scan time 10;
 	ipv4 { table sluice; import where krt_source = 213; export none; };
+}
+protocol kernel sluice_routes6 {
+	kernel table 100;
+	learn;
+	scan time 10;
+	ipv6 { table sluice6; import where krt_source = 213; export none; };
 }
 protocol bgp upstream {
 	local 198.18.1$i.2 as 65001;
@@ -253,6 +301,14 @@ protocol bgp upstream {
 	keepalive time 2;
 	connect retry time 1;
 	ipv4 { table sluice; import none; export all; next hop self; };
+}
+protocol bgp upstream6 {
+	local fd00:1$i::2 as 65001;
+	neighbor fd00:1$i::fe as 65000;
+	hold time 6;
+	keepalive time 2;
+	connect retry time 1;
+	ipv6 { table sluice6; import none; export all; next hop self; };
 }
 EOF
 	nsx "$n" bird -f -c "$work/n$i/bird.conf" -s "$work/n$i/bird.ctl" -P "$work/n$i/bird.pid" \
@@ -271,16 +327,29 @@ assert a["announced"] and a["reason"] == "healthy" and a["healthy"] == 4, a' ||
 		fail "node $i: vip show does not say announced (healthy)"
 	nsx "$tag-n$i" ip route show table 100 | grep -q "^$vip dev l$i proto 213 scope link" ||
 		fail "node $i: no route in table 100"
+	nsx "$tag-n$i" ip -6 route show table 100 | grep -q "^$vip6 dev l$i proto 213" ||
+		fail "node $i: no IPv6 route in table 100"
 done
+step "1. the router has three IPv6 next hops for $vip6"
+wait_for 20 "three next hops for $vip6" hops6_are fd00:11::2 fd00:12::2 fd00:13::2
 
+# spread VIP_NAME ADDRESS N: N new connections from each client to ADDRESS
+# reach all four backends, and every node takes some of them.
+spread() {
+	local i flows
+	hold_start "spread.$1" "$3" 1 "$2"
+	hold_check "spread.$1" $(($3 * 2)) 1 4
+	for i in "${nodes[@]}"; do
+		flows=$(lbctl_n "$i" -j vip show "$1" |
+			python3 -c 'import json, sys; print(json.load(sys.stdin)["new_flows"])')
+		echo "   node $i: $flows new flows to $1"
+		[ "$flows" -gt 0 ] || fail "node $i carried no connection to $1"
+	done
+}
 step "1. 2 x 40 new connections spread over the nodes and the four backends"
-hold_start spread 40 1
-hold_check spread 80 1 4
-for i in "${nodes[@]}"; do
-	flows=$(lbctl_n "$i" -j vip show web | python3 -c 'import json, sys; print(json.load(sys.stdin)["new_flows"])')
-	echo "   node $i: $flows new flows"
-	[ "$flows" -gt 0 ] || fail "node $i carried no connection"
-done
+spread web "$vip" 40
+step "1. 2 x 20 new connections to $vip6 spread over the nodes and the four backends"
+spread web6 "$vip6" 20
 
 # --- 2 and 3. a node drained and added back: no connection broken --------------
 step "2. 2 x 100 long-lived connections; node 1 drained while they live"
@@ -389,6 +458,7 @@ nsx "$tag-n1" ip route show table 100 | grep -q "^$vip dev l1" ||
 nsenter --net="/run/netns/$tag-n1" "$lbd" --unload l1 >>"$work/n1/lbd.log" 2>&1 ||
 	fail "lbd --unload"
 nsx "$tag-n1" ip route show table all proto 213 | grep -q . && fail "--unload left a route"
+nsx "$tag-n1" ip -6 route show table all proto 213 | grep -q . && fail "--unload left an IPv6 route"
 
 # --- a route write that fails is logged and retried ------------------------------
 step "node 2's link down: the kernel drops the route, lbd's writes fail and are retried"
