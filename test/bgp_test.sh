@@ -13,7 +13,9 @@
 #      none of the held connections breaks;
 #   3. lbctl node undrain brings it back, still with none broken;
 #   4. a node's lbd and BIRD killed and its link down: the router stops
-#      using it at once, no connection breaks; a node whose BIRD goes
+#      using it at once; 3. then the node added back (link up, lbd and
+#      BIRD started): the router uses it again, and of the connections held
+#      through both none breaks; a node whose BIRD goes
 #      silent with its link up is dropped when the router's hold timer
 #      (6 s) runs out;
 #   5. two backends' health checks fail and the VIP (need 3) falls below its
@@ -97,6 +99,11 @@ router_hops() {
 	nsx "$rt" ip "$1" route show "$2" | grep -o 'via [0-9a-f.:]*' | awk '{ print $2 }' |
 		sort | tr '\n' ' '
 }
+# web_count NODE FIELD: a counter of web's on the node (packets, nonsyn_miss).
+web_count() {
+	lbctl_n "$1" -j vip show web |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"
+}
 hops_are() { [ "$(router_hops -4 "$vip/32")" = "${*:+$* }" ]; }
 hops6_are() { [ "$(router_hops -6 "$vip6/128")" = "${*:+$* }" ]; }
 lbctl_n() { local i=$1; shift; nsx "$tag-n$i" "$lbctl" -s "$work/n$i/lbd.sock" "$@"; }
@@ -165,6 +172,14 @@ for c in "${clients[@]}"; do
 	nsx "$rt" ip -6 addr add "fd00:$((c - 1))::fe/64" dev "rc$c" nodad
 	nsx "$rt" ip link set "rc$c" up
 done
+# node_link_up NODE: its link up with what taking it down removed (the
+# IPv6 address and the default route), as the node's network config would.
+node_link_up() {
+	local n=$tag-n$1
+	nsx "$n" ip -6 addr replace "fd00:1$1::2/64" dev "l$1" nodad
+	nsx "$n" ip link set "l$1" up
+	nsx "$n" ip route replace default via "198.18.1$1.254"
+}
 for i in "${nodes[@]}"; do
 	n=$tag-n$i
 	ip link add "l$i" netns "$n" type veth peer name "r$i" netns "$rt"
@@ -174,9 +189,7 @@ for i in "${nodes[@]}"; do
 	# A veth drops frames its peer sends with XDP_TX unless it runs XDP too.
 	nsx "$rt" ip link set dev "r$i" xdp obj "$build/kern/lb_pass.bpf.o" sec xdp
 	nsx "$n" ip addr add "198.18.1$i.2/24" dev "l$i"
-	nsx "$n" ip -6 addr add "fd00:1$i::2/64" dev "l$i" nodad
-	nsx "$n" ip link set "l$i" up
-	nsx "$n" ip route add default via "198.18.1$i.254"
+	node_link_up "$i"
 done
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "${backends[@]/#/$tag-b}"
 netns_echo_servers "$src/test/echo_server.py" "${backends[@]/#/$tag-b}"
@@ -248,6 +261,13 @@ start_lbd() {
 	wait_for 10 "node $i: lbd's control socket" grep -q 'control socket ' "$work/n$i/lbd.log"
 }
 
+start_bird() {
+	local i=$1
+	nsx "$tag-n$i" bird -f -c "$work/n$i/bird.conf" -s "$work/n$i/bird.ctl" \
+		-P "$work/n$i/bird.pid" >>"$work/n$i/bird.log" 2>&1 &
+	pids+=($!)
+}
+
 for i in "${nodes[@]}"; do
 	n=$tag-n$i
 	mkdir -p "$work/n$i"
@@ -311,9 +331,7 @@ protocol bgp upstream6 {
 	ipv6 { table sluice6; import none; export all; next hop self; };
 }
 EOF
-	nsx "$n" bird -f -c "$work/n$i/bird.conf" -s "$work/n$i/bird.ctl" -P "$work/n$i/bird.pid" \
-		>"$work/n$i/bird.log" 2>&1 &
-	pids+=($!)
+	start_bird "$i"
 	start_lbd "$i"
 done
 
@@ -373,11 +391,7 @@ assert not a["announced"] and a["reason"] == "node_drained", a' || fail "vip sho
 [ "$(metric 2 'sluice_vip_announced{vip="web",reason="healthy"}')" = 1 ] ||
 	fail "metrics: sluice_vip_announced on node 2"
 sleep 3
-moved=0
-for i in 2 3; do
-	m=$(lbctl_n "$i" -j vip show web | python3 -c 'import json, sys; print(json.load(sys.stdin)["nonsyn_miss"])')
-	moved=$((moved + m))
-done
+moved=$(($(web_count 2 nonsyn_miss) + $(web_count 3 nonsyn_miss)))
 echo "   non-SYN misses on nodes 2 and 3 (flows that ECMP moved there): $moved"
 [ "$moved" -gt 0 ] || fail "no flow moved to nodes 2 and 3: the drain proved nothing"
 
@@ -431,22 +445,48 @@ echo "   announced again $(elapsed "$t_up") s after the check passed again"
 
 # --- 4. a node dies: the others carry on ------------------------------------------
 step "4. node 3's lbd and BIRD killed and its link taken down, under 2 x 100 connections"
-hold_start held4 100 10
+hold_start held4 100 20
 sleep 4
 kill -9 "$(cat "$work/n3/lbd.pid")" "$(cat "$work/n3/bird.pid")"
 nsx "$tag-n3" ip link set l3 down
 t_dead=$(date +%s.%N)
 wait_for 15 "the router drops node 3" hops_are 198.18.11.2 198.18.12.2
 echo "   the router stopped using node 3 $(elapsed "$t_dead") s after its link went down"
+sleep 2
+
+# --- 3. the dead node added back while the connections live ----------------------
+step "3. node 3 added back (link up, lbd and BIRD started) under the same connections"
+# The network first: lbd's checks would find every backend unreachable.
+node_link_up 3
+start_lbd 3
+grep -q "adopted" "$work/n3/lbd.log" || fail "node 3 did not adopt its data path"
+# Counters so far: what comes after the router takes node 3 back is the
+# held flows it moves there.
+packets=$(web_count 3 packets)
+misses=$(web_count 3 nonsyn_miss)
+start_bird 3
+t_back=$(date +%s.%N)
+wait_for 15 "node 3 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
+echo "   the router used node 3 again $(elapsed "$t_back") s after its BIRD started"
+sleep 3
+for p in "${hold_pids[@]}"; do
+	kill -0 "$p" 2>/dev/null || fail "the connections ended before node 3 had carried them"
+done
+packets=$(($(web_count 3 packets) - packets))
+misses=$(($(web_count 3 nonsyn_miss) - misses))
+# Linux's hash-threshold ECMP gives node 3 back the hash range it had, so
+# the flows that return mostly find the entries node 3 kept for them.
+echo "   node 3 since it came back: $packets packets, $misses non-SYN misses"
+[ "$packets" -gt 0 ] || fail "node 3 carried none of the held connections: adding it back proved nothing"
 # Backend 2 is still down by health: out of every node's table.
-hold_check held4 200 10 3
+hold_check held4 200 20 3
 
 # A killed BIRD closes its session at once (the kernel sends the FIN); a
 # host that hangs or loses power sends nothing, which SIGSTOP imitates.
 step "4. node 1's BIRD stopped (SIGSTOP), its link up: the router's hold timer (6 s) decides"
 kill -STOP "$(cat "$work/n1/bird.pid")"
 t_dead=$(date +%s.%N)
-wait_for 15 "the router drops node 1" hops_are 198.18.12.2
+wait_for 15 "the router drops node 1" hops_are 198.18.12.2 198.18.13.2
 echo "   the router stopped using node 1 $(elapsed "$t_dead") s after its BIRD went silent"
 kill -9 "$(cat "$work/n1/bird.pid")"
 
