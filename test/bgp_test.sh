@@ -4,11 +4,12 @@
 # router running BIRD 2 with ECMP (L4 hashing) and a BGP session to each of
 # three LB nodes; each node runs lbd, which keeps a host route per VIP in
 # table 100, and BIRD, which exports that table (IPv4 routes over an IPv4
-# session, IPv6 routes over an IPv6 one). Four backends behind the router;
-# two clients hold long-lived TCP connections through the VIP.
-#   1. every node announces: the router's routes to the IPv4 and the IPv6
-#      VIP have three next hops each, and new connections to either spread
-#      over the nodes and the backends;
+# session, IPv6 routes over an IPv6 one); node 2 runs FRR instead, IPv4
+# only. Four backends behind the router; two clients hold long-lived TCP
+# connections through the VIP.
+#   1. every node announces: the router's route to the IPv4 VIP has three
+#      next hops, to the IPv6 VIP two (nodes 1 and 3), and new connections
+#      to either spread over those nodes and the backends;
 #   2. lbctl node drain on one node: the router drops that next hop, and
 #      none of the held connections breaks;
 #   3. lbctl node undrain brings it back, still with none broken;
@@ -33,9 +34,10 @@ src=$(cd "$2" && pwd)
 
 . "$src/test/netns_lib.sh"
 netns_require_root bgp_test
-if ! command -v bird >/dev/null; then
-	[ "${CI:-}" = true ] && { echo "bgp_test: needs bird (scripts/setup.sh)" >&2; exit 1; }
-	echo "bgp_test: needs bird: skipped"
+frr=/usr/lib/frr
+if ! command -v bird >/dev/null || ! [ -x "$frr/bgpd" ]; then
+	[ "${CI:-}" = true ] && { echo "bgp_test: needs bird and frr (scripts/setup.sh)" >&2; exit 1; }
+	echo "bgp_test: needs bird and frr: skipped"
 	exit 77
 fi
 netns_private bgp_test "$0" "$@"
@@ -51,6 +53,9 @@ nodes=(1 2 3)
 work=$NETNS_WORK
 vip=198.18.100.1
 vip6=fd00:100::1
+# Node 2 runs FRR instead of BIRD, with what docs/scale-out.md gives.
+# FRR 8.4's zebra imports IPv4 tables only: node 2 announces no IPv6 VIP.
+frr_node=2
 pids=()
 
 test_cleanup() {
@@ -71,10 +76,13 @@ fail() {
 	nsx "$rt" ip route show >&2 || true
 	nsx "$rt" ip -6 route show "$vip6/128" >&2 || true
 	nsx "$rt" birdc -s "$work/rt/bird.ctl" show protocols >&2 || true
+	nsx "$rt" birdc -s "$work/rt/bird.ctl" show route all for "$vip" >&2 || true
 	for i in "${nodes[@]}"; do
 		nsx "$tag-n$i" ip route show table 100 >&2 || true
 		nsx "$tag-n$i" birdc -s "$work/n$i/bird.ctl" show route table sluice >&2 || true
-		sed "s/^/  node $i bird: /" "$work/n$i/bird.log" | tail -5 >&2
+		for f in "$work/n$i"/bird.log "$work/n$i"/frr/*.log; do
+			[ -f "$f" ] && sed "s/^/  node $i $(basename "$f" .log): /" "$f" | tail -5 >&2
+		done
 	done
 	exit 1
 }
@@ -242,7 +250,8 @@ template bgp node6 {
 EOF
 	for i in "${nodes[@]}"; do
 		echo "protocol bgp node$i from node { neighbor 198.18.1$i.2 as 65001; source address 198.18.1$i.254; }"
-		echo "protocol bgp node${i}v6 from node6 { neighbor fd00:1$i::2 as 65001; source address fd00:1$i::fe; }"
+		[ "$i" = "$frr_node" ] ||
+			echo "protocol bgp node${i}v6 from node6 { neighbor fd00:1$i::2 as 65001; source address fd00:1$i::fe; }"
 	done
 } >"$work/rt/bird.conf"
 nsx "$rt" bird -f -c "$work/rt/bird.conf" -s "$work/rt/bird.ctl" -P "$work/rt/bird.pid" \
@@ -268,6 +277,20 @@ start_bird() {
 	pids+=($!)
 }
 
+# start_frr NODE: FRR's zebra and bgpd with the config in the node's frr/,
+# as the user frr (root is not in the group frrvty that FRR's vty wants).
+start_frr() {
+	local i=$1 d=$work/n$1/frr
+	chmod o+x "$work" "$work/n$i"
+	chown -R frr:frr "$d"
+	nsx "$tag-n$i" "$frr/zebra" -f "$d/zebra.conf" -i "$d/zebra.pid" -z "$d/zserv.api" \
+		--vty_socket "$d" -u frr -g frr --log stdout >"$d/zebra.log" 2>&1 &
+	pids+=($!)
+	wait_for 10 "node $i: zebra's socket" test -S "$d/zserv.api"
+	nsx "$tag-n$i" "$frr/bgpd" -f "$d/bgpd.conf" -i "$d/bgpd.pid" -z "$d/zserv.api" \
+		--vty_socket "$d" -u frr -g frr --log stdout >"$d/bgpd.log" 2>&1 &
+	pids+=($!)
+}
 for i in "${nodes[@]}"; do
 	n=$tag-n$i
 	mkdir -p "$work/n$i"
@@ -331,7 +354,29 @@ protocol bgp upstream6 {
 	ipv6 { table sluice6; import none; export all; next hop self; };
 }
 EOF
-	start_bird "$i"
+	if [ "$i" = "$frr_node" ]; then
+		mkdir -p "$work/n$i/frr"
+		echo "ip import-table 100" >"$work/n$i/frr/zebra.conf"
+		cat >"$work/n$i/frr/bgpd.conf" <<EOF
+ip prefix-list VIPS seq 10 permit 198.18.100.0/24 ge 32
+route-map SLUICE permit 10
+ match ip address prefix-list VIPS
+ set origin igp
+!
+router bgp 65001
+ bgp router-id 198.18.1$i.2
+ no bgp ebgp-requires-policy
+ neighbor 198.18.1$i.254 remote-as 65000
+ neighbor 198.18.1$i.254 timers 2 6
+ address-family ipv4 unicast
+  redistribute table 100 route-map SLUICE
+  neighbor 198.18.1$i.254 next-hop-self
+ exit-address-family
+EOF
+		start_frr "$i"
+	else
+		start_bird "$i"
+	fi
 	start_lbd "$i"
 done
 
@@ -348,16 +393,16 @@ assert a["announced"] and a["reason"] == "healthy" and a["healthy"] == 4, a' ||
 	nsx "$tag-n$i" ip -6 route show table 100 | grep -q "^$vip6 dev l$i proto 213" ||
 		fail "node $i: no IPv6 route in table 100"
 done
-step "1. the router has three IPv6 next hops for $vip6"
-wait_for 20 "three next hops for $vip6" hops6_are fd00:11::2 fd00:12::2 fd00:13::2
+step "1. the router has two IPv6 next hops for $vip6 (node 2 runs FRR: IPv4 only)"
+wait_for 20 "two next hops for $vip6" hops6_are fd00:11::2 fd00:13::2
 
-# spread VIP_NAME ADDRESS N: N new connections from each client to ADDRESS
-# reach all four backends, and every node takes some of them.
+# spread VIP_NAME ADDRESS N NODE...: N new connections from each client to
+# ADDRESS reach all four backends, and each NODE takes some of them.
 spread() {
 	local i flows
 	hold_start "spread.$1" "$3" 1 "$2"
 	hold_check "spread.$1" $(($3 * 2)) 1 4
-	for i in "${nodes[@]}"; do
+	for i in "${@:4}"; do
 		flows=$(lbctl_n "$i" -j vip show "$1" |
 			python3 -c 'import json, sys; print(json.load(sys.stdin)["new_flows"])')
 		echo "   node $i: $flows new flows to $1"
@@ -365,9 +410,9 @@ spread() {
 	done
 }
 step "1. 2 x 40 new connections spread over the nodes and the four backends"
-spread web "$vip" 40
+spread web "$vip" 40 "${nodes[@]}"
 step "1. 2 x 20 new connections to $vip6 spread over the nodes and the four backends"
-spread web6 "$vip6" 20
+spread web6 "$vip6" 20 1 3
 
 # --- 2 and 3. a node drained and added back: no connection broken --------------
 step "2. 2 x 100 long-lived connections; node 1 drained while they live"
