@@ -14,7 +14,7 @@ packages=(
 	# the Debian package
 	debhelper lintian dpkg-dev man-db
 	# tests
-	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl prometheus bird2
+	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl prometheus bird2 frr
 	curl iperf3 tcpdump
 )
 
