@@ -107,9 +107,16 @@ EOF
 }
 config tunnel >"$work/lbd.json"
 
+# lbd runs with lbd.service's capabilities only: a tunnel probe marks and
+# binds its socket, and a capability the unit lacks shows there.
+caps=$(netns_unit_caps "$build")
+[ -n "$caps" ] || fail "lbd.service names no capabilities"
+# systemd mounts bpffs at boot; without CAP_SYS_ADMIN lbd could not.
+mount -t bpf bpf /sys/fs/bpf
 start_lbd() {
 	: >"$work/lbd.log"
-	nsenter --net="/run/netns/$lb" "$lbd" --config "$work/lbd.json" >"$work/lbd.log" 2>&1 &
+	nsenter --net="/run/netns/$lb" setpriv --bounding-set "$caps" --inh-caps -all \
+		"$lbd" --config "$work/lbd.json" >"$work/lbd.log" 2>&1 &
 	lbd_pid=$!
 	for _ in $(seq 100); do
 		grep -q 'control socket ' "$work/lbd.log" && break

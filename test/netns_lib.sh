@@ -121,6 +121,14 @@ netns_backend_hosts() {
 # A timestamped progress line.
 netns_step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
 
+# netns_unit_caps BUILD: lbd.service's bounding set, as setpriv spells it
+# ("-all,+bpf,+perfmon,..."), for tests that run lbd with only what the
+# unit gives it.
+netns_unit_caps() {
+	sed -n 's/^CapabilityBoundingSet=//p' "$1/scripts/systemd/lbd.service" | tr 'A-Z' 'a-z' |
+		sed 's/cap_/+/g; s/ /,/g; s/^/-all,/'
+}
+
 # netns_lbd_start NS LOG READY LBD ARGS...: lbd in network namespace NS
 # through nsenter, which keeps this mount namespace and its bpffs, its
 # output appended to LOG. Returns once LOG has a line with READY, with the

@@ -56,9 +56,7 @@ sed "s#$prefix_sbin/sluice-backend#$work/sluice-backend#g" \
 systemd-analyze verify --man=no "$work/sluice-backend.service" >"$work/verify" 2>&1 ||
 	fail "verify sluice-backend.service exited $?: $(cat "$work/verify")"
 [ ! -s "$work/verify" ] || fail "verify complained of sluice-backend.service: $(cat "$work/verify")"
-# The unit's bounding set, as setpriv spells it: "-all,+bpf,+perfmon,...".
-caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z' 'a-z' |
-	sed 's/cap_/+/g; s/ /,/g; s/^/-all,/')
+caps=$(netns_unit_caps "$build")
 [ -n "$caps" ] || fail "the unit names no capabilities"
 
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"

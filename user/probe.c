@@ -333,10 +333,23 @@ static socklen_t sockaddr_of(const struct probe_spec *sp, struct sockaddr_storag
 #define PROBE_TUNNEL_MSS	1000
 
 /*
- * A tunnel probe's socket: marked for lb_probe and bound to the interface
- * it sits on, before it connects. 0 or -errno. A kept socket is tuned
- * again before each connect: the reset that ends a probe keeps the mark
- * and the device but forgets the MSS.
+ * A tunnel probe's socket is bound to the interface lb_probe sits on, once,
+ * when it is made: binding a socket that is bound already takes
+ * CAP_NET_RAW, which lbd.service does not give, and the reset that ends a
+ * probe keeps the binding. 0 or -errno.
+ */
+static int sock_bind(const struct probe *p, int fd)
+{
+	if (p->device[0] &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, p->device, strlen(p->device) + 1))
+		return -errno;
+	return 0;
+}
+
+/*
+ * A tunnel probe's socket is marked for lb_probe before each connect, with
+ * its MSS: the reset that ends a probe keeps the mark but forgets the MSS.
+ * 0 or -errno.
  */
 static int sock_tune(const struct probe *p, int fd)
 {
@@ -345,9 +358,6 @@ static int sock_tune(const struct probe *p, int fd)
 	if (p->spec.mark &&
 	    (setsockopt(fd, SOL_SOCKET, SO_MARK, &p->spec.mark, sizeof(p->spec.mark)) ||
 	     setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss))))
-		return -errno;
-	if (p->device[0] &&
-	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, p->device, strlen(p->device) + 1))
 		return -errno;
 	return 0;
 }
@@ -370,16 +380,18 @@ static int conn_socket(struct probe *p)
 	int af = p->spec.family == LB_FAMILY_IPV4 ? AF_INET : AF_INET6;
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET | (p->req ? EPOLLIN : 0),
 				  .data.ptr = p };
-	int fd;
+	int fd, rc;
 
 	if (p->fd >= 0)
 		return 0;
 	fd = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (epoll_ctl(p->ps->conn.ep, EPOLL_CTL_ADD, fd, &ev)) {
+	rc = sock_bind(p, fd);
+	if (rc || epoll_ctl(p->ps->conn.ep, EPOLL_CTL_ADD, fd, &ev)) {
+		rc = rc ? rc : -errno;
 		close(fd);
-		return -errno;
+		return rc;
 	}
 	p->fd = fd;
 	return 0;
@@ -529,7 +541,7 @@ static size_t discard(char *ptr, size_t size, size_t n, void *data)
 
 static int curl_sockopt(void *data, curl_socket_t fd, curlsocktype purpose)
 {
-	return sock_tune(data, fd) ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
+	return sock_bind(data, fd) || sock_tune(data, fd) ? CURL_SOCKOPT_ERROR : CURL_SOCKOPT_OK;
 }
 
 /* The request goes to the backend's address; with a host, the URL names
