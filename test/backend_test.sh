@@ -72,14 +72,7 @@ lo_has() { [[ $(nsx "$1" ip addr show dev lo) == *" $2/"* ]]; }
 has_xdp() { [[ $(nsx "$1" ip -d link show b0) == *prog/xdp* ]]; }
 
 # N connections through the VIP; the backends that answered, one a line.
-conns() {
-	nsx "$cl" /usr/bin/python3 -c "
-import socket, sys
-for _ in range(int(sys.argv[1])):
-    c = socket.create_connection(('198.18.100.1', 80), timeout=2)
-    print(c.makefile('rb').readline().decode().strip())
-    c.close()" "$1"
-}
+conns() { netns_vip_conns "$cl" "$1" 2; }
 
 step "bad input: refused with where and why, nothing changed"
 printf 'interfaces = b0\nvips 198.18.100.1\n' >"$work/bad1.conf"

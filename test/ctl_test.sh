@@ -290,14 +290,7 @@ with open(out + ".done", "w") as w:
     w.write("broken %d\n" % broken)
 PY
 # N new connections; the backend names that answered.
-newconns() {
-	nsx "$cl" /usr/bin/python3 -c "
-import socket, sys
-for _ in range(int(sys.argv[1])):
-    c = socket.create_connection(('198.18.100.1', 80), timeout=5)
-    print(c.makefile('rb').readline().decode().strip())
-    c.close()" "$1"
-}
+newconns() { netns_vip_conns "$cl" "$1"; }
 
 step "drain: new connections avoid the backend, established ones go on"
 newconns 40 >"$work/before"

@@ -121,6 +121,18 @@ netns_backend_hosts() {
 # A timestamped progress line.
 netns_step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
 
+# netns_vip_conns NS N [TIMEOUT_S]: N new TCP connections from NS to
+# 198.18.100.1:80, one after another; each answer's first line (the echo
+# servers' backend name) on stdout. Fails at the first that fails.
+netns_vip_conns() {
+	nsx "$1" /usr/bin/python3 -c "
+import socket, sys
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(('198.18.100.1', 80), timeout=float(sys.argv[2]))
+    print(c.makefile('rb').readline().decode().strip())
+    c.close()" "$2" "${3:-5}"
+}
+
 # netns_unit_caps BUILD: lbd.service's bounding set, as setpriv spells it
 # ("-all,+bpf,+perfmon,..."), for tests that run lbd with only what the
 # unit gives it.
