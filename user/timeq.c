@@ -4,43 +4,43 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static void slot_put(struct timeq *q, size_t i, struct timeq_slot *e)
+static void ent_put(struct timeq *q, size_t i, struct timeq_ent ent)
 {
-	q->v[i] = e;
-	e->pos = i;
+	q->v[i] = ent;
+	ent.slot->pos = i;
 }
 
-static void slot_up(struct timeq *q, size_t i)
+static void ent_up(struct timeq *q, size_t i)
 {
-	struct timeq_slot *e = q->v[i];
+	struct timeq_ent ent = q->v[i];
 
-	while (i && q->v[(i - 1) / 2]->due_us > e->due_us) {
-		slot_put(q, i, q->v[(i - 1) / 2]);
+	while (i && q->v[(i - 1) / 2].due_us > ent.due_us) {
+		ent_put(q, i, q->v[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
-	slot_put(q, i, e);
+	ent_put(q, i, ent);
 }
 
-static void slot_down(struct timeq *q, size_t i)
+static void ent_down(struct timeq *q, size_t i)
 {
-	struct timeq_slot *e = q->v[i];
+	struct timeq_ent ent = q->v[i];
 	size_t c;
 
 	while ((c = 2 * i + 1) < q->n) {
-		if (c + 1 < q->n && q->v[c + 1]->due_us < q->v[c]->due_us)
+		if (c + 1 < q->n && q->v[c + 1].due_us < q->v[c].due_us)
 			c++;
-		if (q->v[c]->due_us >= e->due_us)
+		if (q->v[c].due_us >= ent.due_us)
 			break;
-		slot_put(q, i, q->v[c]);
+		ent_put(q, i, q->v[c]);
 		i = c;
 	}
-	slot_put(q, i, e);
+	ent_put(q, i, ent);
 }
 
 int timeq_reserve(struct timeq *q, size_t n)
 {
 	size_t cap = q->cap ? q->cap : 64;
-	struct timeq_slot **v;
+	struct timeq_ent *v;
 
 	while (cap < n)
 		cap *= 2;
@@ -58,33 +58,42 @@ int timeq_add(struct timeq *q, struct timeq_slot *e)
 {
 	if (timeq_reserve(q, q->n + 1))
 		return -ENOMEM;
-	slot_put(q, q->n++, e);
-	slot_up(q, q->n - 1);
+	q->v[q->n++] = (struct timeq_ent){ .due_us = e->due_us, .slot = e };
+	ent_up(q, q->n - 1);
 	return 0;
+}
+
+/* The entry at i has a new due time: up or down to its place. */
+static void ent_moved(struct timeq *q, size_t i)
+{
+	struct timeq_slot *e = q->v[i].slot;
+
+	ent_up(q, i);
+	ent_down(q, e->pos);
 }
 
 void timeq_del(struct timeq *q, struct timeq_slot *e)
 {
 	size_t i = e->pos;
 
-	if (i >= q->n || q->v[i] != e)
+	if (i >= q->n || q->v[i].slot != e)
 		return;		/* not in it */
 	e->pos = SIZE_MAX;
 	if (i == --q->n)
 		return;
-	slot_put(q, i, q->v[q->n]);
-	timeq_moved(q, q->v[i]);
+	ent_put(q, i, q->v[q->n]);
+	ent_moved(q, i);
 }
 
 void timeq_moved(struct timeq *q, struct timeq_slot *e)
 {
-	slot_up(q, e->pos);
-	slot_down(q, e->pos);
+	q->v[e->pos].due_us = e->due_us;
+	ent_moved(q, e->pos);
 }
 
 struct timeq_slot *timeq_first(const struct timeq *q)
 {
-	return q->n ? q->v[0] : NULL;
+	return q->n ? q->v[0].slot : NULL;
 }
 
 void timeq_free(struct timeq *q)
