@@ -15,15 +15,17 @@
  * With "reuse", each backend keeps one socket, registered once, and a
  * probe is a connect() and a connect(AF_UNSPEC), which resets the
  * connection and leaves the socket ready for the next: what user/probe.c
- * does.
+ * does. With "http", the same kept socket carries lbd's HTTP check: the
+ * request once connected, one read of the answer, then the reset.
  *
- * Usage: bench_connect N WARM WINDOW [reuse]
+ * Usage: bench_connect N WARM WINDOW [reuse|http]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -75,13 +77,18 @@ static void probe_start(int ep, unsigned int i)
 		close(fd);
 }
 
-/* reuse: backend i's socket, made and registered on first use. */
+/* reuse, http: backend i's socket, made and registered on first use. */
 static int *fds;
-static unsigned char *busy;
+static unsigned char *busy;	/* 0: idle, 1: connecting, 2 (http): request sent */
+static int http;
+
+static const char request[] = "GET /health HTTP/1.1\r\nHost: 198.19.0.1\r\n"
+			      "Connection: close\r\nUser-Agent: sluice-lbd\r\n\r\n";
 
 static void reuse_start(int ep, unsigned int i)
 {
-	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.u32 = i };
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET | (http ? EPOLLIN : 0),
+				  .data.u32 = i };
 	struct sockaddr_in sin = backend(i);
 	struct sockaddr un = { .sa_family = AF_UNSPEC };
 
@@ -102,9 +109,18 @@ static void reuse_start(int ep, unsigned int i)
 static int reuse_done(unsigned int i)
 {
 	struct sockaddr un = { .sa_family = AF_UNSPEC };
+	char head[32];
 
 	if (!busy[i])
 		return 0;	/* the reset's own wake-up */
+	if (http && busy[i] == 1) {
+		busy[i] = 2;
+		if (send(fds[i], request, strlen(request), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+			return 0;
+	} else if (http && recv(fds[i], head, sizeof(head), MSG_DONTWAIT) < 0 &&
+		   errno == EAGAIN) {
+		return 0;
+	}
 	busy[i] = 0;
 	connect(fds[i], &un, sizeof(un));
 	return 1;
@@ -122,11 +138,12 @@ int main(int argc, char **argv)
 	uint64_t ticks;
 
 	if (argc < 4 || argc > 5) {
-		fprintf(stderr, "usage: bench_connect N WARM WINDOW [reuse]\n");
+		fprintf(stderr, "usage: bench_connect N WARM WINDOW [reuse|http]\n");
 		return EXIT_FAILURE;
 	}
 	n = (unsigned int)atoi(argv[1]);
 	reuse = argc == 5;
+	http = reuse && !strcmp(argv[4], "http");
 	fds = malloc(n * sizeof(*fds));
 	busy = calloc(n, 1);
 	for (i = 0; fds && i < n; i++)

@@ -24,7 +24,9 @@
 #   ROW is TYPE:N (tcp:1000, http:10000); default: tcp and http at 1000
 #   and 10000. TYPE floor is test/bench_connect: the system calls of lbd's
 #   TCP check (a kept socket reconnected) and nothing else, the least such
-#   a checker pays; TYPE fresh is the same with a new socket per probe. --seconds: the window (default 20). BENCH_PERF=FILE records
+#   a checker pays; TYPE httpfloor is the same for lbd's HTTP check (the
+#   request, one read of the answer); TYPE fresh is TCP with a new socket
+#   per probe. --seconds: the window (default 20). BENCH_PERF=FILE records
 #   lbd with perf (call graphs) over the window of the last row into FILE.
 set -euo pipefail
 
@@ -144,22 +146,23 @@ where="on the sending CPU"
 echo "window ${seconds} s, interval ${interval_ms} ms, receive paths $where"
 echo "CPU in % of one core; load: 1-minute average at the end"
 echo "fds: lbd's open descriptors at the end; failed: backends whose last probe failed"
-printf '%-5s %6s %9s %8s %6s %6s %7s %6s %5s %6s %6s %6s %5s\n' \
+printf '%-9s %6s %9s %8s %6s %6s %7s %6s %5s %6s %6s %6s %5s\n' \
 	type N probes/s lbd_cpu user sys server up down failed fds tw load
 # floor KIND N: bench_connect's own numbers in the same columns.
 floor() {
 	local r mode=()
 	[ "$1" = floor ] && mode=(reuse)
+	[ "$1" = httpfloor ] && mode=(http)
 	r=$(nsenter --net="/run/netns/$lb" "${pin_lbd[@]}" "$build/test/bench_connect" "$2" 3 \
 		"$seconds" "${mode[@]}")
 	read -r rate user sys <<<"$r"
-	printf '%-5s %6s %9s %7.1f%% %5.1f%% %5.1f%% %7s %6s %5s %6s %6s %6s %5s\n' "$1" "$2" "$rate" \
+	printf '%-9s %6s %9s %7.1f%% %5.1f%% %5.1f%% %7s %6s %5s %6s %6s %6s %5s\n' "$1" "$2" "$rate" \
 		"$(awk "BEGIN { print $user + $sys }")" "$user" "$sys" - - - - - - "$(cut -d' ' -f1 /proc/loadavg)"
 }
 
 for row in "${rows[@]}"; do
 	kind=${row%%:*} n=${row#*:}
-	if [ "$kind" = floor ] || [ "$kind" = fresh ]; then
+	if [ "$kind" = floor ] || [ "$kind" = httpfloor ] || [ "$kind" = fresh ]; then
 		floor "$kind" "$n"
 		continue
 	fi
@@ -194,7 +197,7 @@ def pct(a, b, field=None):
     d = sum(b) - sum(a) if field is None else b[field] - a[field]
     return "%.1f%%" % (100.0 * d / int(tck) / secs)
 rate = "-" if "-" in (p0, p1) else "%.0f" % ((int(p1) - int(p0)) / secs)
-print("%-5s %6s %9s %8s %6s %6s %7s %6s %5s %6s %6s %6s %5s" % (
+print("%-9s %6s %9s %8s %6s %6s %7s %6s %5s %6s %6s %6s %5s" % (
     kind, n, rate, pct(l0, l1), pct(l0, l1, 0), pct(l0, l1, 1), pct(s0, s1),
     *counts.split(), fds, tw, load))
 PY
