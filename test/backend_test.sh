@@ -30,11 +30,7 @@ test_cleanup() {
 	true
 }
 step() { echo "== $*"; }
-fail() {
-	echo "backend_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+fail() { netns_fail backend_test "$work/lbd.log" "$@"; }
 on() { # NS ARGS...: the tool in a backend namespace, with its own state dir
 	local ns=$1
 	shift

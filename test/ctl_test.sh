@@ -34,12 +34,8 @@ test_cleanup() {
 	touch "$work/stop"
 }
 
-step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
-fail() {
-	echo "ctl_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+step() { netns_step "$@"; }
+fail() { netns_fail ctl_test "$work/lbd.log" "$@"; }
 
 # --- the testbed: client, router, node, two backends ------------------------
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"

@@ -40,11 +40,7 @@ test_cleanup() {
 	[ -n "$lbd_pid" ] && kill "$lbd_pid" 2>/dev/null
 }
 
-fail() {
-	echo "e2e_datapath: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+fail() { netns_fail e2e_datapath "$work/lbd.log" "$@"; }
 
 netns_topology "$cl" "$rt" "$lb" "$pass"
 netns_add "$be1" "$be2"

@@ -75,11 +75,7 @@ margin_ms=2000
 
 # The trap stops the clients; the namespaces' processes die with them.
 test_cleanup() { touch "$work/stop"; }
-fail() {
-	echo "health_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+fail() { netns_fail health_test "$work/lbd.log" "$@"; }
 now_ms() { date +%s%3N; }
 ctl() { "$lbctl" -s "$sock" "$@"; }
 

@@ -49,12 +49,8 @@ test_cleanup() {
 	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
 }
 
-step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
-fail() {
-	echo "health_tunnel_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+step() { netns_step "$@"; }
+fail() { netns_fail health_tunnel_test "$work/lbd.log" "$@"; }
 
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"

@@ -39,12 +39,8 @@ test_cleanup() {
 	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
 }
 
-step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
-fail() {
-	echo "lbd_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+step() { netns_step "$@"; }
+fail() { netns_fail lbd_test "$work/lbd.log" "$@"; }
 # lbd and bpftool run through nsenter: network namespace only.
 innet() { nsenter --net="/run/netns/$lb" "$@"; }
 

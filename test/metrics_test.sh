@@ -32,11 +32,7 @@ test_cleanup() {
 	true
 }
 step() { echo "== $*"; }
-fail() {
-	echo "metrics_test: FAIL: $*" >&2
-	[ -f "$work/lbd.log" ] && sed 's/^/  lbd log: /' "$work/lbd.log" >&2
-	exit 1
-}
+fail() { netns_fail metrics_test "$work/lbd.log" "$@"; }
 
 netns_topology "$cl" "$rt" "$lb" "$build/kern/lb_pass.bpf.o"
 netns_backends "$rt" "$build/kern/lb_decap.bpf.o" "$be1" "$be2"

@@ -121,6 +121,16 @@ netns_backend_hosts() {
 # A timestamped progress line.
 netns_step() { echo "== $(date +%s.%N | cut -c1-14) $*"; }
 
+# netns_fail NAME LBD_LOG WHY...: a test's failure, told on stderr with
+# lbd's log (when there is one) under it; exits 1.
+netns_fail() {
+	local name=$1 log=$2
+	shift 2
+	echo "$name: FAIL: $*" >&2
+	[ -f "$log" ] && sed 's/^/  lbd log: /' "$log" >&2
+	exit 1
+}
+
 # netns_vip_conns NS N [TIMEOUT_S]: N new TCP connections from NS to
 # 198.18.100.1:80, one after another; each answer's first line (the echo
 # servers' backend name) on stdout. Fails at the first that fails.
