@@ -45,10 +45,7 @@ static void setup(void)
 					&(struct lb_flow_head){ .magic = LB_FLOW_HEAD_MAGIC,
 								.seed_set = FT_SEED_SET,
 								.seed_tag = FT_SEED_TAG }), 0);
-	cr_assert_eq(testbed_config(skel->obj), 0);
-	cr_assert_eq(testbed_vip_add(skel->obj, "198.18.100.1", 80, IPPROTO_TCP, 0), 0);
-	vip.id = 0;
-	cr_assert_eq(testbed_backends(skel->obj, &vip, LB_FAMILY_IPV4, 16, 1), 0);
+	cr_assert_eq(testbed_one_vip(skel->obj, &vip), 0);
 }
 
 static void teardown(void)

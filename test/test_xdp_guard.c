@@ -46,10 +46,7 @@ static void setup(void)
 	cr_assert_gt(ncpu, 0);
 	skel = lb_xdp__open_and_load();
 	cr_assert_not_null(skel, "cannot load lb_xdp");
-	cr_assert_eq(testbed_config(skel->obj), 0);
-	cr_assert_eq(testbed_vip_add(skel->obj, "198.18.100.1", 80, IPPROTO_TCP, 0), 0);
-	vip.id = 0;
-	cr_assert_eq(testbed_backends(skel->obj, &vip, LB_FAMILY_IPV4, 16, 1), 0);
+	cr_assert_eq(testbed_one_vip(skel->obj, &vip), 0);
 }
 
 static void teardown(void)

@@ -80,6 +80,16 @@ int testbed_backend_up(struct bpf_object *obj, const struct maglev_backend *b, i
 	return bpf_map_update_elem(fd, &b->id, &be, BPF_ANY) ? -errno : 0;
 }
 
+int testbed_one_vip(struct bpf_object *obj, struct testbed_vip *vip)
+{
+	int rc = testbed_config(obj);
+
+	if (!rc)
+		rc = testbed_vip_add(obj, "198.18.100.1", 80, IPPROTO_TCP, 0);
+	vip->id = 0;
+	return rc ? rc : testbed_backends(obj, vip, LB_FAMILY_IPV4, 16, 1);
+}
+
 int testbed_table(struct bpf_object *obj, struct testbed_vip *vip)
 {
 	int fd = testbed_map_fd(obj, "vip_tables");

@@ -36,6 +36,10 @@ int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uin
 int testbed_backends(struct bpf_object *obj, struct testbed_vip *vip, uint8_t family,
 		     size_t n, uint32_t first_id);
 
+/* The usual single-VIP bed: lb_cfg, VIP 0 at 198.18.100.1:80/tcp and 16
+ * IPv4 backends (ids 1-16), all up; vip describes it. 0 or -errno. */
+int testbed_one_vip(struct bpf_object *obj, struct testbed_vip *vip);
+
 /* Rebuild vip's table from vip->backends (after the caller changed them)
  * and swap it in. 0 or -errno. */
 int testbed_table(struct bpf_object *obj, struct testbed_vip *vip);
