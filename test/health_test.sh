@@ -411,4 +411,25 @@ after=$(health tcp-closed 198.18.3.3 | cut -d'|' -f1,2,4)
 [ "$after" = "$before" ] || fail "after the restart: '$after', before: '$before'"
 grep -q 'state restored from' "$work/lbd.log" || fail "no state restored line"
 
+# tcp-up has 198.18.3.3 up, tcp-closed has it down. A reload gives both
+# one new check of the open port: one new target, fed by VIPs that
+# disagree. It starts unknown, so its first verdict (up) reaches both;
+# had it started from either VIP's, tcp-closed would stay down for good.
+netns_step "a new check shared by VIPs that disagree: its first verdict reaches both"
+/usr/bin/python3 - "$work/lbd.json" "$interval" "$((timeout - 10))" "$rise" "$fall" <<'PY'
+import json, sys
+path, interval, timeout, rise, fall = sys.argv[1], *map(int, sys.argv[2:])
+cfg = json.load(open(path))
+for v in cfg["vips"]:
+    if v["name"] in ("tcp-up", "tcp-closed"):
+        v["health_check"] = {"type": "tcp", "port": 81, "interval_ms": interval,
+                             "timeout_ms": timeout, "rise": rise, "fall": fall}
+json.dump(cfg, open(path, "w"), indent=2)
+PY
+log_mark
+kill -HUP "$NETNS_LBD_PID"
+wait_log 'health: 198\.18\.3\.3:81 tcp is up again; VIPs (tcp-up, tcp-closed|tcp-closed, tcp-up)$' 10
+expect tcp-closed 198.18.3.3 up ok '198\.18\.3\.3:81 tcp'
+expect tcp-up 198.18.3.3 up ok '198\.18\.3\.3:81 tcp'
+
 echo "health_test: all passed"

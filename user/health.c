@@ -241,6 +241,11 @@ static void target_changed(struct hc_target *t, enum state_health from, const ch
 
 	target_name(t, name, sizeof(name));
 	target_vips(t, vips, sizeof(vips));
+	/* A new target whose feeds disagreed started unknown: a feed that
+	 * was down comes back up now. */
+	for (i = 0; from == STATE_HEALTH_UNKNOWN && i < t->n_feeds; i++)
+		if (st->vips[t->feeds[i].vip].be[t->feeds[i].be].hl.health == STATE_HEALTH_DOWN)
+			from = STATE_HEALTH_DOWN;
 	if (t->run.health == STATE_HEALTH_DOWN) {
 		t->h->c->changes[STATE_HEALTH_DOWN]++;
 		log_warn("health: %s is down (%s); %s", name, reason, vips);
@@ -399,20 +404,35 @@ static int feeds_set(struct hc_target *t, const struct want *w, size_t a, size_t
 }
 
 /*
+ * The health a new target starts from: what the state model has for its
+ * feeds (saved health, after a restart) when they agree. When they do not
+ * (the VIPs checked the backend apart before), unknown: each feed keeps its
+ * own until the target's first verdict, which then reaches them all.
+ */
+static enum state_health feeds_agreed(const struct hc_target *t, const struct state *st)
+{
+	enum state_health h = st->vips[t->feeds[0].vip].be[t->feeds[0].be].hl.health;
+	size_t i;
+
+	for (i = 1; i < t->n_feeds; i++)
+		if (st->vips[t->feeds[i].vip].be[t->feeds[i].be].hl.health != h)
+			return STATE_HEALTH_UNKNOWN;
+	return h;
+}
+
+/*
  * What a target knows goes to feeds that do not know it yet (a VIP that
- * now lists a backend already probed for another), and a new target starts
- * from what the state model has (saved health, after a restart).
+ * now lists a backend already probed for another); a new target starts
+ * from feeds_agreed().
  */
 static void feeds_sync(struct hc_target *t, struct state *st, bool is_new)
 {
-	const struct state_health_info *first;
 	size_t i;
 
 	if (!t->n_feeds)
 		return;
-	first = &st->vips[t->feeds[0].vip].be[t->feeds[0].be].hl;
 	if (is_new) {
-		t->run.health = first->health;
+		t->run.health = feeds_agreed(t, st);
 		return;
 	}
 	for (i = 0; i < t->n_feeds; i++) {
