@@ -597,6 +597,7 @@ Test(config, health_via)
 	cr_assert_eq(v->health.type, CONFIG_HC_HTTPS);
 	cr_assert_eq(v->health.port, 8443);
 	cr_assert_str_eq(v->health.host, "api.example");
+	cr_assert_str_eq(vip_named(cfg, "direct")->health.host, "[fd00::1]");
 	config_free(cfg);
 }
 

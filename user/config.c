@@ -1115,15 +1115,33 @@ static bool name_ok(const char *s)
  * there for whoever reads them. A timeout longer than the interval makes no
  * sense, so the default timeout is capped at the interval.
  */
-/* A Host header: a name or an address, and an optional port. */
-static bool hc_host_ok(const char *s)
+/*
+ * What is wrong with a Host header's host, or NULL: a name, an IPv4
+ * address, or an IPv6 address in brackets. No port: the probe adds the
+ * check's own, so one written here would be sent twice.
+ */
+static const char *hc_host_problem(const char *s)
 {
+	static const char name_chars[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	struct in6_addr a6;
+	char inner[INET6_ADDRSTRLEN];
 	size_t len = strlen(s);
 
 	if (!len || len > CONFIG_HC_HOST_MAX)
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
-	       len;
+		return "not a host name or address";
+	if (s[0] == '[') {
+		if (s[len - 1] != ']' || len - 2 >= sizeof(inner))
+			return "not an IPv6 address in brackets";
+		memcpy(inner, s + 1, len - 2);
+		inner[len - 2] = '\0';
+		return inet_pton(AF_INET6, inner, &a6) == 1 ? NULL : "not an IPv6 address in brackets";
+	}
+	if (inet_pton(AF_INET6, s, &a6) == 1)
+		return "an IPv6 address goes in brackets, as in [fd00::1]";
+	if (strchr(s, ':'))
+		return "takes no port: the check's port is the one sent";
+	return strspn(s, name_chars) == len ? NULL : "not a host name or address";
 }
 
 /* Keys that only an HTTP check takes. */
@@ -1142,10 +1160,12 @@ static void hc_http_parse(struct config_ctx *c, json_t *hc, struct config_health
 		return;
 	hc_path_parse(c, hc, h->path);
 	if (get_string(c, hc, "host", false, &s) > 0) {
-		if (hc_host_ok(s))
-			snprintf(h->host, sizeof(h->host), "%s", s);
+		const char *why = hc_host_problem(s);
+
+		if (why)
+			ctx_err_at(c, "host", "%s", why);
 		else
-			ctx_err_at(c, "host", "not a host name or address");
+			snprintf(h->host, sizeof(h->host), "%s", s);
 	}
 	if (get_int(c, hc, "status", false, 100, 599, &n) > 0)
 		h->status = (__u16)n;
