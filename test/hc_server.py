@@ -11,6 +11,10 @@ Usage:
       Accepts connections and never says a word.
   hc_server.py count ADDRESS PORT --log FILE
       Accepts connections and closes them; each is a line "TIME accept" in LOG.
+  hc_server.py short ADDRESS PORT
+      Reads the request, answers the start of a status line ("HTTP/1.1 2")
+      and closes, the answer and the close in one segment (corked): a
+      checker woken once must read both.
 """
 import argparse
 import http.server
@@ -79,16 +83,28 @@ def serve_count(args):
         c.close()
 
 
+def serve_short(args):
+    s = listener(args.address, args.port)
+    while True:
+        c, _ = s.accept()
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        c.recv(4096)
+        c.send(b"HTTP/1.1 2")
+        c.close()
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["http", "silent", "count"])
+    p.add_argument("mode", choices=["http", "silent", "count", "short"])
     p.add_argument("address")
     p.add_argument("port", type=int)
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--drain")
     p.add_argument("--log")
     args = p.parse_args()
-    {"http": serve_http, "silent": serve_silent, "count": serve_count}[args.mode](args)
+    modes = {"http": serve_http, "silent": serve_silent, "count": serve_count,
+             "short": serve_short}
+    modes[args.mode](args)
 
 
 main()

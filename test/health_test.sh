@@ -8,6 +8,8 @@
 #   a closed port                          down (refused)
 #   a server that accepts and never answers an HTTP request
 #                                          down (timeout after N ms)
+#   a server that sends half a status line and closes, in one segment
+#                                          down (not an HTTP answer)
 #   a server whose NIC drops every SYN (XDP, lb_syndrop)
 #                                          down (timeout after N ms)
 #   HTTP 200 / HTTP 503                    up / down (status 503)
@@ -117,6 +119,7 @@ serve "$zoo" "$hc" count 198.18.3.3 81 --log "$work/count81"
 serve "$zoo" "$hc" silent 198.18.3.3 83
 serve "$zoo" "$hc" http 198.18.3.3 85 --log "$work/http85"
 serve "$zoo" "$hc" http 198.18.3.3 87 --tls "$work/cert.pem" "$work/key.pem"
+serve "$zoo" "$hc" short 198.18.3.3 88
 serve "$deaf" "$hc" count 198.18.3.4 84 --log "$work/count84"
 
 listening() { # NS ADDRESS:PORT
@@ -136,7 +139,7 @@ listening "$be1" 0.0.0.0:80
 listening "$be2" 0.0.0.0:80
 listening "$be1" 198.18.3.1:8080
 listening "$be2" 198.18.3.2:8080
-for p in 81 83 85 87; do listening "$zoo" "198.18.3.3:$p"; done
+for p in 81 83 85 87 88; do listening "$zoo" "198.18.3.3:$p"; done
 listening "$deaf" 198.18.3.4:84
 
 # --- the config -------------------------------------------------------------
@@ -171,6 +174,8 @@ EOF
 	vip tcp-closed 198.18.100.13 "$(check tcp 82)" "$zoo_be"
 	echo ","
 	vip http-silent 198.18.100.14 "$(check http 83)" "$zoo_be"
+	echo ","
+	vip http-short 198.18.100.20 "$(check http 88)" "$zoo_be"
 	echo ","
 	vip tcp-deaf 198.18.100.15 "$(check tcp 84)" '{ "address": "198.18.3.4" }'
 	echo ","
@@ -239,6 +244,7 @@ netns_step "each kind of server: what lbctl and the log say"
 expect tcp-up 198.18.3.3 up ok '198\.18\.3\.3:81 tcp'
 expect tcp-closed 198.18.3.3 down refused '198\.18\.3\.3:82 tcp'
 expect http-silent 198.18.3.3 down 'timeout after 250 ms' '198\.18\.3\.3:83 http/'
+expect http-short 198.18.3.3 down 'not an HTTP answer' '198\.18\.3\.3:88 http/'
 expect tcp-deaf 198.18.3.4 down 'timeout after 250 ms' '198\.18\.3\.4:84 tcp'
 expect http-200 198.18.3.3 up ok '198\.18\.3\.3:85 http/status/200'
 expect http-503 198.18.3.3 down 'status 503' '198\.18\.3\.3:85 http/status/503'
@@ -256,8 +262,8 @@ netns_step "one probe for a backend two VIPs check the same way"
 ctl -j status | /usr/bin/python3 -c '
 import json, sys
 h = json.load(sys.stdin)["health"]
-# web-http 2, web-tcp 2, the zoo 8 (tcp-up and tcp-up-too share one).
-assert h["targets"] == 12 and h["backends"] == 13, h' || fail "targets: $(ctl -j status)"
+# web-http 2, web-tcp 2, the zoo 9 (tcp-up and tcp-up-too share one).
+assert h["targets"] == 13 and h["backends"] == 14, h' || fail "targets: $(ctl -j status)"
 window=4
 start=$(wc -l <"$work/count81")
 sleep $window

@@ -159,28 +159,12 @@ static void http_send(struct probe *p)
 		p->sent = true;
 }
 
-/* http: the answer's status line, read as it comes. */
-static void http_read(struct probe *p, __u32 events)
+/* http: what the answer's status line says, once it is in (status > 0)
+ * or cannot come (0). */
+static void http_verdict(struct probe *p, int status)
 {
 	char why[PROBE_REASON_MAX];
-	ssize_t n = recv(p->fd, p->head + p->head_len, sizeof(p->head) - p->head_len,
-			 MSG_DONTWAIT);
-	int status, err;
 
-	if (n < 0 && errno == EAGAIN) {
-		err = conn_error(p, events);
-		if (err)
-			fail_errno(p, err);
-		return;
-	}
-	if (n < 0) {
-		fail_errno(p, errno);
-		return;
-	}
-	p->head_len += (size_t)n;
-	status = probe_http_status(p->head, p->head_len);
-	if (status == 0 && n > 0 && p->head_len < sizeof(p->head))
-		return;		/* more to come */
 	if (status <= 0) {
 		finish(p, false, p->head_len ? "not an HTTP answer" : "closed without an answer");
 		return;
@@ -191,6 +175,37 @@ static void http_read(struct probe *p, __u32 events)
 	}
 	snprintf(why, sizeof(why), "status %d", status);
 	finish(p, false, why);
+}
+
+/* http: the answer's status line, read as it comes. The socket is
+ * edge-triggered: read until it has no more, or a short answer and its
+ * close, come in one wake-up, would wait for the deadline. */
+static void http_read(struct probe *p, __u32 events)
+{
+	ssize_t n;
+	int status, err;
+
+	for (;;) {
+		n = recv(p->fd, p->head + p->head_len, sizeof(p->head) - p->head_len,
+			 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			err = conn_error(p, events);
+			if (err)
+				fail_errno(p, err);
+			return;	/* more to come */
+		}
+		if (n < 0) {
+			fail_errno(p, errno);
+			return;
+		}
+		p->head_len += (size_t)n;
+		status = probe_http_status(p->head, p->head_len);
+		if (status != 0 || n == 0 || p->head_len == sizeof(p->head))
+			break;
+	}
+	http_verdict(p, status);
 }
 
 /* A connection probe's socket is ready: connected (tcp: done; http: send),
@@ -514,6 +529,7 @@ static void curl_results(struct probes *ps)
 {
 	char why[PROBE_REASON_MAX];
 	struct probe *p;
+	CURLcode rc;
 	CURLMsg *m;
 	long status;
 	int left;
@@ -521,15 +537,17 @@ static void curl_results(struct probes *ps)
 	while ((m = curl_multi_info_read(ps->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		/* The message is libcurl's only until the handle leaves. */
+		rc = m->data.result;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-		curl_multi_remove_handle(ps->multi, m->easy_handle);
+		curl_multi_remove_handle(ps->multi, p->easy);
 		status = 0;
 		curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &status);
-		if (m->data.result == CURLE_OK && status == p->spec.status) {
+		if (rc == CURLE_OK && status == p->spec.status) {
 			finish(p, true, "ok");
 			continue;
 		}
-		http_reason(p, m->data.result, why, sizeof(why));
+		http_reason(p, rc, why, sizeof(why));
 		finish(p, false, why);
 	}
 }
@@ -628,7 +646,9 @@ struct probes *probes_new(sd_event *loop)
 	ps->conn.ep = ps->curl.ep = -1;
 	ps->multi = curl_ready ? curl_multi_init() : NULL;
 	if (!ps->multi ||
-	    sd_event_add_time_relative(loop, &ps->curl_timer, CLOCK_MONOTONIC, 0, 0,
+	    /* Accuracy 1 ms, as the deadlines': 0 would be sd-event's default
+	     * of 250 ms, late by up to that much on an https timeout. */
+	    sd_event_add_time_relative(loop, &ps->curl_timer, CLOCK_MONOTONIC, 0, 1000,
 				       on_curl_timer, ps) < 0 ||
 	    sd_event_add_time(loop, &ps->deadline_timer, CLOCK_MONOTONIC, 0, 1000, on_deadline,
 			      ps) < 0 ||
