@@ -350,6 +350,24 @@ ctl_rc 78 config validate "$work/bad.json"
 grep -q '/vips/0/address: ' "$work/out" && grep -q '/tunnel_source' "$work/out" ||
 	fail "validate listed: $(cat "$work/out")"
 
+step "config validate from a pipe: lbctl copies it; a raw pipe is refused at once"
+ctl config validate <(cat "$work/new.json") >"$work/out" || fail "from a pipe: $(cat "$work/out")"
+grep -q 'valid: 2 VIPs' "$work/out" || fail "validate of a pipe said: $(cat "$work/out")"
+# A client that passes the read end of a pipe nobody writes to: lbd must
+# answer it, not wait on it, and go on serving.
+nsx "$lb" timeout 10 /usr/bin/python3 -c '
+import array, json, os, socket, sys
+r, w = os.pipe()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r]).tobytes())]
+s.sendmsg([b"{\"cmd\": \"config.validate\"}\n"], fds)
+reply = json.loads(s.makefile().readline())
+assert reply == {"ok": False, "code": "bad_request",
+                 "error": "the config sent is not a regular file"}, reply
+' "$sock" || fail "a pipe passed as the config was not refused at once"
+ctl status >/dev/null || fail "lbd does not answer after the pipe"
+
 step "config diff predicts what config apply installs, slot for slot"
 "$src/test/lbmaps.py" "$pins" 198.18.100.1 80 >"$work/before"
 ctl -j config diff "$work/new.json" >"$work/diff" || fail "diff: $(cat "$work/diff")"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "cfgdiff.h"
@@ -614,6 +615,13 @@ bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 no
 /* ------------------------------------------------------------------ */
 /* config */
 
+static bool fd_is_file(int fd)
+{
+	struct stat sb;
+
+	return !fstat(fd, &sb) && S_ISREG(sb.st_mode);
+}
+
 /* The config a request sent as a file (SCM_RIGHTS), parsed and checked as
  * lbd would at a reload. NULL with r filled (CTL_BAD_CONFIG and every
  * error line, or why the file cannot be read). */
@@ -632,6 +640,12 @@ static struct config *config_arg(json_t *req, int fd, char **text, size_t *len,
 		return NULL;
 	if (fd < 0) {
 		fail(r, CTL_BAD_REQUEST, "send the config file with the request (SCM_RIGHTS)");
+		return NULL;
+	}
+	/* Read on the loop: a pipe or a socket whose writer never writes
+	 * would stop lbd. lbctl sends such input as a file of its own. */
+	if (!fd_is_file(fd)) {
+		fail(r, CTL_BAD_REQUEST, "the config sent is not a regular file");
 		return NULL;
 	}
 	rc = config_fd_read(fd, text, len);

@@ -25,7 +25,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <jansson.h>
@@ -165,16 +167,54 @@ static int b_flow(json_t *req, int argc, char **argv, int *file, char *err,
 	return 0;
 }
 
+#define CONFIG_COPY_MAX	(32 * 1024 * 1024 + 1)	/* lbd refuses more (CONFIG_FILE_MAX) */
+
+/* What a pipe or other stream holds, copied into a file of our own: lbd
+ * reads only regular files (it will not wait on a writer). fd or -errno. */
+static int stream_copy(int in)
+{
+	int out = memfd_create("lbctl-config", MFD_CLOEXEC), rc = 0;
+	size_t total = 0;
+	char buf[65536];
+	ssize_t n;
+
+	if (out < 0)
+		return -errno;
+	while (!rc && total < CONFIG_COPY_MAX && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0)
+			rc = errno == EINTR ? 0 : -errno;
+		else if (!(rc = fileio_write_all(out, buf, (size_t)n)))
+			total += (size_t)n;
+	}
+	if (!rc && lseek(out, 0, SEEK_SET) < 0)
+		rc = -errno;
+	if (rc) {
+		close(out);
+		return rc;
+	}
+	return out;
+}
+
 /* The config file goes with the request, as an open file: lbd reads what
  * the caller can read, whatever mount namespace lbd runs in. */
 static int b_config(json_t *req, int argc, char **argv, int *file, char *err,
 		    size_t errlen)
 {
-	*file = open(argv[0], O_RDONLY | O_CLOEXEC);
-	if (*file < 0) {
+	int fd = open(argv[0], O_RDONLY | O_CLOEXEC), copy;
+	struct stat sb;
+
+	if (fd >= 0 && !fstat(fd, &sb) && !S_ISREG(sb.st_mode)) {
+		copy = stream_copy(fd);
+		close(fd);
+		fd = copy;
+		if (copy < 0)
+			errno = -copy;
+	}
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", argv[0], strerror(errno));
 		return EXIT_DATAERR;
 	}
+	*file = fd;
 	json_object_set_new(req, "name", json_string(argv[0]));
 	return 0;
 }
