@@ -32,6 +32,7 @@ lbd_pid=
 test_cleanup() {
 	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
 	touch "$work/stop"
+	umount "$work/state" 2>/dev/null
 }
 
 step() { netns_step "$@"; }
@@ -64,7 +65,9 @@ cat >"$work/lbd.json" <<EOF
 }
 EOF
 # The api VIP's saved state: one backend down by health, one reweighted.
+# A tmpfs of its own, so that a step below can make it read-only.
 mkdir -p "$work/state"
+mount -t tmpfs -o size=4m ctl-test-state "$work/state"
 cat >"$work/state/state.json" <<EOF
 { "format": 1, "saved_ms": 1700000000000, "vips": [
   { "vip": "198.18.100.2:443/tcp", "name": "api", "backends": [
@@ -479,6 +482,22 @@ grep -q ' 0 pinned maps reused' "$work/lbd.log" || fail "the maps were not fresh
 refused "fresh maps"
 [ "$(block_from 198.18.0.1/32)" = operator ] || fail "from: $(block_from 198.18.0.1/32)"
 ctl block del 198.18.0.1 >/dev/null
+gets 5
+
+step "changes the state file cannot keep: in effect, and lbctl says they are not saved"
+mount -o remount,ro "$work/state"
+ctl_rc 1 backend drain web 198.18.3.1
+grep -q 'the change is in effect, but the state file cannot be written' "$work/out" ||
+	fail "drain said: $(cat "$work/out")"
+ctl backend list web | grep -Eq '198\.18\.3\.1 .*drain' || fail "not drained: $(ctl backend list web)"
+ctl_rc 1 block add 198.18.0.1
+grep -q 'the rule is in effect, but the state file cannot be written' "$work/out" ||
+	fail "block add said: $(cat "$work/out")"
+refused "a rule not saved"
+mount -o remount,rw "$work/state"
+ctl backend undrain web 198.18.3.1 >/dev/null || fail "undrain once the file can be written"
+ctl block del 198.18.0.1 >/dev/null || fail "block del once the file can be written"
+grep -q '198.18.0.1' "$work/state/state.json" && fail "the state file still has the rule"
 gets 5
 
 echo "ctl_test: all passed"

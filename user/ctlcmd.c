@@ -912,7 +912,11 @@ static void block_run(const struct ctl_env *env, json_t *req, bool add, const ch
 		return;
 	blocklist_prefix_format(&rule, prefix, sizeof(prefix));
 	log_info("control: %s: block %s %s", who, add ? "add" : "del", prefix);
-	rc = env->block(env->data, add, &rule);
+	rc = env->block(env->data, add, &rule, r->msg, sizeof(r->msg));
+	if (rc == -EIO && r->msg[0]) {	/* applied, not saved: r->msg says so */
+		r->code = CTL_FAILED;
+		return;
+	}
 	if (rc) {
 		block_fail(r, add, prefix, rc);
 		return;

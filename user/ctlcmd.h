@@ -51,8 +51,10 @@ struct ctl_env {
 	/* Add or remove an operator deny rule (r's family, plen and addr),
 	 * applied and saved: 0; -EEXIST (add: the operator has it already);
 	 * -ENOENT (remove: the operator has no such rule); -ENOSPC (the
-	 * lists are full); -errno. */
-	int (*block)(void *data, bool add, const struct blocklist_rule *r);
+	 * lists are full); -EIO with err set (applied, but not saved);
+	 * -errno (nothing changed). */
+	int (*block)(void *data, bool add, const struct blocklist_rule *r, char *err,
+		     size_t errlen);
 	/* Every rule in the maps with its counter, as blocklist_list(). */
 	int (*blocks)(void *data, struct blocklist_rule **rules, size_t *n);
 	/* Drain or undrain the node (withdraw or announce its VIPs), saved

@@ -36,6 +36,17 @@ static struct state *ctl_state(void *data)
 	return ((struct lbd *)data)->st;
 }
 
+/* 0 when the state file is written; else -EIO and what the operator has
+ * to know: done says what holds until a restart. */
+static int ctl_saved(const struct lbd *d, const char *done, char *err, size_t errlen)
+{
+	if (!d->save_failing)
+		return 0;
+	snprintf(err, errlen, "%s, but the state file cannot be written; a restart would "
+		 "forget it (lbd's log says why)", done);
+	return -EIO;
+}
+
 /* An operator's change is in the data path and on disk before lbctl hears
  * back. */
 static int ctl_commit(void *data, char *err, size_t errlen)
@@ -49,11 +60,13 @@ static int ctl_commit(void *data, char *err, size_t errlen)
 		if (!d->save_failing)
 			sd_event_source_set_enabled(d->save_ev, SD_EVENT_OFF);
 	}
-	if (!d->full_due)
-		return 0;
-	snprintf(err, errlen, "the change is in lbd's state, but the maps could not be "
-		 "written; lbd retries every %llu s (its log says why)", RETRY_USEC / 1000000);
-	return -EIO;
+	if (d->full_due) {
+		snprintf(err, errlen, "the change is in lbd's state, but the maps could not be "
+			 "written; lbd retries every %llu s (its log says why)",
+			 RETRY_USEC / 1000000);
+		return -EIO;
+	}
+	return ctl_saved(d, "the change is in effect", err, errlen);
 }
 
 /* What is wrong, one line each, for lbctl status. */
@@ -196,7 +209,8 @@ static void ctl_config_apply(void *data, const char *text, size_t len, const cha
 
 /* lbctl block add/del: the state model's list, the maps, then the file.
  * A write the kernel refuses leaves the list and the maps as they were. */
-static int ctl_block(void *data, bool add, const struct blocklist_rule *r)
+static int ctl_block(void *data, bool add, const struct blocklist_rule *r, char *err,
+		     size_t errlen)
 {
 	struct lbd *d = data;
 	long i = state_block_find(d->st, r);
@@ -226,7 +240,7 @@ static int ctl_block(void *data, bool add, const struct blocklist_rule *r)
 		return rc;
 	}
 	lbd_save_now(d);
-	return 0;
+	return ctl_saved(d, add ? "the rule is in effect" : "the rule is gone", err, errlen);
 }
 
 static int ctl_blocks(void *data, struct blocklist_rule **rules, size_t *n)
@@ -243,12 +257,8 @@ static int ctl_node_drain(void *data, bool drained, char *err, size_t errlen)
 	if (state_node_drain(d->st, drained, clock_wall_ms()))
 		lbd_save_now(d);
 	lbd_announce_now(d);
-	if (d->save_failing) {
-		snprintf(err, errlen, "the node is %s, but the state file cannot be written; a "
-			 "restart would forget it (lbd's log says why)",
-			 drained ? "drained" : "undrained");
+	if (ctl_saved(d, drained ? "the node is drained" : "the node is undrained", err, errlen))
 		return -EIO;
-	}
 	if (d->announce_failing) {
 		snprintf(err, errlen, "the node is %s, but the VIP routes could not be written; "
 			 "lbd retries every %llu s (its log says why)",
