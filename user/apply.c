@@ -1073,9 +1073,15 @@ int apply_state(struct apply *a, const struct state *model, const struct apply_e
 	err[0] = '\0';
 	rc = plan_make(&p);
 	if (!rc) {
-		/* From the first write on, only a full apply may follow. */
+		/* From the first write on, only a full apply may follow, and
+		 * whatever fails is "applied in part": the caller must not
+		 * take it for a refusal. */
 		a->valid = false;
 		rc = plan_write(&p);
+		if (rc && !err[0])
+			snprintf(err, errlen, "%s", strerror(-rc));
+		if (rc)
+			rc = -EIO;
 	}
 	if (!rc)
 		plan_keep(&p);

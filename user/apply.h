@@ -66,10 +66,11 @@ struct apply *apply_new(const struct apply_maps *m);
 void apply_free(struct apply *a);
 
 /*
- * Everything. Returns 0, or -errno with a reason in err. -ENOSPC: the
- * config needs more VIP or backend ids than are free; no map was written.
- * Any other error may leave the writes done before it (apply.c says why
- * that is safe); until a full apply succeeds, apply_dirty() refuses.
+ * Everything. Returns 0, or -errno with a reason in err. -ENOSPC (the
+ * config needs more VIP or backend ids than are free) or -ENOMEM while
+ * planning: no map was written. -EIO: a write failed once writing had
+ * begun, which may leave the writes done before it (apply.c says why that
+ * is safe); until a full apply succeeds, apply_dirty() refuses.
  */
 int apply_state(struct apply *a, const struct state *model, const struct apply_env *env,
 		struct apply_stats *st, char *err, size_t errlen);

@@ -893,6 +893,9 @@ static void block_fail(struct ctl_reply *r, bool add, const char *prefix, int rc
 	else if (rc == -ENOSPC)
 		fail(r, CTL_FAILED, "the block lists are full (%u rules in all)",
 		     LB_BLOCK_RULES_MAX);
+	else if (rc == -EAGAIN)
+		fail(r, CTL_FAILED, "the lists wait for a full apply of the config, which lbd "
+		     "retries every second (its log says why); nothing changed, try again then");
 	else
 		fail(r, CTL_FAILED, "%s %s: %s; the lists are as they were", add ? "adding" :
 		     "removing", prefix, strerror(-rc));

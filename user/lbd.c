@@ -209,14 +209,34 @@ static struct blocklist_rule *block_rules_of(const struct lbd *d, const struct s
 	return r;
 }
 
+/* Whether every VIP of st with an allow list has an id from the last
+ * full apply: after a failed one none has, and an allow list written then
+ * would name no VIP, which leaves the VIP open to every source. */
+static bool allow_ids_known(const struct lbd *d, const struct state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->cfg->n_vips; i++)
+		if (st->cfg->vips[i].n_allow && apply_vip_id(d->ap, i) >= LB_MAX_VIPS)
+			return false;
+	return true;
+}
+
 /* A state's deny and allow lists into the data path, when they changed
- * since last written. 0 or -errno (logged). */
+ * since last written. 0, -EAGAIN (the lists wait for the full apply that
+ * is due), or -errno (logged). */
 static int blocks_apply(struct lbd *d, const struct state *st, const char *why)
 {
 	size_t n = 0;
-	struct blocklist_rule *r = block_rules_of(d, st, &n);
+	struct blocklist_rule *r;
 	int rc;
 
+	if (!allow_ids_known(d, st)) {
+		log_warn("%s: block lists left as they are until the full apply that is due",
+			 why);
+		return -EAGAIN;
+	}
+	r = block_rules_of(d, st, &n);
 	if (!r) {
 		log_err("%s: block lists: %s", why, strerror(ENOMEM));
 		return -ENOMEM;
@@ -266,9 +286,11 @@ static int apply_full(struct lbd *d, const struct state *st, const char *why,
 		log_err("%s: cannot apply the config: %s", why, err);
 		return rc;
 	}
+	/* The maps are the new config's already: a failure from here on is
+	 * "applied in part", never a refusal. */
 	rc = blocks_apply(d, st, why);
 	if (rc)
-		return rc;
+		return -EIO;
 	apply_log(why, st, &as, (clock_mono_us() / 1000) - t0);
 	if (out)
 		*out = as;
@@ -606,10 +628,29 @@ static void blocks_forget_removed(struct lbd *d, const struct state *next)
  * (the maps are on their way to it), and the full apply is retried every
  * second until it succeeds.
  */
+/* What lbd_config_switch() changed before the config could still be
+ * refused, put back as the running config has it. */
+static void switch_undo(struct lbd *d, const struct control_access *acc, bool had_nh,
+			bool had_tp)
+{
+	const struct config *cfg = d->st->cfg;
+
+	d->acc = *acc;
+	if (d->ctl && control_access_set(d->ctl, acc))
+		log_warn("cannot set the control socket's group back: %s", strerror(errno));
+	if (!had_nh)
+		lbd_next_hop_stop(d);
+	else if (!d->nh && lbd_next_hop_start(d, cfg))
+		log_err("cannot follow the next hop again; the data path keeps its last MAC");
+	if (!had_tp)
+		tunnel_detach(d, cfg);
+}
+
 int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 			 const char *why, struct apply_stats *as, char *err, size_t errlen)
 {
-	struct control_access acc;
+	struct control_access acc, old_acc = d->acc;
+	bool had_nh = d->nh != NULL, had_tp = d->tp != NULL;
 	struct state *next = NULL;
 	int rc = -EINVAL;
 
@@ -636,6 +677,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	if (rc == -ENOSPC || rc == -ENOMEM) {
 		snprintf(err, errlen, "%s", rc == -ENOSPC ? "it needs more VIP or backend ids "
 			 "than are free" : strerror(-rc));
+		switch_undo(d, &old_acc, had_nh, had_tp);
 		goto refused;
 	}
 	if (rc) {

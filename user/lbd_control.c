@@ -188,7 +188,7 @@ static void ctl_config_apply(void *data, const char *text, size_t len, const cha
 	}
 	free(own);
 	if (rc == -EINVAL || rc == -ENOSPC || rc == -ENOMEM) {
-		r->code = rc == -EINVAL ? CTL_BAD_CONFIG : CTL_FAILED;
+		r->code = rc == -ENOMEM ? CTL_FAILED : CTL_BAD_CONFIG;
 		r->errors = json_pack("[s]", r->msg);
 		return;
 	}
