@@ -189,8 +189,8 @@ static int queue_add(struct tables *t, __u32 vip_id, const __u32 *table, __u32 s
 	return 0;
 }
 
-int tables_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, size_t n,
-	       __u32 size, char *err, size_t errlen)
+static int table_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, size_t n,
+		     __u32 size, char *err, size_t errlen)
 {
 	struct table_memo memo = { 0 };
 	__u32 slots = n ? size : 0;
@@ -216,6 +216,19 @@ int tables_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, 
 	else
 		snprintf(err, errlen, "building tables: %s", strerror(-rc));
 	memo_clear(&memo);
+	return rc;
+}
+
+/* A failure drops the tables queued before it: the apply that failed
+ * ends here, and a later one installing them would put back what this
+ * one meant to replace. The memos still say what is installed. */
+int tables_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, size_t n,
+	       __u32 size, char *err, size_t errlen)
+{
+	int rc = table_set(t, vip_id, mb, n, size, err, errlen);
+
+	if (rc)
+		queue_drop(t);
 	return rc;
 }
 
