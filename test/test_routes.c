@@ -157,6 +157,35 @@ Test(routes, sync_removes_only_ours)
 	routes_free(r);
 }
 
+/* A route to a VIP's address that is not ours (another lbd's through
+ * another interface, an operator's) is left as it is: ours goes beside
+ * it, and leaves again without it. */
+Test(routes, a_foreign_route_to_the_same_address_stays)
+{
+	struct routes *r = own("t0", TABLE);
+	struct route_dst want[] = { dst("198.18.100.1"), dst("fd00:100::1") };
+	struct routes_stats rs;
+	char out[1024];
+
+	lb_test_sh("ip route add 198.18.100.1 dev t2 table %d proto 213;"
+		   "ip -6 route add fd00:100::1 dev t2 table %d proto static", TABLE, TABLE);
+	sync_ok(r, want, 2, &rs);
+	cr_assert_eq(rs.added, 2);
+	sh_read(out, sizeof(out), "ip -4 route show table %d | sort", TABLE);
+	cr_assert_str_eq(out, "198.18.100.1 dev t0 proto 213 scope link \n"
+			      "198.18.100.1 dev t2 proto 213 scope link \n");
+	sh_read(out, sizeof(out), "ip -6 route show table %d | cut -d' ' -f1-5 | sort", TABLE);
+	cr_assert_str_eq(out, "fd00:100::1 dev t0 proto 213\n"
+			      "fd00:100::1 dev t2 proto static\n");
+	sync_ok(r, want, 0, &rs);
+	cr_assert_eq(rs.removed, 2);
+	sh_read(out, sizeof(out), "ip route show table %d; ip -6 route show table %d | cut -d' ' -f1-5",
+		TABLE, TABLE);
+	cr_assert_str_eq(out, "198.18.100.1 dev t2 proto 213 scope link \n"
+			      "fd00:100::1 dev t2 proto static\n");
+	routes_free(r);
+}
+
 /* A restarted lbd finds its routes and keeps them: nothing is withdrawn
  * and added again. */
 Test(routes, a_new_owner_adopts_the_routes)

@@ -168,8 +168,12 @@ static int route_change(struct routes *r, __u16 type, const struct route_dst *d,
 	rtm->rtm_table = table < 256 ? (__u8)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = ROUTES_PROTO;
 	if (type == RTM_NEWROUTE) {
-		/* Replace: what an earlier lbd left is ours to overwrite. */
-		req->nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+		/* Create, never replace: the kernel's replace takes the first
+		 * route to the prefix whatever its interface or protocol, so
+		 * another lbd's route or an operator's would be overwritten
+		 * (and two lbds would take the route from each other for
+		 * ever). Ours goes beside such a route. */
+		req->nlmsg_flags |= NLM_F_CREATE;
 		rtm->rtm_type = RTN_UNICAST;
 		rtm->rtm_scope = RT_SCOPE_LINK;
 	} else {
@@ -247,6 +251,10 @@ static void sync_missing(struct routes *r, struct sync *s, const struct route_ds
 	if (wanted(s->have, s->n_have, d))
 		return;
 	rc = route_change(r, RTM_NEWROUTE, d, (__u8)(8 * dst_len_of(d->family)), r->table);
+	/* Only a route the same as ours in every respect is refused as
+	 * existing: ours, made after the dump. */
+	if (rc == -EEXIST)
+		rc = 0;
 	if (rc) {
 		sync_note(s, rc);
 		return;
