@@ -83,14 +83,20 @@ int nl_talk(struct mnl_socket *sock, unsigned int portid, unsigned int *seq, cha
 		n = mnl_socket_recvfrom(sock, buf, len);
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run2(buf, n, req->nlmsg_seq, portid, cb, data, ctl_cbs,
-				  MNL_ARRAY_SIZE(ctl_cbs));
 		/*
 		 * The rest of an earlier exchange cut short by an error: the
 		 * kernel never mixes two answers in one datagram, so skip it.
+		 * Told by the sequence number, not by an EPROTO from libmnl,
+		 * which an error the kernel gives this request could be too:
+		 * the loop would then wait for an answer that never comes.
 		 */
-		if (ret < 0 && errno == EPROTO)
+		if ((size_t)n >= sizeof(struct nlmsghdr) &&
+		    ((const struct nlmsghdr *)buf)->nlmsg_seq != req->nlmsg_seq) {
 			ret = MNL_CB_OK;
+			continue;
+		}
+		ret = mnl_cb_run2(buf, n, req->nlmsg_seq, portid, cb, data, ctl_cbs,
+				  MNL_ARRAY_SIZE(ctl_cbs));
 	} while (ret > MNL_CB_STOP);
 	return ret < 0 ? -errno : 0;
 }
