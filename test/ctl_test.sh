@@ -220,14 +220,21 @@ big.sendall(b"{" + b" " * 70000)
 r = reply(big)
 assert r and r["code"] == "bad_request" and "65536" in r["error"], r
 assert reply(big) is None, "an oversize request's connection stayed open"
-# A stalled client does not hold others up, and is closed after 10 s.
+# A stalled client does not hold others up, and is closed 10 s after its
+# request began, even one that trickles a byte every 4 s.
 stalled = conn()
 stalled.sendall(b'{"cmd": "sta')
+trickle = conn()
+trickle.sendall(b'{')
 t0 = time.time()
 other = conn()
 other.sendall(b'{"cmd": "vip.list"}\n')
 assert reply(other)["ok"] and time.time() - t0 < 2, "a stalled client held another up"
+for k in (1, 2):
+    time.sleep(max(0, t0 + 4 * k - time.time()))
+    trickle.sendall(b' ')
 assert reply(stalled) is None and 8 < time.time() - t0 < 14, "the stalled client was not closed"
+assert reply(trickle) is None and time.time() - t0 < 14, "a trickling client was kept"
 # Clients that leave before their reply cost lbd a failed send, not its life.
 for _ in range(20):
     c = conn()

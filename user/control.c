@@ -32,6 +32,7 @@ struct client {
 	bool closing;		/* close once the reply is out */
 	bool discarding;	/* reply out: reading what is left, then closing */
 	bool waiting;		/* a drain --wait owes its reply */
+	__u64 stall_from_us;	/* when the unfinished request began; 0: none */
 	int passed_fd;		/* a file sent with the request (SCM_RIGHTS), or -1 */
 	struct ctl_wait wait;
 	char who[64];
@@ -92,8 +93,17 @@ static void client_arm(struct client *cl)
 	sd_event_source_set_io_events(cl->io, ev);
 	if (cl->waiting)
 		return;
-	timer_set(cl, (cl->in_len || cl->discarding ? CONTROL_STALL_S : CONTROL_IDLE_S) *
-		      1000000ULL);
+	if (!cl->in_len && !cl->discarding) {
+		cl->stall_from_us = 0;
+		timer_set(cl, CONTROL_IDLE_S * 1000000ULL);
+		return;
+	}
+	/* From the request's first byte, not its latest: a byte every few
+	 * seconds must not keep a half request, and its slot, for ever. */
+	if (!cl->stall_from_us)
+		cl->stall_from_us = clock_mono_us();
+	sd_event_source_set_time(cl->timer, cl->stall_from_us + CONTROL_STALL_S * 1000000ULL);
+	sd_event_source_set_enabled(cl->timer, SD_EVENT_ONESHOT);
 }
 
 /* Queue a reply and write what the socket takes now. */
