@@ -208,7 +208,15 @@ def reply(s):
 s = conn()
 for bad, want in ((b"not json\n", "bad_request"), (b"[1, 2]\n", "bad_request"),
                   (b'{"cmd": "status", "cmd": "x"}\n', "bad_request"),
-                  (b'{"cmd": "vip.show", "vip": "web", "extra": 1}\n', "bad_request")):
+                  (b'{"cmd": "vip.show", "vip": "web", "extra": 1}\n', "bad_request"),
+                  # Keys another change takes, a wait that is not a boolean,
+                  # a flow without its ports: refused before anything changes.
+                  (b'{"cmd": "backend.undrain", "vip": "web", "backend": "198.18.3.1", '
+                   b'"weight": 5}\n', "bad_request"),
+                  (b'{"cmd": "backend.drain", "vip": "web", "backend": "198.18.3.1", '
+                   b'"wait": 1}\n', "bad_request"),
+                  (b'{"cmd": "flow.explain", "proto": "tcp", "src": "198.18.0.1", '
+                   b'"dst": "198.18.100.1", "dport": 80}\n', "bad_request")):
     s.sendall(bad)
     r = reply(s)
     assert r and not r["ok"] and r["code"] == want, (bad, r)
@@ -322,6 +330,21 @@ t0=$(date +%s)
 ctl_rc 75 backend drain web 198.18.3.1 --wait --timeout 2 --idle 1
 grep -q 'still has [0-9]* flows after 2 s' "$work/out" || fail "timeout message: $(cat "$work/out")"
 [ $(($(date +%s) - t0)) -le 6 ] || fail "the timeout took $(($(date +%s) - t0)) s"
+# The same from a client that sends a request behind it and then shuts
+# its sending side (as nc -N does): both are answered, in order.
+/usr/bin/python3 - "$sock" <<'PY' || fail "a half-closed client lost its drain --wait reply"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(10)
+s.sendall(b'{"cmd": "backend.drain", "vip": "web", "backend": "198.18.3.1", "wait": true, '
+          b'"timeout_s": 2, "idle_s": 1}\n{"cmd": "status"}\n')
+s.shutdown(socket.SHUT_WR)
+lines = s.makefile().read().splitlines()
+assert len(lines) == 2, lines
+first, second = map(json.loads, lines)
+assert first["code"] == "timeout" and second["ok"], (first, second)
+PY
 
 step "drain --wait: returns once they end; none of them broke"
 touch "$work/stop"

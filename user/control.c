@@ -32,6 +32,7 @@ struct client {
 	bool closing;		/* close once the reply is out */
 	bool discarding;	/* reply out: reading what is left, then closing */
 	bool waiting;		/* a drain --wait owes its reply */
+	bool sent_all;		/* it shut its sending side down (its replies still go out) */
 	__u64 stall_from_us;	/* when the unfinished request began; 0: none */
 	int passed_fd;		/* a file sent with the request (SCM_RIGHTS), or -1 */
 	struct ctl_wait wait;
@@ -89,7 +90,7 @@ static void client_arm(struct client *cl)
 	if (cl->out_len)
 		ev = EPOLLOUT;
 	else if (cl->waiting)
-		ev = EPOLLRDHUP;
+		ev = cl->sent_all ? 0 : EPOLLRDHUP;	/* a close still shows as EPOLLHUP */
 	sd_event_source_set_io_events(cl->io, ev);
 	if (cl->waiting)
 		return;
@@ -298,7 +299,11 @@ static int on_client(sd_event_source *s, int fd, uint32_t revents, void *data)
 	struct client *cl = data;
 	int rc = 0;
 
-	if (revents & (EPOLLERR | EPOLLHUP | EPOLLRDHUP) && !(revents & EPOLLIN))
+	/* A half close while a reply is owed is a client done sending
+	 * (nc -N, socat), not one gone: the reply still goes out. */
+	if (cl->waiting && (revents & EPOLLRDHUP) && !(revents & (EPOLLERR | EPOLLHUP)))
+		cl->sent_all = true;
+	else if (revents & (EPOLLERR | EPOLLHUP | EPOLLRDHUP) && !(revents & EPOLLIN))
 		rc = -1;
 	else if (revents & EPOLLOUT)
 		rc = client_write(cl);
@@ -320,6 +325,9 @@ static int on_client_timer(sd_event_source *s, uint64_t usec, void *data)
 
 	if (cl->waiting) {
 		wait_poll(cl);
+		/* A request sent behind the drain's is next. */
+		if (!cl->waiting && !cl->out_len)
+			requests_take(cl);
 		client_arm(cl);
 		return 0;
 	}

@@ -84,6 +84,14 @@ static const char *str_arg(json_t *req, const char *key, bool required, struct c
 }
 
 /* An integer in [min, max], or def when absent. false on error. */
+static bool required(json_t *req, const char *key, struct ctl_reply *r)
+{
+	if (json_object_get(req, key))
+		return true;
+	fail(r, CTL_BAD_REQUEST, "\"%s\": missing", key);
+	return false;
+}
+
 static bool uint_arg(json_t *req, const char *key, long long min, long long max, long long def,
 		     long long *out, struct ctl_reply *r)
 {
@@ -335,7 +343,8 @@ static bool flow_key_arg(json_t *req, struct lb_flow_key *k, struct ctl_reply *r
 
 	src = proto ? str_arg(req, "src", true, r) : NULL;
 	dst = src ? str_arg(req, "dst", true, r) : NULL;
-	if (!dst || !uint_arg(req, "sport", 0, 65535, 0, &sport, r) ||
+	if (!dst || !required(req, "sport", r) || !required(req, "dport", r) ||
+	    !uint_arg(req, "sport", 0, 65535, 0, &sport, r) ||
 	    !uint_arg(req, "dport", 0, 65535, 0, &dport, r))
 		return false;
 	memset(k, 0, sizeof(*k));
@@ -521,17 +530,25 @@ static struct state_override change_override(const struct state_backend *b, enum
 static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
 		       const char *who, struct ctl_reply *r, struct ctl_wait *w)
 {
-	static const char *const keys[] = { "vip", "backend", "weight", "wait", "timeout_s",
-					    "idle_s", NULL };
+	static const char *const drain_keys[] = { "vip", "backend", "wait", "timeout_s",
+						  "idle_s", NULL };
+	static const char *const weight_keys[] = { "vip", "backend", "weight", NULL };
+	static const char *const plain_keys[] = { "vip", "backend", NULL };
 	struct state *st = env->state(env->data);
+	json_t *wait = json_object_get(req, "wait");
 	struct state_override o;
 	long long weight = 0, timeout, idle;
 	char err[CTL_MSG_MAX];
 	long vip, be;
 	struct view v;
 
-	if (!keys_check(req, keys, r))
+	if (!keys_check(req, ch == CH_DRAIN ? drain_keys : ch == CH_WEIGHT ? weight_keys :
+			plain_keys, r))
 		return;
+	if (wait && !json_is_boolean(wait)) {
+		fail(r, CTL_BAD_REQUEST, "\"wait\": must be true or false");
+		return;
+	}
 	vip = vip_arg(st, req, r);
 	be = vip < 0 ? -1 : backend_arg(st, (size_t)vip, req, r);
 	if (be < 0)
@@ -540,10 +557,8 @@ static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
 	    !uint_arg(req, "timeout_s", 1, 86400, CTL_WAIT_TIMEOUT_S, &timeout, r) ||
 	    !uint_arg(req, "idle_s", 1, 3600, CTL_IDLE_S, &idle, r))
 		return;
-	if (ch == CH_WEIGHT && !json_object_get(req, "weight")) {
-		fail(r, CTL_BAD_REQUEST, "\"weight\": missing");
+	if (ch == CH_WEIGHT && !required(req, "weight", r))
 		return;
-	}
 	o = change_override(&st->vips[vip].be[be], ch, (__u32)weight);
 	if (ch == CH_WEIGHT)
 		log_info("control: %s: backend weight %s %s %lld", who, st->cfg->vips[vip].name,
@@ -556,7 +571,7 @@ static void change_run(const struct ctl_env *env, json_t *req, enum change ch,
 		fail(r, CTL_FAILED, "%s", err);
 		return;
 	}
-	if (ch == CH_DRAIN && json_is_true(json_object_get(req, "wait"))) {
+	if (ch == CH_DRAIN && json_is_true(wait)) {
 		snprintf(w->vip, sizeof(w->vip), "%s", st->cfg->vips[vip].name);
 		snprintf(w->backend, sizeof(w->backend), "%s", st->vips[vip].be[be].cfg->address);
 		w->started_ms = clock_wall_ms();
