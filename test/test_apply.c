@@ -678,3 +678,37 @@ Test(apply, a_removed_services_flow_is_not_revived_with_its_address)
 	free(b);
 	free(c);
 }
+
+/*
+ * An apply that removed a VIP and failed before retiring its backends
+ * leaves them up and naming its id, with no VIP entry (made here by hand:
+ * the entries deleted, the backends left). A new VIP must not get that id
+ * while they do: the old service's flows would be carried and counted
+ * under it.
+ */
+Test(apply, an_id_backends_still_name_is_not_handed_out)
+{
+	struct lb_vip dns;
+	struct lb_vip_key k = { .port = htons(53), .proto = IPPROTO_UDP };
+	__u32 be;
+
+	apply_text(CONFIG(WEB(BE("198.18.3.1")) "," DNS(BE("fd00:3::1"))));
+	dns = vip_get("fd00:100::53", 53, IPPROTO_UDP, 0);
+	be = backend_find(dns.id, "fd00:3::1");
+	cr_assert_neq(be, 0);
+	k.family = pkt_addr("fd00:100::53", k.addr);
+	cr_assert_eq(bpf_map_delete_elem(bed.maps.vip_map, &k), 0);
+	k.port = 0;
+	k.flags = LB_VIP_KEY_FRAG;
+	bpf_map_delete_elem(bed.maps.vip_map, &k);
+	k.proto = IPPROTO_ICMPV6;
+	k.flags = 0;
+	bpf_map_delete_elem(bed.maps.vip_map, &k);
+	apply_text(CONFIG(WEB(BE("198.18.3.1")) ","
+		   "{ \"name\": \"new\", \"address\": \"198.18.100.7\", \"port\": 80, "
+		   "\"protocol\": \"tcp\", \"table_size\": 251, \"backends\": [" BE("198.18.3.7")
+		   "] }"));
+	cr_assert_neq(vip_get("198.18.100.7", 80, IPPROTO_TCP, 0).id, dns.id,
+		      "the new VIP took the id the old backends name");
+	cr_assert_eq(backend_get(be).flags, 0, "the old VIP's backend is still up");
+}

@@ -295,6 +295,14 @@ static int vip_ids_assign(struct plan *p)
 	for (i = 0; i < p->cur_vips.n; i++)
 		if (is_service(&p->cur_vips.v[i].key) && p->cur_vips.v[i].val.id < LB_MAX_VIPS)
 			p->vip_taken[p->cur_vips.v[i].val.id] = true;
+	/* An id that backends still up name is not free either, VIP entry
+	 * or not: an apply that removed a VIP and failed before retiring its
+	 * backends leaves them up, their flows following them without a VIP
+	 * lookup. A new VIP given that id would carry those flows and count
+	 * them. (A retired backend's flows go to the VIP lookup, and pass.) */
+	for (i = 0; i < p->n_known; i++)
+		if (p->known[i].up && p->known[i].vip_id < LB_MAX_VIPS)
+			p->vip_taken[p->known[i].vip_id] = true;
 	for (i = 0; i < cfg->n_vips; i++) {
 		struct lb_vip_key k = service_key(&cfg->vips[i]);
 
