@@ -115,9 +115,35 @@ static json_t *state_json(const struct state *st, __u64 now_ms)
 	return j;
 }
 
+/* Make path, and make its new entry durable: fsync its parent, or a crash
+ * soon after the first save could lose the directory with the file. */
+static int mkdir_synced(char *path)
+{
+	char *slash = strrchr(path, '/');
+	int fd, rc = 0;
+
+	if (mkdir(path, 0750))
+		return errno == EEXIST ? 0 : -errno;
+	if (slash == path)
+		fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash) {
+		*slash = '\0';
+		fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+	} else {
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0 || fsync(fd))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int mkdir_p(const char *dir)
 {
 	char path[4096], *p;
+	int rc;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
@@ -125,11 +151,12 @@ static int mkdir_p(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0750) && errno != EEXIST)
-			return -errno;
+		rc = mkdir_synced(path);
+		if (rc)
+			return rc;
 		*p = '/';
 	}
-	return mkdir(path, 0750) && errno != EEXIST ? -errno : 0;
+	return mkdir_synced(path);
 }
 
 int statefile_save(const struct state *st, const char *dir, __u64 now_ms, char *err,
