@@ -57,11 +57,6 @@ static size_t dst_len_of(int family)
 	return family == AF_INET6 ? 16 : 4;
 }
 
-static bool dst_equal(const struct route_dst *a, const struct route_dst *b)
-{
-	return a->family == b->family && !memcmp(a->addr, b->addr, dst_len_of(a->family));
-}
-
 const char *routes_dst_text(const struct route_dst *d, char *buf, size_t len)
 {
 	if (!inet_ntop(d->family, d->addr, buf, (socklen_t)len))
@@ -185,28 +180,30 @@ static int route_change(struct routes *r, __u16 type, const struct route_dst *d,
 	return nl_talk(r->req, r->req_portid, &r->seq, r->buf, sizeof(r->buf), req, NULL, NULL);
 }
 
-static bool wanted(const struct route_dst *want, size_t n, const struct route_dst *d)
+static int dst_cmp(const void *pa, const void *pb)
 {
-	size_t i;
+	const struct route_dst *a = pa, *b = pb;
 
-	for (i = 0; i < n; i++)
-		if (dst_equal(&want[i], d))
-			return true;
-	return false;
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->addr, b->addr, dst_len_of(a->family));
 }
 
-static int have_add(struct route_dst *have, size_t *n, const struct route_dst *d)
+/* Where d is in v, sorted by dst_cmp(), or -1: a sync with thousands of
+ * VIP addresses would otherwise compare every route found with every one
+ * wanted, on the event loop. */
+static long dst_find(const struct route_dst *v, size_t n, const struct route_dst *d)
 {
-	if (wanted(have, *n, d))
-		return 0;
-	have[(*n)++] = *d;
-	return 1;
+	const struct route_dst *hit = n ? bsearch(d, v, n, sizeof(*v), dst_cmp) : NULL;
+
+	return hit ? hit - v : -1;
 }
 
 /* A sync in progress: what it found, wants, and did. */
 struct sync {
-	const struct route_dst *want;
+	struct route_dst *want;		/* sorted */
 	size_t n_want;
+	bool *present;			/* per want: found in the table */
 	struct route_dst *have;		/* at most n_want + the routes found */
 	size_t n_have;
 	routes_change_fn cb;
@@ -225,10 +222,13 @@ static void sync_note(struct sync *s, int rc)
 static void sync_found(struct routes *r, struct sync *s, const struct route_seen *f)
 {
 	bool host = f->dst_len == 8 * dst_len_of(f->d.family);
+	long i = host ? dst_find(s->want, s->n_want, &f->d) : -1;
 	int rc;
 
-	if (host && wanted(s->want, s->n_want, &f->d)) {
-		have_add(s->have, &s->n_have, &f->d);
+	if (i >= 0) {
+		if (!s->present[i])
+			s->have[s->n_have++] = f->d;
+		s->present[i] = true;
 		return;
 	}
 	rc = route_change(r, RTM_DELROUTE, &f->d, f->dst_len, f->table);
@@ -236,7 +236,7 @@ static void sync_found(struct routes *r, struct sync *s, const struct route_seen
 	if (rc && rc != -ESRCH) {
 		sync_note(s, rc);
 		if (host)
-			have_add(s->have, &s->n_have, &f->d);
+			s->have[s->n_have++] = f->d;
 		return;
 	}
 	s->rs->removed++;
@@ -244,11 +244,12 @@ static void sync_found(struct routes *r, struct sync *s, const struct route_seen
 		s->cb(&f->d, false, s->data);
 }
 
-static void sync_missing(struct routes *r, struct sync *s, const struct route_dst *d)
+static void sync_missing(struct routes *r, struct sync *s, size_t i)
 {
+	const struct route_dst *d = &s->want[i];
 	int rc;
 
-	if (wanted(s->have, s->n_have, d))
+	if (s->present[i])
 		return;
 	rc = route_change(r, RTM_NEWROUTE, d, (__u8)(8 * dst_len_of(d->family)), r->table);
 	/* Only a route the same as ours in every respect is refused as
@@ -259,41 +260,68 @@ static void sync_missing(struct routes *r, struct sync *s, const struct route_ds
 		sync_note(s, rc);
 		return;
 	}
-	have_add(s->have, &s->n_have, d);
+	s->have[s->n_have++] = *d;
 	s->rs->added++;
 	if (s->cb)
 		s->cb(d, true, s->data);
 }
 
+/* want sorted and without repeats, in s->want. */
+static int want_sorted(struct sync *s, const struct route_dst *want, size_t n)
+{
+	size_t i, k = 0;
+
+	s->want = calloc(n + 1, sizeof(*s->want));
+	s->present = calloc(n + 1, sizeof(*s->present));
+	if (!s->want || !s->present)
+		return -ENOMEM;
+	if (n)
+		memcpy(s->want, want, n * sizeof(*want));
+	qsort(s->want, n, sizeof(*s->want), dst_cmp);
+	for (i = 0; i < n; i++)
+		if (!k || dst_cmp(&s->want[k - 1], &s->want[i]))
+			s->want[k++] = s->want[i];
+	s->n_want = k;
+	return 0;
+}
+
 int routes_sync(struct routes *r, const struct route_dst *want, size_t n,
 		routes_change_fn cb, void *data, struct routes_stats *rs)
 {
-	struct sync s = { .want = want, .n_want = n, .cb = cb, .data = data, .rs = rs };
-	struct route_list found;
+	struct sync s = { .cb = cb, .data = data, .rs = rs };
+	struct route_list found = { 0 };
 	size_t i;
 	int rc;
 
 	memset(rs, 0, sizeof(*rs));
 	r->due = true;
-	rc = dump_ours(r, r->table, &found);
-	if (rc)
-		return rc;
-	s.have = calloc(n + found.n + 1, sizeof(*s.have));
-	if (!s.have) {
-		free(found.r);
-		return -ENOMEM;
+	rc = want_sorted(&s, want, n);
+	if (!rc)
+		rc = dump_ours(r, r->table, &found);
+	if (!rc) {
+		s.have = calloc(n + found.n + 1, sizeof(*s.have));
+		rc = s.have ? 0 : -ENOMEM;
 	}
+	if (rc)
+		goto out;
 	for (i = 0; i < found.n; i++)
 		if (found.r[i].table == r->table)
 			sync_found(r, &s, &found.r[i]);
-	for (i = 0; i < n; i++)
-		sync_missing(r, &s, &want[i]);
-	free(found.r);
+	for (i = 0; i < s.n_want; i++)
+		sync_missing(r, &s, i);
+	qsort(s.have, s.n_have, sizeof(*s.have), dst_cmp);
 	free(r->have);
 	r->have = s.have;
 	r->n_have = s.n_have;
+	s.have = NULL;
 	r->due = s.err != 0;
-	return s.err;
+	rc = s.err;
+out:
+	free(found.r);
+	free(s.have);
+	free(s.want);
+	free(s.present);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -357,7 +385,7 @@ bool routes_sync_due(const struct routes *r)
 
 bool routes_installed(const struct routes *r, const struct route_dst *d)
 {
-	return r && wanted(r->have, r->n_have, d);
+	return r && dst_find(r->have, r->n_have, d) >= 0;
 }
 
 size_t routes_count(const struct routes *r)
