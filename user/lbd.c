@@ -320,6 +320,9 @@ void lbd_apply_changes(struct lbd *d)
 				  as.table_batches, as.backends_changed,
 				  (unsigned long long)((clock_mono_us() / 1000) - t0));
 	}
+	/* A full apply that succeeds at last may let held-back routes out. */
+	if (d->full_due && !rc)
+		lbd_announce_soon(d);
 	d->full_due = rc != 0;
 	if (!rc)
 		state_clean(d->st);
