@@ -186,6 +186,28 @@ Test(routes, a_foreign_route_to_the_same_address_stays)
 	routes_free(r);
 }
 
+/* Held (the data path owed a full apply), a sync adds nothing and still
+ * withdraws; let go, it adds what waited. */
+Test(routes, held_adds_nothing_and_still_withdraws)
+{
+	struct routes *r = own("t0", TABLE);
+	struct route_dst want[] = { dst("198.18.100.1"), dst("198.18.100.2") };
+	struct routes_stats rs;
+
+	sync_ok(r, want, 1, &rs);
+	routes_hold(r, true);
+	sync_ok(r, want, 2, &rs);
+	cr_assert_eq(rs.added, 0);
+	cr_assert(routes_installed(r, &want[0]) && !routes_installed(r, &want[1]));
+	sync_ok(r, want + 1, 1, &rs);
+	cr_assert_eq(rs.removed, 1);
+	cr_assert_eq(routes_count(r), 0);
+	routes_hold(r, false);
+	sync_ok(r, want, 2, &rs);
+	cr_assert_eq(rs.added, 2);
+	routes_free(r);
+}
+
 /* A restarted lbd finds its routes and keeps them: nothing is withdrawn
  * and added again. */
 Test(routes, a_new_owner_adopts_the_routes)

@@ -35,22 +35,6 @@ static bool want_same(const struct lbd *d, const struct route_dst *w, size_t n)
 	return d->ann_have_want && n == d->ann_n && (!n || !memcmp(w, d->ann_want, n * sizeof(*w)));
 }
 
-/* While a full apply is owed, the maps may lack a VIP the config added:
- * no route goes out that is not out already (withdrawals still go). */
-static size_t want_held(const struct lbd *d, struct route_dst *want, size_t n)
-{
-	size_t i, k = 0;
-
-	if (!d->full_due)
-		return n;
-	for (i = 0; i < n; i++)
-		if (routes_installed(d->routes, &want[i]))
-			want[k++] = want[i];
-	if (k < n)
-		log_info("announce: %zu VIP routes wait for the data path's full apply", n - k);
-	return k;
-}
-
 /* Bring the table in line with the state model, if it is not known to be. */
 void lbd_announce_now(struct lbd *d)
 {
@@ -70,15 +54,11 @@ void lbd_announce_now(struct lbd *d)
 		lbd_retry_arm(d);
 		return;
 	}
-	/* Before this lbd's first sync it knows no route of the table: with
-	 * the data path not applied in full, it leaves them all as they are
-	 * (a restart withdraws nothing) until the full apply succeeds. */
-	if (d->full_due && !d->ann_have_want) {
-		free(want);
-		return;
-	}
-	n = want_held(d, want, n);
-	if (want_same(d, want, n) && !routes_sync_due(d->routes)) {
+	/* While a full apply is owed, the maps may lack a VIP the config
+	 * added: no route goes out that is not out already (withdrawals
+	 * still go), and the apply that succeeds asks for a sync again. */
+	routes_hold(d->routes, d->full_due);
+	if (!d->full_due && want_same(d, want, n) && !routes_sync_due(d->routes)) {
 		free(want);
 		return;
 	}
@@ -93,7 +73,7 @@ void lbd_announce_now(struct lbd *d)
 	free(d->ann_want);
 	d->ann_want = want;
 	d->ann_n = n;
-	d->ann_have_want = true;
+	d->ann_have_want = !d->full_due;	/* a held sync is not the last word */
 	lbd_retry_arm(d);
 }
 

@@ -49,6 +49,7 @@ struct routes {
 	struct route_dst *have;		/* installed after the last sync */
 	size_t n_have;
 	bool due;			/* a sync failed, or events asked for one */
+	bool hold;			/* routes_hold() */
 	char buf[ROUTES_BUF_SIZE];
 };
 
@@ -249,7 +250,7 @@ static void sync_missing(struct routes *r, struct sync *s, size_t i)
 	const struct route_dst *d = &s->want[i];
 	int rc;
 
-	if (s->present[i])
+	if (s->present[i] || r->hold)
 		return;
 	rc = route_change(r, RTM_NEWROUTE, d, (__u8)(8 * dst_len_of(d->family)), r->table);
 	/* Only a route the same as ours in every respect is refused as
@@ -377,6 +378,11 @@ int routes_process(struct routes *r)
 
 /* ------------------------------------------------------------------ */
 /* The rest */
+
+void routes_hold(struct routes *r, bool hold)
+{
+	r->hold = hold;
+}
 
 bool routes_sync_due(const struct routes *r)
 {

@@ -66,6 +66,10 @@ int routes_fd(const struct routes *r);
  * is installed is known all the same (routes_installed()), and a sync is
  * owed (routes_sync_due()).
  */
+/* While held, a sync adds no route (it still removes what is not
+ * wanted): for a data path that may not hold what would be announced. */
+void routes_hold(struct routes *r, bool hold);
+
 int routes_sync(struct routes *r, const struct route_dst *want, size_t n,
 		routes_change_fn cb, void *data, struct routes_stats *rs);
 
