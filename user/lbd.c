@@ -444,8 +444,12 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *data)
 		lbd_save_now(d);
 	if (d->full_due)
 		lbd_apply_changes(d);
-	if (lbd_announce_retry_due(d))
-		lbd_announce_now(d);
+	if (lbd_announce_retry_due(d)) {
+		if (d->routes)
+			lbd_announce_now(d);
+		else
+			lbd_announce_config(d, d->st->cfg);
+	}
 	lbd_retry_arm(d);
 	return 0;
 }

@@ -83,9 +83,13 @@ void lbd_announce_soon(struct lbd *d)
 		sd_event_source_set_enabled(d->announce_ev, SD_EVENT_ONESHOT);
 }
 
+/* Also when the config announces and the table could not be opened (the
+ * retry opens it). */
 bool lbd_announce_retry_due(const struct lbd *d)
 {
-	return d->routes && (d->announce_failing || routes_sync_due(d->routes));
+	if (!d->routes)
+		return d->st && d->st->cfg->announce_table;
+	return d->announce_failing || routes_sync_due(d->routes);
 }
 
 /* The table changed behind our back, or the interface did. */
@@ -139,6 +143,7 @@ void lbd_announce_stop(struct lbd *d)
  */
 int lbd_announce_config(struct lbd *d, const struct config *cfg)
 {
+	bool failing = d->announce_failing;
 	int ifindex, rc;
 
 	if (d->routes && routes_table(d->routes) == cfg->announce_table)
@@ -151,8 +156,12 @@ int lbd_announce_config(struct lbd *d, const struct config *cfg)
 	d->routes = ifindex ? routes_new(ifindex, cfg->announce_table) : NULL;
 	if (!d->routes) {
 		rc = -errno;
-		log_err("announce: cannot keep routes in table %u through %s: %s",
-			cfg->announce_table, cfg->interface, strerror(errno));
+		if (!failing)
+			log_err("announce: cannot keep routes in table %u through %s: %s; "
+				"retrying every %llu s", cfg->announce_table, cfg->interface,
+				strerror(errno), RETRY_USEC / 1000000);
+		d->announce_failing = true;
+		lbd_retry_arm(d);
 		return rc;
 	}
 	rc = sd_event_add_io(d->loop, &d->routes_io, routes_fd(d->routes), EPOLLIN, on_routes, d);
