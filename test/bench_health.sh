@@ -92,6 +92,7 @@ nsx "$srv" ip -batch "$work/addrs"
 # Not through nsx: $! must be the server itself.
 ip netns exec "$srv" "${pin_srv[@]}" "$build/test/bench_httpd" 80 </dev/null >"$work/httpd.log" 2>&1 &
 httpd_pid=$!
+disown "$httpd_pid"	# the exit trap kills it: no "Killed" notice from bash
 
 # config TYPE N: VIPs of up to 1000 backends each, all checked alike.
 config() {
