@@ -120,6 +120,7 @@ serve "$zoo" "$hc" silent 198.18.3.3 83
 serve "$zoo" "$hc" http 198.18.3.3 85 --log "$work/http85"
 serve "$zoo" "$hc" http 198.18.3.3 87 --tls "$work/cert.pem" "$work/key.pem"
 serve "$zoo" "$hc" short 198.18.3.3 88
+serve "$be1" "$hc" count 198.18.3.1 82 --log "$work/count82"
 serve "$deaf" "$hc" count 198.18.3.4 84 --log "$work/count84"
 
 listening() { # NS ADDRESS:PORT
@@ -141,6 +142,7 @@ listening "$be1" 198.18.3.1:8080
 listening "$be2" 198.18.3.2:8080
 for p in 81 83 85 87 88; do listening "$zoo" "198.18.3.3:$p"; done
 listening "$deaf" 198.18.3.4:84
+listening "$be1" 198.18.3.1:82
 
 # --- the config -------------------------------------------------------------
 vip() { # NAME ADDRESS CHECK BACKENDS
@@ -416,6 +418,30 @@ start_lbd
 after=$(health tcp-closed 198.18.3.3 | cut -d'|' -f1,2,4)
 [ "$after" = "$before" ] || fail "after the restart: '$after', before: '$before'"
 grep -q 'state restored from' "$work/lbd.log" || fail "no state restored line"
+
+# A reload adds a VIP whose check of 198.18.3.3 is one lbd runs already
+# and knows down. The new VIP's table is written before health tells the
+# new VIP so; that news must still reach its table.
+netns_step "a new VIP sharing a check that knows its backend down: out of its table"
+/usr/bin/python3 - "$work/lbd.json" "$interval" "$timeout" "$rise" "$fall" <<'PY'
+import json, sys
+path, interval, timeout, rise, fall = sys.argv[1], *map(int, sys.argv[2:])
+cfg = json.load(open(path))
+cfg["vips"].append({"name": "closed-shared", "address": "198.18.100.21", "port": 80,
+                    "protocol": "tcp", "table_size": 251,
+                    "health_check": {"type": "tcp", "port": 82, "interval_ms": interval,
+                                     "timeout_ms": timeout, "rise": rise, "fall": fall},
+                    "backends": [{"address": "198.18.3.3"}, {"address": "198.18.3.1"}]})
+json.dump(cfg, open(path, "w"), indent=2)
+PY
+kill -HUP "$NETNS_LBD_PID"
+wait_health closed-shared 198.18.3.1 up 10
+ctl -j backend list closed-shared | /usr/bin/python3 -c '
+import json, sys
+b = {x["address"]: x for x in json.load(sys.stdin)}
+assert b["198.18.3.3"]["health"]["state"] == "down", b["198.18.3.3"]
+assert b["198.18.3.3"]["slots"] == 0 and b["198.18.3.1"]["slots"] == 251, b' ||
+	fail "closed-shared: $(ctl backend list closed-shared)"
 
 # tcp-up has 198.18.3.3 up, tcp-closed has it down. A reload gives both
 # one new check of the open port: one new target, fed by VIPs that

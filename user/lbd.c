@@ -591,12 +591,15 @@ static void state_replace(struct lbd *d, struct state *next, char *text, size_t 
 	d->st = next;
 	d->cfg_text = text;
 	d->cfg_len = len;
+	/* The maps have what next had so far; what health tells it below
+	 * (a kept check's verdict for a VIP that now lists its backend) is
+	 * news for them, and must stay dirty. */
+	state_clean(next);
 	/* Results go to the new state from now on. */
 	if (d->health)
 		health_config(d->health, next);
 	tunnel_detach(d, next->cfg);
 	lbd_announce_config(d, next->cfg);
-	state_clean(next);
 	save_soon(d);
 }
 
