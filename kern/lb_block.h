@@ -43,25 +43,32 @@ static __always_inline int lb_deny_maybe(const struct lb_pkt *p)
 	return (f->v6[bit / 64] >> (bit % 64)) & 1;
 }
 
-/* Is the packet's source in the deny list? Counts the rule that matched. */
-static __always_inline int lb_denied(const struct lb_pkt *p, const struct lb_config *cfg)
+/* The deny rule the packet's source falls under, or NULL. Not counted:
+ * a rule counts the packets it drops, and only a VIP's are dropped. */
+static __always_inline struct lb_block_rule *lb_deny_rule(const struct lb_pkt *p,
+							  const struct lb_config *cfg)
 {
-	struct lb_block_rule *r;
-
 	if (p->key.family == LB_FAMILY_IPV4) {
 		struct lb_deny4_key k = { .prefixlen = 32, .addr = p->key.src[0] };
 
 		if (!cfg->deny4_rules || !lb_deny_maybe(p))
-			return 0;
-		r = bpf_map_lookup_elem(&deny4, &k);
+			return NULL;
+		return bpf_map_lookup_elem(&deny4, &k);
 	} else {
 		struct lb_deny6_key k = { .prefixlen = 128 };
 
 		if (!cfg->deny6_rules || !lb_deny_maybe(p))
-			return 0;
+			return NULL;
 		__builtin_memcpy(k.addr, p->key.src, sizeof(k.addr));
-		r = bpf_map_lookup_elem(&deny6, &k);
+		return bpf_map_lookup_elem(&deny6, &k);
 	}
+}
+
+/* A packet known to be for a VIP: is its source denied? Counts the rule. */
+static __always_inline int lb_denied(const struct lb_pkt *p, const struct lb_config *cfg)
+{
+	struct lb_block_rule *r = lb_deny_rule(p, cfg);
+
 	if (!r)
 		return 0;
 	lb_count_rule(r);

@@ -283,8 +283,13 @@ static __always_inline int lb6_quote_key(struct lb_pkt *p, void *data, void *end
  * the quoted flow to steer the packet along (its destination is still the
  * packet's own), LB_PASS when it is none of ours.
  */
+/*
+ * An ICMP packet to a maybe-VIP address: an echo request to a VIP address
+ * is answered (LB_TX; dropped when the sender is denied), an error quoting
+ * a flow becomes that flow's key (LB_OK), anything else is passed.
+ */
 static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p,
-					    const struct lb_config *cfg)
+					    const struct lb_config *cfg, int denied)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -295,13 +300,13 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 		return LB_PASS;
 	if (p->key.family == LB_FAMILY_IPV4 && proto == IPPROTO_ICMP) {
 		if (ich->type == LB_ICMP_ECHO && lb_echo_enabled(p, proto))
-			return lb4_echo_reply(ctx, p, cfg);
+			return denied ? -LB_DROP_DENIED : lb4_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP_DEST_UNREACH && ich->code == LB_ICMP_FRAG_NEEDED)
 			return lb4_quote_key(p, data, end);
 	}
 	if (p->key.family == LB_FAMILY_IPV6 && proto == IPPROTO_ICMPV6) {
 		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_echo_enabled(p, proto))
-			return lb6_echo_reply(ctx, p, cfg);
+			return denied ? -LB_DROP_DENIED : lb6_echo_reply(ctx, p, cfg);
 		if (ich->type == LB_ICMP6_PKT_TOOBIG)
 			return lb6_quote_key(p, data, end);
 	}

@@ -71,7 +71,9 @@ struct lb_pkt {
 	__u8 frag;		/* enum lb_frag */
 	__u8 tcp_flags;
 	__u8 icmp_type;
-	__u8 pad[4];
+	/* lb_config.block_gen before any list was consulted: what a new flow
+	 * entry is stamped with (lists changed since are checked again). */
+	__u32 block_gen;
 };
 
 /*

@@ -243,7 +243,7 @@ static __always_inline void lb_flow_record(struct lb_pkt *p, struct lb_flow_ref 
 		w = &r->set->way[way];
 	}
 	/* It passed the block lists just now. */
-	lb_flow_way_fill(w, r->tag, id, now, cfg->block_gen);
+	lb_flow_way_fill(w, r->tag, id, now, p->block_gen);
 	if (vs && known >= 0 && !r->slot)
 		vs->new_flows++;
 	return;
@@ -283,7 +283,7 @@ static __always_inline int lb_flow_first(const struct lb_pkt *p, int addr_class)
  * known: what lb_flow_follow() said for this key before the VIP lookup (0
  * or -1), or LB_FLOW_UNTRIED when it was not asked (see lb_flow_first()).
  * An l3 VIP's key lost its ports since, so it is looked up again. The
- * packet has passed the block lists (cfg->block_gen).
+ * packet has passed the block lists (of generation p->block_gen).
  */
 static __always_inline int lb_pick(struct lb_pkt *p, const struct lb_vip *vip, int record,
 				   int known, struct lb_flow_ref *r, const struct lb_config *cfg,

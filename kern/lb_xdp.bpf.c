@@ -98,8 +98,9 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	struct lb_backend *be;
 	struct lb_flow_ref ref = {};
 	int known = LB_FLOW_UNTRIED;
+	struct lb_block_rule *deny = NULL;
 	struct lb_vip *vip;
-	int steered = 0;
+	int steered = 0, deny_asked = 0;
 	int addr;
 	__u32 id;
 	int rc;
@@ -120,17 +121,22 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	cfg = lb_config();
 	if (!cfg)
 		return LB_PASS;
+	p->block_gen = cfg->block_gen;
 	rc = lb_parse_l4(ctx, p);
 	if (rc != LB_OK)
 		return rc;
+	/* A denied sender's packet is dropped only once it is known to be for
+	 * a VIP: vip_filter only says "maybe", and the rest is passed. */
 	if (p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6) {
 		/* The deny list judges the sender, before the key becomes
 		 * the quoted flow's. */
-		if (lb_denied(p, cfg))
-			return -LB_DROP_DENIED;
-		rc = lb_icmp_classify(ctx, p, cfg);
+		deny = lb_deny_rule(p, cfg);
+		deny_asked = 1;
+		rc = lb_icmp_classify(ctx, p, cfg, deny != NULL);
 		if (rc == LB_TX)
 			lb_count_event(gs, LB_EV_ICMP_ECHO);
+		if (rc == -LB_DROP_DENIED && deny)
+			lb_count_rule(deny);
 		if (rc != LB_OK)
 			return rc;
 		/* The key is now the quoted flow's, to the same address: the
@@ -141,6 +147,10 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 	if (lb_flow_first(p, addr)) {
 		known = lb_flow_follow(p, &ref, &id, &be);
 		if (known > 0) {
+			if (deny) {
+				lb_count_rule(deny);
+				return -LB_DROP_DENIED;
+			}
 			rc = lb_flow_screen(p, cfg, ref.slot, be->vip_id, steered);
 			if (rc)
 				return rc;
@@ -148,9 +158,15 @@ static __always_inline int lb_process(struct xdp_md *ctx, struct lb_pkt *p,
 			return lb_deliver(ctx, p, cfg, id, be, steered, gs);
 		}
 	}
-	/* A denied source's SYN flood ends here: no VIP lookup, no flow. */
-	if (!steered && lb_denied(p, cfg))
+	/* A denied source's SYN flood ends here: no flow, no table. */
+	if (!deny_asked)
+		deny = lb_deny_rule(p, cfg);
+	if (deny) {
+		if (!lb_vip_lookup(p))
+			return LB_PASS;
+		lb_count_rule(deny);
 		return -LB_DROP_DENIED;
+	}
 	vip = lb_vip_lookup(p);
 	if (!vip)
 		return LB_PASS;

@@ -9,6 +9,7 @@
  * flow still reaches its backend; an empty list is not looked up.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
 
@@ -17,6 +18,7 @@
 
 #include "blocklist.h"
 #include "datapath.h"
+#include "lb_hash.h"
 #include "lb_test.h"
 #include "lb_xdp.skel.h"
 #include "pkt.h"
@@ -195,6 +197,56 @@ Test(xdp_block, deny_leaves_other_addresses_alone)
 	cr_assert_eq(rule_packets(r.id), 0);
 	k = flow("10.9.9.9", "198.18.100.1", 40003, 80);
 	cr_assert_eq(send_tcp(&k, PKT_TCP_SYN, &web).verdict, XDP_DROP, "0.0.0.0/0 denies all");
+}
+
+/* An address of 198.18.0.0/15 that is no VIP but shares the VIP filter's
+ * bit with 198.18.100.1, so that only the VIP lookup tells them apart. */
+static void filter_twin(char *buf, size_t len)
+{
+	__be32 vip[4], a[4] = { 0 };
+	__u32 want, i;
+
+	pkt_addr("198.18.100.1", vip);
+	want = lb_addr_hash(vip, LB_FAMILY_IPV4) % LB_VIP_FILTER_BITS;
+	for (i = 0; i < 1u << 17; i++) {
+		a[0] = htonl(0xc6120000u + i);
+		if (a[0] != vip[0] && lb_addr_hash(a, LB_FAMILY_IPV4) % LB_VIP_FILTER_BITS == want) {
+			snprintf(buf, len, "198.%u.%u.%u", 18 + (i >> 16), (i >> 8) & 0xff,
+				 i & 0xff);
+			return;
+		}
+	}
+	cr_assert_fail("no address of 198.18.0.0/15 shares 198.18.100.1's filter bit");
+}
+
+/* The filter says "maybe a VIP" for the twin: a denied source's packets to
+ * it (new, established, ICMP errors quoting them) are passed untouched. */
+Test(xdp_block, deny_spares_an_address_the_filter_mistakes_for_a_vip)
+{
+	struct blocklist_rule r = add(BLOCKLIST_DENY, "10.0.0.0/8");
+	struct lb_flow_key k;
+	uint8_t frame[256];
+	__be32 router[4];
+	struct result res;
+	char twin[32];
+	size_t len;
+
+	filter_twin(twin, sizeof(twin));
+	k = flow("10.9.9.9", twin, 40004, 22);
+	res = send_tcp(&k, PKT_TCP_SYN, NULL);
+	cr_assert(res.verdict == XDP_PASS && res.unchanged, "SYN to %s: verdict %u", twin,
+		  res.verdict);
+	res = send_tcp(&k, PKT_TCP_ACK, NULL);
+	cr_assert(res.verdict == XDP_PASS && res.unchanged, "ACK to %s: verdict %u", twin,
+		  res.verdict);
+	pkt_addr("10.9.9.8", router);	/* denied too */
+	len = pkt_too_big(frame, sizeof(frame), &k, router, 1400);
+	res = run(frame, len, NULL);
+	cr_assert(res.verdict == XDP_PASS && res.unchanged, "ICMP to %s: verdict %u", twin,
+		  res.verdict);
+	cr_assert_eq(rule_packets(r.id), 0, "the rule counted packets to no VIP");
+	k = flow("10.9.9.9", "198.18.100.1", 40004, 80);
+	cr_assert_eq(send_tcp(&k, PKT_TCP_SYN, &web).verdict, XDP_DROP);
 }
 
 Test(xdp_block, allow_list_takes_only_its_sources)
