@@ -444,6 +444,8 @@ enum lb_decap_counter {
 	LB_DECAP_NOT_LOCAL,	/* tunnel packet not addressed to this host: passed */
 	LB_DECAP_MALFORMED,	/* tunnel packet cut short: dropped */
 	LB_DECAP_PASS,		/* not a tunnel packet: passed */
+	LB_DECAP_ECN_DROP,	/* outer CE over an inner packet that is not ECN-capable:
+				 * dropped, as RFC 6040 asks */
 	LB_DECAP_MAX,
 };
 

@@ -29,6 +29,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "lb_abi.h"
+#include "lb_csum.h"
 
 /* The BPF side sees no libc headers, so no AF_* either. */
 #define LB_AF_INET		2
@@ -39,6 +40,10 @@
 #define LB_IP4_OFFSET		0x1fff
 
 #define LB_IP6_VERSION		6
+#define LB_ECN_MASK		0x3	/* the ECN field of ToS / traffic class */
+#define LB_ECN_NOT_ECT		0x0	/* not ECN-capable */
+#define LB_ECN_CE		0x3	/* congestion experienced */
+#define LB_DECAP_L2_MASK	0x1f	/* Ethernet + 2 tags: at most 22 */
 /* Traffic class and flow label: the part of the first word the FIB uses. */
 #define LB_IP6_FLOWINFO_MASK	0x0fffffff
 
@@ -82,6 +87,8 @@ struct lb_tunnel {
 	__u32 pad_len;		/* frame bytes past the outer packet: trimmed */
 	__u8 inner_version;	/* 4 or 6, what protocol 4 / 41 promises */
 	__u8 inner_ok;		/* the inner header is there and of that version */
+	__u8 outer_ecn;		/* the outer header's ECN field */
+	__u8 inner_ecn;		/* the inner header's, when inner_ok */
 	__be16 inner_proto;	/* EtherType for the inner packet */
 };
 
@@ -138,8 +145,7 @@ static __always_inline int lb_l2_parse(struct lb_cursor *cur, struct lb_tunnel *
  * frame, where Ethernet padding could pose as one) and carry the version
  * the outer protocol number promised. The stack checks the rest of it.
  */
-static __always_inline int lb_inner_check(const struct lb_cursor *cur,
-					  const struct lb_tunnel *t)
+static __always_inline int lb_inner_check(const struct lb_cursor *cur, struct lb_tunnel *t)
 {
 	__u32 min_len = t->inner_version == IPVERSION ? sizeof(struct iphdr) :
 							sizeof(struct ipv6hdr);
@@ -147,10 +153,13 @@ static __always_inline int lb_inner_check(const struct lb_cursor *cur,
 
 	if (t->inner_len < min_len)
 		return -1;
-	if ((void *)(first + 1) > cur->end)
+	if ((void *)(first + 2) > cur->end)
 		return -1;
 	if (*first >> 4 != t->inner_version)
 		return -1;
+	/* ECN: IPv4's ToS is the second byte; IPv6's traffic class ends in
+	 * the second byte's top nibble. */
+	t->inner_ecn = (t->inner_version == IPVERSION ? first[1] : first[1] >> 4) & LB_ECN_MASK;
 	return 0;
 }
 
@@ -213,6 +222,7 @@ lb4_outer_parse(struct lb_cursor *cur, __u64 avail, struct lb_tunnel *t,
 		return LB_DECAP_PASS;
 
 	t->outer_len = hlen;
+	t->outer_ecn = iph->tos & LB_ECN_MASK;
 	t->inner_len = tot_len - hlen;
 	t->pad_len = avail - tot_len;
 	cur->pos += hlen;
@@ -256,6 +266,8 @@ lb6_outer_parse(struct lb_cursor *cur, __u64 avail, struct lb_tunnel *t,
 		return LB_DECAP_MALFORMED;
 
 	t->outer_len = sizeof(*ip6h);
+	/* The traffic class's low two bits: the top nibble of flow_lbl[0]. */
+	t->outer_ecn = (ip6h->flow_lbl[0] >> 4) & LB_ECN_MASK;
 	t->inner_len = payload_len;
 	t->pad_len = avail - sizeof(*ip6h) - payload_len;
 	cur->pos = ip6h + 1;
@@ -417,6 +429,40 @@ static __always_inline int lb_tunnel_strip(struct xdp_md *ctx, const struct lb_t
 	return lb_l2_restore(data, end, &l2, t->ntags);
 }
 
+/*
+ * A congestion mark a router set on the outer header (CE) goes to the inner
+ * one (RFC 6040), or the sender never learns of the congestion: an inner
+ * ECN-capable packet is marked CE, its IPv4 checksum updated. (One that is
+ * not ECN-capable cannot carry the mark: lb_decap drops it before the strip,
+ * as the router would have.) After the strip: the inner header follows the
+ * link-layer header.
+ */
+static __always_inline int lb_inner_ce(struct xdp_md *ctx, const struct lb_tunnel *t)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u8 *ih = data + (t->l2_len & LB_DECAP_L2_MASK);
+	__u16 old, new;
+
+	if (t->outer_ecn != LB_ECN_CE || t->inner_ecn == LB_ECN_CE)
+		return 0;
+	if (t->inner_version == IPVERSION) {
+		struct iphdr *iph = (struct iphdr *)ih;
+
+		if ((void *)(iph + 1) > end)
+			return -1;
+		__builtin_memcpy(&old, iph, sizeof(old));	/* version, IHL, ToS */
+		iph->tos |= LB_ECN_CE;
+		__builtin_memcpy(&new, iph, sizeof(new));
+		lb_csum_replace2(&iph->check, old, new);
+		return 0;
+	}
+	if ((void *)(ih + 2) > end)
+		return -1;
+	ih[1] |= LB_ECN_CE << 4;
+	return 0;
+}
+
 SEC("xdp")
 int lb_decap(struct xdp_md *ctx)
 {
@@ -438,11 +484,13 @@ int lb_decap(struct xdp_md *ctx)
 	 * cannot fail; if the kernel refused all the same, the frame may be
 	 * half rewritten and is not fit to pass on.
 	 */
-	if (!t.inner_ok || lb_tunnel_strip(ctx, &t))
+	if (t.inner_ok && t.outer_ecn == LB_ECN_CE && t.inner_ecn == LB_ECN_NOT_ECT)
+		c = LB_DECAP_ECN_DROP;
+	else if (!t.inner_ok || lb_tunnel_strip(ctx, &t) || lb_inner_ce(ctx, &t))
 		c = LB_DECAP_MALFORMED;
 count:
 	lb_decap_count(c);
-	return c == LB_DECAP_MALFORMED ? XDP_DROP : XDP_PASS;
+	return c == LB_DECAP_MALFORMED || c == LB_DECAP_ECN_DROP ? XDP_DROP : XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -46,7 +46,8 @@ IPPROTO_IPV6 = 41
 IPPROTO_GRE = 47
 
 # The order of enum lb_decap_counter in common/lb_abi.h.
-COUNTERS = ["ipip", "ip6ip", "ipip6", "ip6ip6", "not_local", "malformed", "pass"]
+COUNTERS = ["ipip", "ip6ip", "ipip6", "ip6ip6", "not_local", "malformed", "pass",
+            "ecn_drop"]
 
 LB_MAC = "02:00:00:00:00:01"
 BACKEND_MAC = "02:00:00:00:00:02"
@@ -78,8 +79,8 @@ def l2(ethertype, tags=0):
     return bytes(hdr)
 
 
-def tcp4(payload=b""):
-    pkt = IP(src=CLIENT4, dst=VIP4, id=0x1234, flags="DF", ttl=63)
+def tcp4(payload=b"", tos=0):
+    pkt = IP(src=CLIENT4, dst=VIP4, id=0x1234, flags="DF", ttl=63, tos=tos)
     if payload:
         pkt /= TCP(sport=40000, dport=80, flags="PA", seq=1001, ack=5001) / Raw(payload)
     else:
@@ -93,8 +94,8 @@ def udp4():
                  / UDP(sport=40001, dport=53) / Raw(b"sluice decap udp4"))
 
 
-def tcp6(payload=b""):
-    pkt = IPv6(src=CLIENT6, dst=VIP6, hlim=63, fl=0x12345)
+def tcp6(payload=b"", tc=0):
+    pkt = IPv6(src=CLIENT6, dst=VIP6, hlim=63, fl=0x12345, tc=tc)
     if payload:
         pkt /= TCP(sport=40002, dport=443, flags="PA", seq=2001, ack=6001) / Raw(payload)
     else:
@@ -150,8 +151,8 @@ def untouched(name, description, frame, counter="pass", forwarding="any"):
     add(name, description, frame, XDP_PASS, frame, counter, forwarding)
 
 
-def dropped(name, description, frame, forwarding="any"):
-    add(name, description, frame, XDP_DROP, frame, "malformed", forwarding)
+def dropped(name, description, frame, forwarding="any", counter="malformed"):
+    add(name, description, frame, XDP_DROP, frame, counter, forwarding)
 
 
 def tunnel_frame(family, inner_family, inner, tags=0, **fields):
@@ -201,6 +202,44 @@ def gen_stripped():
              6, 6, tcp6(b"data"), tags=2)
     stripped("ip6ip6_trailer", "IPv6 in IPv6 with 8 bytes past the payload "
              "length: trimmed", 6, 6, udp6(), trailer=bytes(range(8)))
+
+
+# ECN codepoints (RFC 3168) in ToS / traffic class.
+NOT_ECT, ECT1, ECT0, CE = 0, 1, 2, 3
+
+
+def gen_ecn():
+    """RFC 6040: a CE mark on the outer header reaches the inner one; an
+    inner packet that cannot carry it is dropped; no other outer value
+    changes the inner packet."""
+    for inner_ecn, label in ((ECT0, "ect0"), (ECT1, "ect1")):
+        frame = tunnel_frame(4, 4, tcp4(tos=0x20 | inner_ecn), tos=0x20 | CE)
+        add("ipip_ce_over_" + label, "IPv4 in IPv4, outer CE, inner DSCP 8 and "
+            "%s: inner marked CE, its checksum updated" % label.upper(),
+            frame, XDP_PASS, l2(ETH_P_IP) + tcp4(tos=0x20 | CE), "ipip")
+    frame = tunnel_frame(6, 6, tcp6(tc=ECT0), tc=CE)
+    add("ip6ip6_ce_over_ect0", "IPv6 in IPv6, outer CE, inner ECT(0): inner "
+        "traffic class marked CE, flow label kept",
+        frame, XDP_PASS, l2(ETH_P_IPV6) + tcp6(tc=CE), "ip6ip6")
+    frame = tunnel_frame(6, 4, tcp4(tos=ECT1), tc=CE)
+    add("ipip6_ce_over_ect1", "IPv4 in IPv6, outer CE, inner ECT(1): inner "
+        "marked CE", frame, XDP_PASS, l2(ETH_P_IP) + tcp4(tos=CE), "ipip6")
+    frame = tunnel_frame(4, 6, tcp6(tc=0xb8 | ECT0), tos=CE)
+    add("ip6ip_ce_over_ect0", "IPv6 in IPv4, outer CE, inner DSCP 46 and "
+        "ECT(0): inner marked CE, DSCP kept",
+        frame, XDP_PASS, l2(ETH_P_IPV6) + tcp6(tc=0xb8 | CE), "ip6ip")
+    dropped("ipip_ce_over_not_ect", "IPv4 in IPv4, outer CE, inner not "
+            "ECN-capable: dropped (it cannot carry the mark)",
+            tunnel_frame(4, 4, tcp4(), tos=CE), counter="ecn_drop")
+    dropped("ip6ip6_ce_over_not_ect", "IPv6 in IPv6, outer CE, inner not "
+            "ECN-capable: dropped", tunnel_frame(6, 6, tcp6(), tc=CE),
+            counter="ecn_drop")
+    stripped("ipip_ce_over_ce", "IPv4 in IPv4, outer and inner CE: inner "
+             "unchanged", 4, 4, tcp4(tos=CE), tos=CE)
+    stripped("ipip_ect0_over_not_ect", "IPv4 in IPv4, outer ECT(0), inner not "
+             "ECN-capable: inner unchanged", 4, 4, tcp4(), tos=ECT0)
+    stripped("ip6ip6_ect1_over_ect0", "IPv6 in IPv6, outer ECT(1), inner "
+             "ECT(0): inner unchanged", 6, 6, tcp6(tc=ECT0), tc=ECT1)
 
 
 def gen_not_tunnel():
@@ -321,6 +360,7 @@ def main():
     if len(sys.argv) != 2:
         sys.exit("usage: %s OUT.json" % sys.argv[0])
     gen_stripped()
+    gen_ecn()
     gen_not_tunnel()
     gen_locality()
     gen_malformed()

@@ -37,6 +37,7 @@ static const char *const decap_counter_names[LB_DECAP_MAX] = {
 	[LB_DECAP_NOT_LOCAL] = "not_local",
 	[LB_DECAP_MALFORMED] = "malformed",
 	[LB_DECAP_PASS] = "pass",
+	[LB_DECAP_ECN_DROP] = "ecn_drop",
 };
 
 /*
