@@ -108,6 +108,31 @@ lo_has "$be1" 198.18.100.9 || fail "down removed an address it did not add"
 rc_of 3 "$be1" --config "$work/backend.conf" status
 [[ $(on "$be1" down) == *"nothing to undo"* ]] || fail "a second down"
 
+step "generic mode comes off at down too; a VIP written another way is the same VIP"
+on "$be1" --mode generic --interface b0 --vip FD00:100:0::1 --vip 198.18.100.1 up \
+	>"$work/out" || fail "up, generic: $(cat "$work/out")"
+on "$be1" --mode generic --interface b0 --vip fd00:100::1 --vip 198.18.100.1 up \
+	>"$work/out" || fail "a second up, the VIP written canonically: $(cat "$work/out")"
+on "$be1" down >"$work/out" || fail "down, generic: $(cat "$work/out")"
+has_xdp "$be1" && fail "a generic-mode lb_decap stayed on b0 after down"
+lo_has "$be1" fd00:100::1 && fail "the IPv6 VIP is still on lo"
+
+step "lb_decap taken off by hand: down undoes the rest and succeeds"
+on "$be1" --config "$work/backend.conf" up >/dev/null || fail "up again"
+nsx "$be1" ip link set dev b0 xdp off
+on "$be1" down >"$work/out" || fail "down after a manual detach: $(cat "$work/out")"
+lo_has "$be1" 198.18.100.1 && fail "the VIP is still on lo"
+
+step "an up that fails part-way takes back what it did"
+# A veth refuses native XDP while its peer's MTU is above a page.
+nsx "$rt" ip link set dev rb1 mtu 9000
+rc_of 1 "$be1" --config "$work/backend.conf" up
+nsx "$rt" ip link set dev rb1 mtu 1500
+grep -q "cannot attach lb_decap to b0; what this up had done is undone" "$work/out" ||
+	fail "said: $(cat "$work/out")"
+[ "$(nsx "$be1" sysctl -n net.ipv4.conf.all.arp_ignore)" = 0 ] || fail "arp_ignore left set"
+[[ $(on "$be1" down) == *"nothing to undo"* ]] || fail "the failed up left notes"
+
 step "a foreign XDP program is not replaced"
 nsx "$be1" ip link set dev b0 xdp obj "$build/kern/lb_pass.bpf.o" sec xdp
 rc_of 1 "$be1" --config "$work/backend.conf" up
