@@ -45,7 +45,7 @@ fail() {
 step "the unit: systemd-analyze verify has nothing to say"
 prefix_sbin=$(sed -n 's#^ExecStart=\(.*\)/lbd --config .*#\1#p' "$unit")
 [ -n "$prefix_sbin" ] || fail "no ExecStart in $unit"
-sed "s#$prefix_sbin/lbd#$lbd#g" "$unit" >"$work/lbd.service"
+sed "s#$prefix_sbin/lbctl#$lbctl#g; s#$prefix_sbin/lbd#$lbd#g" "$unit" >"$work/lbd.service"
 systemd-analyze verify --man=no "$work/lbd.service" >"$work/verify" 2>&1 ||
 	fail "verify exited $?: $(cat "$work/verify")"
 [ ! -s "$work/verify" ] || fail "verify complained: $(cat "$work/verify")"
@@ -137,6 +137,23 @@ grep -qE '^RELOADING=1\|MONOTONIC_USEC=[0-9]{4,}\|' "$work/notify.log" ||
 awk '/^RELOADING=1/ { r = NR } /^READY=1/ { y = NR } END { exit !(r && y > r) }' \
 	"$work/notify.log" || fail "READY=1 did not follow RELOADING=1"
 
+step "ExecReload: returns once the file is applied, and fails (78) on a refused one"
+reload_cmd=$(sed -n 's#^ExecReload=\(.*\)$#\1#p' "$unit")
+[[ $reload_cmd == "$prefix_sbin/lbctl config apply "* ]] || fail "ExecReload: $reload_cmd"
+vip_cfg 198.18.3.1 198.18.3.2 >"$work/lbd.json"
+"$lbctl" -s "$sock" config apply "$work/lbd.json" >"$work/out" ||
+	fail "the unit's reload: $(cat "$work/out")"
+tail -1 "$work/notify.log" | grep -q '^READY=1|STATUS=l0: 1 VIPs, 2 backends (1 in); generation 3$' ||
+	fail "lbctl returned before READY=1: $(tail -1 "$work/notify.log")"
+echo '{ "interface": "l0", "vips": [' >"$work/bad.json"
+rc=0
+"$lbctl" -s "$sock" config apply "$work/bad.json" >"$work/out" 2>&1 || rc=$?
+[ "$rc" = 78 ] || fail "a refused config: lbctl exited $rc: $(cat "$work/out")"
+vip_cfg 198.18.3.1 198.18.3.2 198.18.3.3 >"$work/lbd.json"
+kill -HUP "$lbd_pid"
+wait_for '^READY=1\|STATUS=l0: 1 VIPs, 3 backends \(2 in\); generation 4$' "$work/notify.log" \
+	"no READY=1 after the reload back"
+
 step "a refused config: RELOADING=1 and READY=1 again, the running config stays"
 echo '{ "interface": "l0", "vips": [' >"$work/lbd.json"
 before=$(grep -c '^READY=1' "$work/notify.log")
@@ -145,7 +162,7 @@ for _ in $(seq 100); do
 	[ "$(grep -c '^READY=1' "$work/notify.log")" -gt "$before" ] && break
 	sleep 0.1
 done
-tail -1 "$work/notify.log" | grep -q '^READY=1|STATUS=l0: 1 VIPs, 3 backends (2 in); generation 2$' ||
+tail -1 "$work/notify.log" | grep -q '^READY=1|STATUS=l0: 1 VIPs, 3 backends (2 in); generation 4$' ||
 	fail "after a refused config: $(tail -1 "$work/notify.log")"
 kill -0 "$lbd_pid" || fail "lbd died of a bad config"
 
