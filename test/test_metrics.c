@@ -89,3 +89,34 @@ Test(metrics, health_series)
 	metrics_buf_free(&out);
 	state_free(st);
 }
+
+/* With no ids from a full apply (none yet, or a write failed since), a
+ * VIP's and a backend's counters are left out rather than shown as 0,
+ * which a scraper would take for a reset; the rest is there. */
+Test(metrics, no_counters_without_ids)
+{
+	const char *text = "{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": "
+			   "\"198.18.2.2\"}, \"vips\": [{\"name\": \"web\", \"address\": "
+			   "\"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", "
+			   "\"backends\": [{\"address\": \"198.18.3.1\"}]}]}";
+	struct metrics_facts f = { .version = "1", .program_tag = "00", .maps_ok = true };
+	struct config_errors errs = { 0 };
+	struct metrics_buf out = { 0 };
+	struct readmodel rm = { 0 };
+	struct config *cfg = NULL;
+	struct state *st;
+	char *s;
+
+	cr_assert_eq(config_parse(text, strlen(text), "t.json", &cfg, &errs), 0);
+	st = state_new(cfg, 1000);
+	cr_assert_eq(metrics_render(&out, &rm, st, NULL, NULL, NULL, &f), 0);
+	s = strndup(out.p, out.len);
+	cr_assert_null(strstr(s, "sluice_vip_packets_total{"), "%s", s);
+	cr_assert_null(strstr(s, "sluice_backend_packets_total{"), "%s", s);
+	cr_assert(strstr(s, "sluice_vip_all_down{vip=\"web\"} 0\n"), "%s", s);
+	cr_assert(strstr(s, "sluice_backend_weight{vip=\"web\",backend=\"198.18.3.1\"} 100\n"),
+		  "%s", s);
+	free(s);
+	metrics_buf_free(&out);
+	state_free(st);
+}

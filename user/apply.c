@@ -1189,12 +1189,12 @@ int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *
 
 __u32 apply_vip_id(const struct apply *a, size_t vip)
 {
-	return a->valid && vip < a->n_vips ? a->vip_ids[vip] : LB_MAX_VIPS;
+	return a && a->valid && vip < a->n_vips ? a->vip_ids[vip] : LB_MAX_VIPS;
 }
 
 __u32 apply_backend_id(const struct apply *a, size_t vip, size_t be)
 {
-	return a->valid && vip < a->n_vips ? a->be_ids[vip][be] : LB_BACKEND_INVALID;
+	return a && a->valid && vip < a->n_vips ? a->be_ids[vip][be] : LB_BACKEND_INVALID;
 }
 
 int apply_next_hop(const struct apply_maps *m, const __u8 mac[6])

@@ -252,8 +252,12 @@ static void global_render(struct text *t, const struct readmodel *rm)
 		       LB_EV_MAX, "Things the data path did besides forwarding.");
 }
 
-/* The per-VIP rows: a counter of lb_vip_stats (field >= 0), or all_down. */
-static void vips_render(struct text *t, const struct readmodel *rm, const struct state *st)
+/* The per-VIP rows: a counter of lb_vip_stats (field >= 0), or all_down.
+ * A VIP without an id (no full apply since a write failed) has no counter
+ * samples: zeros would read as a reset, and its whole total as new traffic
+ * once the apply is done. */
+static void vips_render(struct text *t, const struct readmodel *rm, const struct state *st,
+			const struct apply *ap)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -275,6 +279,8 @@ static void vips_render(struct text *t, const struct readmodel *rm, const struct
 		for (v = 0; v < st->cfg->n_vips; v++) {
 			const __u64 *c = (const __u64 *)&rm->vip[v];
 
+			if (rows[r].field >= 0 && apply_vip_id(ap, v) >= LB_MAX_VIPS)
+				continue;
 			snprintf(labels, sizeof(labels), "vip=\"%s\"", st->cfg->vips[v].name);
 			sample(t, rows[r].name, labels, rows[r].field < 0 ? st->vips[v].all_down :
 			       c[rows[r].field]);
@@ -411,7 +417,9 @@ static void backends_render(const struct be_ctx *c)
 		head(c->t, be_rows[r].name, be_rows[r].type, be_rows[r].help);
 		for (v = 0, k = 0; v < cfg->n_vips; v++)
 			for (b = 0; b < cfg->vips[v].n_backends; b++, k++)
-				be_sample(c, (enum be_row)r, labels + k * stride, v, b);
+				if (r > BE_BYTES ||
+				    apply_backend_id(c->ap, v, b) != LB_BACKEND_INVALID)
+					be_sample(c, (enum be_row)r, labels + k * stride, v, b);
 	}
 	free(labels);
 }
@@ -470,7 +478,7 @@ int metrics_render(struct metrics_buf *out, const struct readmodel *rm,
 
 	facts_render(&t, st, facts);
 	global_render(&t, rm);
-	vips_render(&t, rm, st);
+	vips_render(&t, rm, st, ap);
 	announce_render(&t, st, facts);
 	backends_render(&c);
 	out->p = t.p;
