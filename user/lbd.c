@@ -648,9 +648,9 @@ static void switch_undo(struct lbd *d, const struct control_access *acc, bool ha
 	d->acc = *acc;
 	if (d->ctl && control_access_set(d->ctl, acc))
 		log_warn("cannot set the control socket's group back: %s", strerror(errno));
-	if (!had_nh)
-		lbd_next_hop_stop(d);
-	else if (!d->nh && lbd_next_hop_start(d, cfg))
+	/* Followed again from scratch, for the running config's family. */
+	lbd_next_hop_stop(d);
+	if (had_nh && lbd_next_hop_start(d, cfg))
 		log_err("cannot follow the next hop again; the data path keeps its last MAC");
 	if (!had_tp)
 		tunnel_detach(d, cfg);
@@ -675,9 +675,11 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	if (rc)
 		log_warn("%s: cannot read %s again (%s); keeping its MAC and MTU", why,
 			 cfg->interface, strerror(-rc));
-	if (!cfg->next_hop_auto)
+	/* The family followed is chosen at the start: IPv4 when there is an
+	 * IPv4 tunnel source. A config that adds or drops it starts over. */
+	if (!cfg->next_hop_auto || (d->nh && cfg->has_src4 != d->st->cfg->has_src4))
 		lbd_next_hop_stop(d);
-	else if (!d->nh && lbd_next_hop_start(d, cfg))
+	if (cfg->next_hop_auto && !d->nh && lbd_next_hop_start(d, cfg))
 		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
 	next = state_next(d, cfg);
 	cfg = NULL;
