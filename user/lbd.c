@@ -357,6 +357,7 @@ void lbd_save_now(struct lbd *d)
 	d->save_failing = rc != 0;
 	d->save_due = rc != 0;
 	lbd_retry_arm(d);
+	lbd_notify_status(d);	/* "state saves failing" comes and goes with it */
 }
 
 static int on_save(sd_event_source *s, uint64_t usec, void *data)
@@ -754,11 +755,12 @@ static void reload(struct lbd *d)
 	lbd_config_switch(d, cfg, text, len, "reload", NULL, err, sizeof(err));
 }
 
-/* systemd's ExecReload sends SIGHUP; it waits for READY=1 again, which
- * comes whatever became of the file (a refused one leaves lbd running). */
+/* SIGHUP: RELOADING=1, then READY=1 again whatever became of the file (a
+ * refused one leaves lbd running). The unit reloads through lbctl, which
+ * also waits for the result (lbd.service.in says why). */
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *data)
 {
-	lbd_notify_reloading();
+	lbd_notify_reloading(data);
 	reload(data);
 	lbd_notify_ready(data);
 	return 0;

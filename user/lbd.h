@@ -97,9 +97,9 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		      const char *why, struct apply_stats *as, char *err, size_t errlen);
 
 /* lbd_systemd.c: sd_notify(3) */
-void lbd_notify_ready(const struct lbd *d);
+void lbd_notify_ready(struct lbd *d);
 void lbd_notify_status(struct lbd *d);
-void lbd_notify_reloading(void);
+void lbd_notify_reloading(struct lbd *d);
 void lbd_notify_stopping(void);
 
 /* lbd_metrics.c: Prometheus metrics, when metrics_listen is set. 0, or

@@ -181,7 +181,7 @@ static void ctl_config_apply(void *data, const char *text, size_t len, const cha
 		config_errors_clear(&errs);
 	}
 	if (!rc) {
-		lbd_notify_reloading();
+		lbd_notify_reloading(d);
 		rc = lbd_config_switch(d, cfg, own, len, "config apply", &as, r->msg, sizeof(r->msg));
 		lbd_notify_ready(d);
 		own = NULL;

@@ -38,11 +38,18 @@ static void status_line(const struct lbd *d, char *buf, size_t len)
 			 d->full_due ? "map writes" : "state saves");
 }
 
-void lbd_notify_ready(const struct lbd *d)
+/* What systemd shows now, so that lbd_notify_status() sends only news. */
+static void status_sent(struct lbd *d, const char *status)
+{
+	snprintf(d->status_sent, sizeof(d->status_sent), "%s", status);
+}
+
+void lbd_notify_ready(struct lbd *d)
 {
 	char status[256];
 
 	status_line(d, status, sizeof(status));
+	status_sent(d, status);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
@@ -55,14 +62,15 @@ void lbd_notify_status(struct lbd *d)
 	status_line(d, status, sizeof(status));
 	if (!strcmp(status, d->status_sent))
 		return;
-	snprintf(d->status_sent, sizeof(d->status_sent), "%s", status);
+	status_sent(d, status);
 	sd_notifyf(0, "STATUS=%s", status);
 }
 
-void lbd_notify_reloading(void)
+void lbd_notify_reloading(struct lbd *d)
 {
 	struct timespec ts;
 
+	status_sent(d, "reloading");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
 		   (unsigned long long)ts.tv_sec * 1000000ULL +
