@@ -1072,3 +1072,54 @@ Test(config, parse_from_memory)
 	cr_assert_null(errs.lines);
 	config_free(NULL);
 }
+
+/* A config of one VIP whose allow list has n_allow hosts of 10/8, and a
+ * deny list of n_deny hosts of 172.16/12 (none when 0). */
+static char *rules_config(size_t n_allow, size_t n_deny)
+{
+	size_t cap = 256 + (n_allow + n_deny) * 24, len = 0, i;
+	char *t = malloc(cap);
+
+	cr_assert_not_null(t);
+	len += (size_t)snprintf(t + len, cap - len, "{\"interface\": \"eth0\", \"tunnel_source\": "
+				"{\"ipv4\": \"198.18.2.2\"}, ");
+	if (n_deny) {
+		len += (size_t)snprintf(t + len, cap - len, "\"deny\": [");
+		for (i = 0; i < n_deny; i++)
+			len += (size_t)snprintf(t + len, cap - len, "%s\"172.%zu.%zu.%zu/32\"",
+						i ? ", " : "", 16 + i / 65536, i / 256 % 256,
+						i % 256);
+		len += (size_t)snprintf(t + len, cap - len, "], ");
+	}
+	len += (size_t)snprintf(t + len, cap - len, "\"vips\": [{\"name\": \"v\", \"address\": "
+				"\"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", "
+				"\"backends\": [{\"address\": \"198.18.3.1\"}], \"allow\": [");
+	for (i = 0; i < n_allow; i++)
+		len += (size_t)snprintf(t + len, cap - len, "%s\"10.%zu.%zu.%zu\"", i ? ", " : "",
+					i / 65536, i / 256 % 256, i % 256);
+	snprintf(t + len, cap - len, "]}]}");
+	return t;
+}
+
+/* Too many rules is one error, where the rules are: a list over the limit
+ * on its own is not counted again in the total. */
+Test(config, rule_counts, .timeout = 60)
+{
+	static const char *const one[] = { "/vips/0/allow: 65537 prefixes, at most 65536 "
+					   "are allowed" };
+	static const char *const with_deny[] = { "/deny: 65537 prefixes in the deny and allow "
+						 "lists together, at most 65536 are allowed" };
+	struct config_errors errs = { 0 };
+	char *text;
+
+	text = rules_config(LB_BLOCK_RULES_MAX + 1, 0);
+	cr_assert_eq(parse_text(text, &errs), -EINVAL);
+	assert_errors("65537 allow", &errs, one, ARRAY_LEN(one));
+	free(text);
+	config_errors_clear(&errs);
+	text = rules_config(LB_BLOCK_RULES_MAX - 1, 2);
+	cr_assert_eq(parse_text(text, &errs), -EINVAL);
+	assert_errors("65535 allow + 2 deny", &errs, with_deny, ARRAY_LEN(with_deny));
+	free(text);
+	config_errors_clear(&errs);
+}

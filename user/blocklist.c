@@ -367,6 +367,13 @@ fail:
 	return NULL;
 }
 
+bool blocklist_prefix_mapped(const struct blocklist_rule *r)
+{
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return r->family == LB_FAMILY_IPV6 && r->plen >= 96 && !memcmp(r->addr, mapped, 12);
+}
+
 void blocklist_free(struct blocklist *bl)
 {
 	free(bl);

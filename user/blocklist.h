@@ -16,6 +16,7 @@
 #ifndef LB_BLOCKLIST_H
 #define LB_BLOCKLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "lb_abi.h"
@@ -61,6 +62,10 @@ void blocklist_free(struct blocklist *bl);
  * -EINVAL for anything else, host bits set after the prefix included.
  */
 int blocklist_prefix_parse(const char *text, struct blocklist_rule *r);
+
+/* Whether r lies inside ::ffff:0:0/96: IPv4 never arrives in that form, so
+ * such a rule would match nothing. */
+bool blocklist_prefix_mapped(const struct blocklist_rule *r);
 
 /* The prefix as "addr/plen". Returns 0, or -ENOSPC if len is too small. */
 int blocklist_prefix_format(const struct blocklist_rule *r, char *buf, size_t len);

@@ -726,7 +726,7 @@ static bool listen_split(const char *s, struct config_addr *a, unsigned long *po
 	size_t hlen = colon ? (size_t)(colon - s) : 0;
 	char *end;
 
-	if (!colon || hlen == 0 || hlen >= sizeof(host) || !colon[1])
+	if (!colon || hlen == 0 || hlen >= sizeof(host) || !colon[1] || colon[1] == '0')
 		return false;
 	for (p = colon + 1; *p; p++)
 		if (*p < '0' || *p > '9')
@@ -1043,13 +1043,59 @@ static int prefix_rule_cmp(const void *pa, const void *pb)
  * bare address) with its host bits zero, none twice. Sorted on success,
  * so that the order in the file changes nothing.
  */
+/* Raw text as an error line may show it: control characters as '?', cut
+ * after CONFIG_KEY_SHOWN bytes. */
+static const char *text_shown(const char *s, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s[i] && n + 4 < len && i < CONFIG_KEY_SHOWN; i++)
+		buf[n++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (s[i] && n + 4 <= len) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* What is wrong with a prefix that parsed, or NULL. */
+static const char *prefix_problem(const char *text, const struct blocklist_rule *r)
+{
+	const char *slash = strchr(text, '/');
+
+	if (slash && slash[1] == '0' && slash[2])
+		return "its length has a leading zero";
+	if (blocklist_prefix_mapped(r))
+		return "an IPv4-mapped prefix never matches: write it as IPv4";
+	return NULL;
+}
+
+/* Check and parse prefix i of the array: true when it is a good one. */
+static bool prefix_one(struct config_ctx *c, json_t *v, struct blocklist_rule *r)
+{
+	const char *text = json_string_value(v), *why;
+	char shown[CONFIG_KEY_SHOWN + 8];
+
+	if (!expect_type(c, v, JSON_STRING))
+		return false;
+	if (blocklist_prefix_parse(text, r)) {
+		ctx_err(c, "\"%s\" is not a prefix (address/length, host bits zero)",
+			text_shown(text, shown, sizeof(shown)));
+		return false;
+	}
+	why = prefix_problem(text, r);
+	if (why)
+		ctx_err(c, "\"%s\": %s", text_shown(text, shown, sizeof(shown)), why);
+	return !why;
+}
+
 static void prefixes_parse(struct config_ctx *c, json_t *obj, const char *key, __u32 vip,
-			   struct blocklist_rule **out, size_t *nout)
+			   __u8 family, struct blocklist_rule **out, size_t *nout)
 {
 	struct dup_sort by_prefix = { NULL, sizeof(**out), prefix_rule_cmp };
 	size_t i, n, mark, m, valid = 0, *first = NULL, *idx = NULL;
 	struct blocklist_rule *rules;
-	const char *text;
 	json_t *arr, *v;
 
 	if (get_typed(c, obj, key, false, JSON_ARRAY, &arr) <= 0)
@@ -1070,12 +1116,7 @@ static void prefixes_parse(struct config_ctx *c, json_t *obj, const char *key, _
 	json_array_foreach(arr, i, v) {
 		m = path_push_index(c, i);
 		rules[i].vip = vip;
-		text = json_string_value(v);
-		if (!expect_type(c, v, JSON_STRING))
-			;
-		else if (blocklist_prefix_parse(text, &rules[i]))
-			ctx_err(c, "\"%s\" is not a prefix (address/length, host bits zero)", text);
-		else
+		if (prefix_one(c, v, &rules[i]))
 			idx[valid++] = i;
 		path_pop(c, m);
 	}
@@ -1088,6 +1129,13 @@ static void prefixes_parse(struct config_ctx *c, json_t *obj, const char *key, _
 		ctx_err(c, "same prefix as %.*s/%zu", (int)m, c->path, first[i]);
 		path_pop(c, m);
 	}
+	/* A list may hold both families (one list pushed to a VIP of each),
+	 * but an allow list with none of its VIP's takes no source at all. */
+	for (i = 0; family && n && valid == n && i < n && rules[i].family != family; i++)
+		;
+	if (family && n && valid == n && i == n)
+		ctx_err(c, "no %s prefix: the VIP would take no source at all",
+			family == LB_FAMILY_IPV4 ? "IPv4" : "IPv6");
 	qsort(rules, n, sizeof(*rules), prefix_rule_cmp);
 	*out = rules;
 	*nout = n;
@@ -1309,7 +1357,7 @@ static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_
 	if (need > 0)
 		vip->need = (__u32)n;
 	backends_parse(c, obj, vip);
-	prefixes_parse(c, obj, "allow", 0, &vip->allow, &vip->n_allow);
+	prefixes_parse(c, obj, "allow", 0, vip->family, &vip->allow, &vip->n_allow);
 	/* Maglev gives every backend at least one slot. */
 	if (vip->n_backends > vip->table_size && vip->n_backends <= LB_MAX_BACKENDS - 1)
 		ctx_err_at(c, "table_size", "%u is smaller than the number of backends (%zu)",
@@ -1485,15 +1533,22 @@ static void mtu_check(struct config_ctx *c, const struct config *cfg)
 }
 
 /* The deny list and the allow lists share the data path's rule ids. */
-static void rules_check(struct config_ctx *c, const struct config *cfg)
+static void rules_check(struct config_ctx *c, json_t *root, const struct config *cfg)
 {
 	size_t i, total = cfg->n_deny;
 
-	for (i = 0; i < cfg->n_vips; i++)
+	/* A list over the limit on its own has been told so already. */
+	if (cfg->n_deny > LB_BLOCK_RULES_MAX)
+		return;
+	for (i = 0; i < cfg->n_vips; i++) {
+		if (cfg->vips[i].n_allow > LB_BLOCK_RULES_MAX)
+			return;
 		total += cfg->vips[i].n_allow;
+	}
 	if (total > LB_BLOCK_RULES_MAX)
-		ctx_err_at(c, "deny", "%zu prefixes in the deny and allow lists together, at "
-			   "most %d are allowed", total, LB_BLOCK_RULES_MAX);
+		ctx_err_at(c, json_object_get(root, "deny") ? "deny" : "vips",
+			   "%zu prefixes in the deny and allow lists together, at most %d are "
+			   "allowed", total, LB_BLOCK_RULES_MAX);
 }
 
 /* "announce": {"table": N}, a table of lbd's own: not one the kernel
@@ -1546,7 +1601,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	cfg->new_flow_cap = CONFIG_NEW_FLOW_CAP_DEFAULT;
 	if (get_int(c, root, "new_flow_cap", false, 0, CONFIG_NEW_FLOW_CAP_MAX, &n) > 0)
 		cfg->new_flow_cap = (__u32)n;
-	prefixes_parse(c, root, "deny", BLOCKLIST_DENY, &cfg->deny, &cfg->n_deny);
+	prefixes_parse(c, root, "deny", BLOCKLIST_DENY, 0, &cfg->deny, &cfg->n_deny);
 	abspath_parse(c, root, "control_socket", cfg->control_socket,
 		      sizeof(cfg->control_socket), CONFIG_SOCKET_DEFAULT);
 	group_parse(c, root, "control_group", cfg->control_group, CONFIG_GROUP_DEFAULT);
@@ -1558,7 +1613,7 @@ static void root_parse(struct config_ctx *c, json_t *root, struct config *cfg)
 	vips_parse(c, root, cfg);
 	tunnel_check(c, cfg);
 	mtu_check(c, cfg);
-	rules_check(c, cfg);
+	rules_check(c, root, cfg);
 }
 
 /* ------------------------------------------------------------------ */

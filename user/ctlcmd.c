@@ -893,6 +893,11 @@ static bool prefix_arg(json_t *req, struct blocklist_rule *rule, struct ctl_repl
 		     "host bits zero", text);
 		return false;
 	}
+	if (blocklist_prefix_mapped(rule)) {
+		fail(r, CTL_BAD_REQUEST, "\"prefix\": \"%s\" is IPv4-mapped and would match "
+		     "nothing: write it as IPv4", text);
+		return false;
+	}
 	rule->vip = BLOCKLIST_DENY;
 	rule->flags = LB_RULE_F_OPERATOR;
 	return true;
