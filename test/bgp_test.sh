@@ -158,28 +158,14 @@ hold_pids=()
 # --- the testbed ---------------------------------------------------------------
 netns_add "$rt"
 for i in "${nodes[@]}"; do netns_add "$tag-n$i"; done
-# Client c on 198.18.(c-1).0/24 and fd00:(c-1)::/64, the router's side rcC.
-# No DAD on any IPv6 address: they work at once.
-for c in "${clients[@]}"; do
-	netns_add "$tag-c$c"
-	ip link add c0 netns "$tag-c$c" type veth peer name "rc$c" netns "$rt"
-	nsx "$tag-c$c" ip addr add "198.18.$((c - 1)).1/24" dev c0
-	nsx "$tag-c$c" ip -6 addr add "fd00:$((c - 1))::1/64" dev c0 nodad
-	nsx "$tag-c$c" ip link set c0 up
-	nsx "$tag-c$c" ip route add default via "198.18.$((c - 1)).254"
-	nsx "$tag-c$c" ip -6 route add default via "fd00:$((c - 1))::fe"
-	nsx "$tag-c$c" ethtool -K c0 tx off >/dev/null
-done
+# Client c on 198.18.(c-1).0/24 and fd00:(c-1)::/64. No DAD on any IPv6
+# address: they work at once.
+for c in "${clients[@]}"; do netns_client "$rt" "$tag-c$c" $((c - 1)); done
 
 # ECMP with the 5-tuple: flows, not hosts, spread over the nodes.
 nsx "$rt" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
 	net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
 	net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
-for c in "${clients[@]}"; do
-	nsx "$rt" ip addr add "198.18.$((c - 1)).254/24" dev "rc$c"
-	nsx "$rt" ip -6 addr add "fd00:$((c - 1))::fe/64" dev "rc$c" nodad
-	nsx "$rt" ip link set "rc$c" up
-done
 # node_link_up NODE: its link up with what taking it down removed (the
 # IPv6 address and the default route), as the node's network config would.
 node_link_up() {

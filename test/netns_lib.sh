@@ -214,14 +214,15 @@ netns_topology6() {
 }
 
 # netns_client ROUTER NS N: another client, 198.18.N.1 and fd00:N::1 on its
-# c0, behind the router's rN (198.18.N.254, fd00:N::fe).
+# c0, behind the router's rcN (198.18.N.254, fd00:N::fe). No DAD: the IPv6
+# addresses work at once.
 netns_client() {
 	local rt=$1 ns=$2 n=$3
 	netns_add "$ns"
-	ip link add c0 netns "$ns" type veth peer name "r$n" netns "$rt"
-	nsx "$rt" ip addr add "198.18.$n.254/24" dev "r$n"
-	nsx "$rt" ip -6 addr add "fd00:$n::fe/64" dev "r$n" nodad
-	nsx "$rt" ip link set "r$n" up
+	ip link add c0 netns "$ns" type veth peer name "rc$n" netns "$rt"
+	nsx "$rt" ip addr add "198.18.$n.254/24" dev "rc$n"
+	nsx "$rt" ip -6 addr add "fd00:$n::fe/64" dev "rc$n" nodad
+	nsx "$rt" ip link set "rc$n" up
 	nsx "$ns" ip addr add "198.18.$n.1/24" dev c0
 	nsx "$ns" ip -6 addr add "fd00:$n::1/64" dev c0 nodad
 	nsx "$ns" ip link set c0 up

@@ -619,7 +619,7 @@ done
 flow4=$(nsx "$cl" ss -Htn state established dst 198.18.100.1:7000 | awk 'NR == 1 { print $3 }')
 flow6=$(nsx "$cl" ss -Htn state established dst '[fd00:100::1]:7000' | awk 'NR == 1 { print $3 }')
 [ -n "$flow4" ] && [ -n "$flow6" ] || fail "no held flows to quote"
-nsx "$cl2" "$src/test/adversary.py" client c0 "$(nsx "$rt" cat /sys/class/net/r2/address)" "$flow4" "$flow6" \
+nsx "$cl2" "$src/test/adversary.py" client c0 "$(nsx "$rt" cat /sys/class/net/rc2/address)" "$flow4" "$flow6" \
 	>"$work/adv.client.json" || fail "adversary.py client"
 nsx "$rt" "$src/test/adversary.py" link r1 "$(nsx "$lb" cat /sys/class/net/l0/address)" \
 	>"$work/adv.link.json" || fail "adversary.py link"
