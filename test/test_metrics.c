@@ -58,36 +58,46 @@ static const char *const want_lines[] = {
 	"sluice_health_probes_total 4\n",
 };
 
-Test(metrics, health_series)
+/* The text a scrape of config text gives, with no maps behind it (no
+ * apply: no ids, so no VIP or backend counters). */
+static char *render(const char *text, const struct metrics_facts *f)
 {
-	const char *text = "{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": \"198.18.2.2\"}, "
-			   "\"vips\": []}";
-	struct metrics_facts f = { .version = "1", .program_tag = "00", .maps_ok = true,
-				   .probes = 4 };
 	struct config_errors errs = { 0 };
 	struct metrics_buf out = { 0 };
 	struct readmodel rm = { 0 };
 	struct config *cfg = NULL;
 	struct state *st;
 	char *s;
-	size_t i;
 
 	cr_assert_eq(config_parse(text, strlen(text), "t.json", &cfg, &errs), 0);
 	st = state_new(cfg, 1000);
+	cr_assert_eq(metrics_render(&out, &rm, st, NULL, NULL, NULL, f), 0);
+	s = strndup(out.p, out.len);
+	metrics_buf_free(&out);
+	state_free(st);
+	return s;
+}
+
+Test(metrics, health_series)
+{
+	const char *text = "{\"interface\": \"eth0\", \"tunnel_source\": {\"ipv4\": \"198.18.2.2\"}, "
+			   "\"vips\": []}";
+	struct metrics_facts f = { .version = "1", .program_tag = "00", .maps_ok = true,
+				   .probes = 4 };
+	char *s;
+	size_t i;
+
 	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 100);
 	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 1000);
 	metrics_hist_note(&f.probe_us[CONFIG_HC_TCP], 7000000);
 	metrics_hist_note(&f.probe_us[CONFIG_HC_HTTPS], 20000);
 	f.health_changes[STATE_HEALTH_UP] = 4;
 	f.health_changes[STATE_HEALTH_DOWN] = 5;
-	cr_assert_eq(metrics_render(&out, &rm, st, NULL, NULL, NULL, &f), 0);
-	s = strndup(out.p, out.len);
+	s = render(text, &f);
 	for (i = 0; i < sizeof(want_lines) / sizeof(want_lines[0]); i++)
 		cr_assert(strstr(s, want_lines[i]), "no line %s in:\n%s", want_lines[i], s);
 	cr_assert_null(strstr(s, "kind=\"none\""));
 	free(s);
-	metrics_buf_free(&out);
-	state_free(st);
 }
 
 /* With no ids from a full apply (none yet, or a write failed since), a
@@ -100,23 +110,12 @@ Test(metrics, no_counters_without_ids)
 			   "\"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\", "
 			   "\"backends\": [{\"address\": \"198.18.3.1\"}]}]}";
 	struct metrics_facts f = { .version = "1", .program_tag = "00", .maps_ok = true };
-	struct config_errors errs = { 0 };
-	struct metrics_buf out = { 0 };
-	struct readmodel rm = { 0 };
-	struct config *cfg = NULL;
-	struct state *st;
-	char *s;
+	char *s = render(text, &f);
 
-	cr_assert_eq(config_parse(text, strlen(text), "t.json", &cfg, &errs), 0);
-	st = state_new(cfg, 1000);
-	cr_assert_eq(metrics_render(&out, &rm, st, NULL, NULL, NULL, &f), 0);
-	s = strndup(out.p, out.len);
 	cr_assert_null(strstr(s, "sluice_vip_packets_total{"), "%s", s);
 	cr_assert_null(strstr(s, "sluice_backend_packets_total{"), "%s", s);
 	cr_assert(strstr(s, "sluice_vip_all_down{vip=\"web\"} 0\n"), "%s", s);
 	cr_assert(strstr(s, "sluice_backend_weight{vip=\"web\",backend=\"198.18.3.1\"} 100\n"),
 		  "%s", s);
 	free(s);
-	metrics_buf_free(&out);
-	state_free(st);
 }
