@@ -641,18 +641,14 @@ static void blocks_forget_removed(struct lbd *d, const struct state *next)
  */
 /* What lbd_config_switch() changed before the config could still be
  * refused, put back as the running config has it. */
-static void switch_undo(struct lbd *d, const struct control_access *acc, bool had_nh,
-			bool had_tp)
+static void switch_undo(struct lbd *d, const struct control_access *acc, bool had_tp)
 {
 	const struct config *cfg = d->st->cfg;
 
 	d->acc = *acc;
 	if (d->ctl && control_access_set(d->ctl, acc))
 		log_warn("cannot set the control socket's group back: %s", strerror(errno));
-	/* Followed again from scratch, for the running config's family. */
-	lbd_next_hop_stop(d);
-	if (had_nh && lbd_next_hop_start(d, cfg))
-		log_err("cannot follow the next hop again; the data path keeps its last MAC");
+	lbd_next_hop_follow(d, cfg, "refused config");
 	if (!had_tp)
 		tunnel_detach(d, cfg);
 }
@@ -661,7 +657,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 			 const char *why, struct apply_stats *as, char *err, size_t errlen)
 {
 	struct control_access acc, old_acc = d->acc;
-	bool had_nh = d->nh != NULL, had_tp = d->tp != NULL;
+	bool had_tp = d->tp != NULL;
 	struct state *next = NULL;
 	int rc = -EINVAL;
 
@@ -676,12 +672,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	if (rc)
 		log_warn("%s: cannot read %s again (%s); keeping its MAC and MTU", why,
 			 cfg->interface, strerror(-rc));
-	/* The family followed is chosen at the start: IPv4 when there is an
-	 * IPv4 tunnel source. A config that adds or drops it starts over. */
-	if (!cfg->next_hop_auto || (d->nh && cfg->has_src4 != d->st->cfg->has_src4))
-		lbd_next_hop_stop(d);
-	if (cfg->next_hop_auto && !d->nh && lbd_next_hop_start(d, cfg))
-		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
+	lbd_next_hop_follow(d, cfg, why);
 	next = state_next(d, cfg);
 	cfg = NULL;
 	if (next)
@@ -690,7 +681,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 	if (rc == -ENOSPC || rc == -ENOMEM) {
 		snprintf(err, errlen, "%s", rc == -ENOSPC ? "it needs more VIP or backend ids "
 			 "than are free" : strerror(-rc));
-		switch_undo(d, &old_acc, had_nh, had_tp);
+		switch_undo(d, &old_acc, had_tp);
 		goto refused;
 	}
 	if (rc) {

@@ -111,6 +111,7 @@ void lbd_metrics_stop(struct lbd *d);
 const char *lbd_mac_text(const __u8 mac[6]);
 int lbd_next_hop_start(struct lbd *d, const struct config *cfg);
 void lbd_next_hop_stop(struct lbd *d);
+void lbd_next_hop_follow(struct lbd *d, const struct config *cfg, const char *why);
 /* lb_cfg may not hold env.next_hop: have it written again. */
 void lbd_next_hop_unwritten(struct lbd *d);
 /* What nexthop_process() or nexthop_retry() returned. */

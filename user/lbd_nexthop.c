@@ -131,9 +131,15 @@ static void next_hop_first(struct lbd *d)
 /* Follow the default gateway. What is known now goes into env before the
  * next apply, so the data path never starts with an empty next hop when the
  * kernel already knows the gateway. */
+/* The default route followed: IPv4's when there is an IPv4 tunnel source. */
+static int next_hop_family(const struct config *cfg)
+{
+	return cfg->has_src4 ? AF_INET : AF_INET6;
+}
+
 int lbd_next_hop_start(struct lbd *d, const struct config *cfg)
 {
-	int family = cfg->has_src4 ? AF_INET : AF_INET6;
+	int family = next_hop_family(cfg);
 	int rc;
 
 	d->nh = nexthop_new(d->ld.ifindex, family);
@@ -151,3 +157,12 @@ int lbd_next_hop_start(struct lbd *d, const struct config *cfg)
 	return 0;
 }
 
+/* Tracking as cfg asks (a reload, or putting back a refused one's): none
+ * for a fixed MAC, else started over when the family changes. */
+void lbd_next_hop_follow(struct lbd *d, const struct config *cfg, const char *why)
+{
+	if (d->nh && (!cfg->next_hop_auto || nexthop_family(d->nh) != next_hop_family(cfg)))
+		lbd_next_hop_stop(d);
+	if (cfg->next_hop_auto && !d->nh && lbd_next_hop_start(d, cfg))
+		log_err("%s: cannot follow the next hop; the data path keeps its last MAC", why);
+}

@@ -475,6 +475,11 @@ const char *nexthop_gateway(const struct nexthop *nh)
 	return nh->gw_text;
 }
 
+int nexthop_family(const struct nexthop *nh)
+{
+	return nh->family;
+}
+
 int nexthop_fd(const struct nexthop *nh)
 {
 	return mnl_socket_get_fd(nh->events);

@@ -101,4 +101,7 @@ int nexthop_mac(const struct nexthop *nh, __u8 mac[6]);
 /* The gateway in text for log lines ("198.18.1.254"), or "" if none. */
 const char *nexthop_gateway(const struct nexthop *nh);
 
+/* AF_INET or AF_INET6: the default route it follows. */
+int nexthop_family(const struct nexthop *nh);
+
 #endif /* LB_NEXTHOP_H */
