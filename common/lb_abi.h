@@ -159,6 +159,10 @@ _Static_assert(sizeof(struct lb_flow_lru) == 16, "lb_flow_lru layout");
 
 /* Backend flags. */
 #define LB_BACKEND_F_UP		0x01	/* flows recorded on it may keep using it */
+/* Its VIP hashes on addresses only (LB_VIP_F_HASH_L3): lb_probe, which has
+ * no VIP lookup, hashes a tunnel probe without ports too, as lb_xdp would
+ * a client's packet, so both get the same outer source. */
+#define LB_BACKEND_F_L3		0x02
 
 /*
  * A backend id belongs to one (VIP, address) pair, so draining or taking

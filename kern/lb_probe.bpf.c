@@ -212,6 +212,11 @@ static __always_inline int lb_probe_encap(struct __sk_buff *skb, __u32 id)
 	rc = lb_probe_inner(skb, &in);
 	if (rc != LB_PROBE_ENCAP)
 		return rc;
+	/* lb_xdp hashes an l3 VIP's packets without their ports. */
+	if (be->flags & LB_BACKEND_F_L3) {
+		in.key.sport = 0;
+		in.key.dport = 0;
+	}
 	if (!lb_probe_fits(skb, &in, lb_outer_len(be), cfg))
 		return LB_PROBE_TOO_BIG;
 	if (be->family == LB_FAMILY_IPV4)

@@ -230,22 +230,6 @@ double bench_median(double *v, int n)
 	return v[n / 2];
 }
 
-/* Make the VIP at addr:80/TCP hash on addresses only. */
-static int vip_set_l3(struct bpf_object *obj, const char *addr)
-{
-	struct lb_vip_key key = { .port = htons(80), .proto = IPPROTO_TCP };
-	int fd = testbed_map_fd(obj, "vip_map");
-	struct lb_vip vip;
-
-	key.family = pkt_addr(addr, key.addr);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &key, &vip))
-		return -ENOENT;
-	vip.flags |= LB_VIP_F_HASH_L3;
-	if (bpf_map_update_elem(fd, &key, &vip, BPF_EXIST))
-		return -errno;
-	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
-}
-
 void bench_balancer(struct bpf_object *obj, size_t nbackends)
 {
 	struct testbed_vip v4 = { .id = 0 }, v6 = { .id = 1 }, l3 = { .id = 2 };
@@ -253,10 +237,11 @@ void bench_balancer(struct bpf_object *obj, size_t nbackends)
 
 	if (testbed_config(obj) || testbed_vip_add(obj, "198.18.100.1", 80, IPPROTO_TCP, 0) ||
 	    testbed_vip_add(obj, "fd00:100::1", 80, IPPROTO_TCP, 1) ||
-	    testbed_vip_add(obj, BENCH_VIP_L3, 80, IPPROTO_TCP, 2) || vip_set_l3(obj, BENCH_VIP_L3) ||
+	    testbed_vip_add(obj, BENCH_VIP_L3, 80, IPPROTO_TCP, 2) ||
 	    testbed_backends(obj, &v4, LB_FAMILY_IPV4, nbackends, 1) ||
 	    testbed_backends(obj, &v6, LB_FAMILY_IPV6, nbackends, 1 + n) ||
-	    testbed_backends(obj, &l3, LB_FAMILY_IPV4, nbackends, 1 + 2 * n)) {
+	    testbed_backends(obj, &l3, LB_FAMILY_IPV4, nbackends, 1 + 2 * n) ||
+	    testbed_vip_l3(obj, &l3, BENCH_VIP_L3, 80, IPPROTO_TCP)) {
 		fprintf(stderr, "bench: cannot set up the balancer\n");
 		exit(EXIT_FAILURE);
 	}

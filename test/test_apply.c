@@ -217,6 +217,10 @@ Test(apply, entries_for_services_echo_and_fragments)
 	cr_assert_neq(echo.id, ~0U);
 	cr_assert(table_has(web.id, backend_find(web.id, "198.18.3.1")));
 	cr_assert(table_has(web.id, backend_find(web.id, "198.18.3.2")));
+	/* lb_probe hashes an l3 VIP's tunnel probes without ports. */
+	cr_assert_eq(backend_get(backend_find(dns.id, "fd00:3::1")).flags,
+		     LB_BACKEND_F_UP | LB_BACKEND_F_L3);
+	cr_assert_eq(backend_get(backend_find(web.id, "198.18.3.1")).flags, LB_BACKEND_F_UP);
 }
 
 Test(apply, same_config_twice_writes_no_table)

@@ -61,8 +61,8 @@ struct probe_case {
 
 #define TAG(id)	(LB_PROBE_MARK | (id))
 
-/* VIP ids 0..3 with one backend each (ids 1..4), so lb_xdp picks that one
- * for every flow: setup() below. */
+/* Each VIP has one backend, so lb_xdp picks that one for every flow:
+ * setup() below. */
 #define ENCAP(n, v, p, m, b)	{ .name = n, .vip = v, .port = p, .mark = m, \
 				  .expect = EXPECT_ENCAP, .backend = b }
 #define UNTOUCHED(n, v, p, m)	{ .name = n, .vip = v, .port = p, .mark = m, \
@@ -75,8 +75,8 @@ struct probe_case {
 #define FILL4	(1500 - 20 - 20 - 20)
 #define FILL6	(1500 - 40 - 40 - 20)
 
-/* VIP ids 0..3 with one backend each (ids 1..4), so lb_xdp picks that one
- * for every flow: setup() below. */
+/* VIP ids 0..5 with one backend each (ids 1..6), so lb_xdp picks that one
+ * for every flow; 4 and 5 hash on addresses only: setup() below. */
 static struct probe_case cases[] = {
 	ENCAP("ipv4 in ipv4", "198.18.100.1", 80, TAG(1), "198.18.3.1"),
 	ENCAP("ipv4 in ipv6", "198.18.100.2", 80, TAG(2), "fd00:3::1"),
@@ -88,6 +88,11 @@ static struct probe_case cases[] = {
 	  .mark = TAG(1), .per_flow_src = true, .expect = EXPECT_ENCAP, .backend = "198.18.3.1" },
 	{ .name = "per-flow source, ipv6 outer", .vip = "fd00:100::2", .port = 443,
 	  .mark = TAG(4), .per_flow_src = true, .expect = EXPECT_ENCAP, .backend = "fd00:3::1" },
+	/* An l3 VIP's packets are hashed without ports: its probe's too. */
+	{ .name = "l3 VIP, per-flow source, ipv4 outer", .vip = "198.18.100.3", .port = 80,
+	  .mark = TAG(5), .per_flow_src = true, .expect = EXPECT_ENCAP, .backend = "198.18.3.1" },
+	{ .name = "l3 VIP, per-flow source, ipv6 outer", .vip = "fd00:100::3", .port = 443,
+	  .mark = TAG(6), .per_flow_src = true, .expect = EXPECT_ENCAP, .backend = "fd00:3::1" },
 	{ .name = "largest that fits, ipv4", .vip = "198.18.100.1", .port = 80, .mark = TAG(1),
 	  .payload = FILL4, .expect = EXPECT_ENCAP, .backend = "198.18.3.1" },
 	{ .name = "largest that fits, ipv6", .vip = "fd00:100::2", .port = 443, .mark = TAG(4),
@@ -116,7 +121,8 @@ static struct probe_case cases[] = {
 
 static struct lb_xdp *xdp;
 static struct lb_probe *probe;
-static struct testbed_vip vips[4];
+#define N_VIPS	6
+static struct testbed_vip vips[N_VIPS];
 
 /* What a row changes in lb_cfg: tunnel sources that are prefixes (the
  * same addresses), or a next hop not known yet. */
@@ -157,22 +163,25 @@ static void probe_load(void)
 
 static void setup(void)
 {
-	static const char *const addrs[4] = { "198.18.100.1", "198.18.100.2", "fd00:100::1",
-					      "fd00:100::2" };
-	static const __u8 families[4] = { LB_FAMILY_IPV4, LB_FAMILY_IPV6, LB_FAMILY_IPV4,
-					  LB_FAMILY_IPV6 };
+	static const char *const addrs[N_VIPS] = { "198.18.100.1", "198.18.100.2", "fd00:100::1",
+						   "fd00:100::2", "198.18.100.3", "fd00:100::3" };
+	static const __u8 families[N_VIPS] = { LB_FAMILY_IPV4, LB_FAMILY_IPV6, LB_FAMILY_IPV4,
+					       LB_FAMILY_IPV6, LB_FAMILY_IPV4, LB_FAMILY_IPV6 };
+	static const __u16 ports[N_VIPS] = { 80, 80, 443, 443, 80, 443 };
 	__u32 i;
 
 	lb_test_require_bpf();
 	xdp = lb_xdp__open_and_load();
 	cr_assert_not_null(xdp, "cannot load lb_xdp");
 	cr_assert_eq(testbed_config(xdp->obj), 0);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < N_VIPS; i++) {
 		vips[i].id = i;
 		vips[i].table_size = 251;
-		cr_assert_eq(testbed_vip_add(xdp->obj, addrs[i], i < 2 ? 80 : 443, IPPROTO_TCP, i),
-			     0);
+		cr_assert_eq(testbed_vip_add(xdp->obj, addrs[i], ports[i], IPPROTO_TCP, i), 0);
 		cr_assert_eq(testbed_backends(xdp->obj, &vips[i], families[i], 1, i + 1), 0);
+		if (i >= 4)
+			cr_assert_eq(testbed_vip_l3(xdp->obj, &vips[i], addrs[i], ports[i],
+						    IPPROTO_TCP), 0);
 	}
 	retired_add();
 	probe_load();
@@ -182,7 +191,7 @@ static void teardown(void)
 {
 	size_t i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < N_VIPS; i++)
 		testbed_vip_free(&vips[i]);
 	lb_probe__destroy(probe);
 	lb_xdp__destroy(xdp);

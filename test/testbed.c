@@ -69,6 +69,40 @@ int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uin
 	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
 }
 
+/* The entry's flags, with LB_BACKEND_F_L3 set. */
+static int backend_mark_l3(int fd, __u32 id)
+{
+	struct lb_backend be;
+
+	if (bpf_map_lookup_elem(fd, &id, &be))
+		return -errno;
+	be.flags |= LB_BACKEND_F_L3;
+	return bpf_map_update_elem(fd, &id, &be, BPF_EXIST) ? -errno : 0;
+}
+
+int testbed_vip_l3(struct bpf_object *obj, const struct testbed_vip *vip, const char *addr,
+		   uint16_t port, uint8_t proto)
+{
+	struct lb_vip_key key = { .port = htons(port), .proto = proto };
+	int fd = testbed_map_fd(obj, "vip_map"), bfd = testbed_map_fd(obj, "backends");
+	struct lb_vip v;
+	size_t i;
+	int rc;
+
+	key.family = pkt_addr(addr, key.addr);
+	if (fd < 0 || bfd < 0 || bpf_map_lookup_elem(fd, &key, &v))
+		return -ENOENT;
+	v.flags |= LB_VIP_F_HASH_L3;
+	if (bpf_map_update_elem(fd, &key, &v, BPF_EXIST))
+		return -errno;
+	for (i = 0; i < vip->n; i++) {
+		rc = backend_mark_l3(bfd, vip->backends[i].id);
+		if (rc)
+			return rc;
+	}
+	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
+}
+
 int testbed_backend_up(struct bpf_object *obj, const struct maglev_backend *b, int up)
 {
 	struct lb_backend be = { .family = b->family, .flags = up ? LB_BACKEND_F_UP : 0 };

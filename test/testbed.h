@@ -36,6 +36,11 @@ int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uin
 int testbed_backends(struct bpf_object *obj, struct testbed_vip *vip, uint8_t family,
 		     size_t n, uint32_t first_id);
 
+/* Make the VIP at (addr, port, proto) hash on addresses only, and mark its
+ * backends (vip's) so, as lbd writes an l3 VIP. 0 or -errno. */
+int testbed_vip_l3(struct bpf_object *obj, const struct testbed_vip *vip, const char *addr,
+		   uint16_t port, uint8_t proto);
+
 /* The usual single-VIP bed: lb_cfg, VIP 0 at 198.18.100.1:80/tcp and 16
  * IPv4 backends (ids 1-16), all up; vip describes it. 0 or -errno. */
 int testbed_one_vip(struct bpf_object *obj, struct testbed_vip *vip);

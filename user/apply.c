@@ -524,13 +524,15 @@ static int counters_reset(struct plan *p)
 	return 0;
 }
 
-/* What a backend's entry should hold: up unless its effective state is out. */
+/* What a backend's entry should hold: up unless its effective state is
+ * out; marked l3 when its VIP hashes on addresses. */
 static struct lb_backend backend_want(const struct state_vip *v, size_t j, __u32 vip_id)
 {
 	const struct config_backend *b = &v->cfg->backends[j];
 	struct lb_backend want = {
 		.family = b->family,
-		.flags = v->be[j].eff == STATE_OUT ? 0 : LB_BACKEND_F_UP,
+		.flags = (v->be[j].eff == STATE_OUT ? 0 : LB_BACKEND_F_UP) |
+			 (v->cfg->hash_l3 ? LB_BACKEND_F_L3 : 0),
 		.vip_id = (__u16)vip_id,
 	};
 
@@ -554,7 +556,7 @@ static void backend_write(struct apply *a, __u32 id, struct lb_backend want, enu
 	bool lowering = (cur->flags & LB_BACKEND_F_UP) && !(want.flags & LB_BACKEND_F_UP);
 
 	if (pass == BE_RAISE && lowering)
-		want.flags = cur->flags;
+		want.flags |= LB_BACKEND_F_UP;
 	if (!memcmp(&want, cur, sizeof(want)))
 		return;
 	if (cur->family && changed)
