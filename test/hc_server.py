@@ -4,8 +4,9 @@
 
 Usage:
   hc_server.py http ADDRESS PORT [--tls CERT KEY] [--drain FILE] [--log FILE]
-      Answers every GET: /status/NNN with status NNN, any other path with
-      200, or 503 while FILE exists (an operator draining the backend).
+      Answers every GET: /status/NNN with status NNN, /early/NNN with an
+      interim 103 Early Hints and then NNN, any other path with 200, or
+      503 while FILE exists (an operator draining the backend).
       With --tls it speaks HTTPS. Each request is a line "TIME PATH" in LOG.
   hc_server.py silent ADDRESS PORT
       Accepts connections and never says a word.
@@ -44,6 +45,12 @@ def serve_http(args):
             log_line(args.log, self.path)
             if self.path.startswith("/status/"):
                 code = int(self.path[len("/status/"):])
+            elif self.path.startswith("/early/"):
+                code = int(self.path[len("/early/"):])
+                # Longer than the status line lbd keeps of an answer.
+                self.send_response_only(103)
+                self.send_header("Link", "</style.css>; rel=preload; as=style")
+                self.end_headers()
             else:
                 code = 503 if args.drain and os.path.exists(args.drain) else 200
             body = b"%d\n" % code

@@ -13,6 +13,7 @@
 #   a server whose NIC drops every SYN (XDP, lb_syndrop)
 #                                          down (timeout after N ms)
 #   HTTP 200 / HTTP 503                    up / down (status 503)
+#   HTTP 103 then 200 / 103 then 503       up / down (status 503)
 #   HTTPS with a self-signed certificate   up without tls_verify,
 #                                          down (tls: ...) with it
 #
@@ -183,6 +184,11 @@ EOF
 	echo ","
 	vip http-200 198.18.100.16 "$(check http 85 '"path": "/status/200"')" "$zoo_be"
 	echo ","
+	# An interim 103 before the answer: the answer counts.
+	vip http-early-200 198.18.100.23 "$(check http 85 '"path": "/early/200"')" "$zoo_be"
+	echo ","
+	vip http-early-503 198.18.100.24 "$(check http 85 '"path": "/early/503"')" "$zoo_be"
+	echo ","
 	# The backend's own port and path beat the VIP's: 9 would be refused,
 	# /status/200 would pass.
 	vip http-503 198.18.100.17 "$(check http 9 '"path": "/status/200"')" \
@@ -250,13 +256,15 @@ expect http-short 198.18.3.3 down 'not an HTTP answer' '198\.18\.3\.3:88 http/'
 expect tcp-deaf 198.18.3.4 down 'timeout after 250 ms' '198\.18\.3\.4:84 tcp'
 expect http-200 198.18.3.3 up ok '198\.18\.3\.3:85 http/status/200'
 expect http-503 198.18.3.3 down 'status 503' '198\.18\.3\.3:85 http/status/503'
+expect http-early-200 198.18.3.3 up ok '198\.18\.3\.3:85 http/early/200'
+expect http-early-503 198.18.3.3 down 'status 503' '198\.18\.3\.3:85 http/early/503'
 expect https-noverify 198.18.3.3 up ok '198\.18\.3\.3:87 https/'
 expect https-verify 198.18.3.3 down 'tls: [^|]+' '198\.18\.3\.3:87 https/'
 # The deaf server saw no handshake: its SYNs were dropped, not refused.
 [ ! -s "$work/count84" ] || fail "the SYN-dropping server accepted connections"
 # The HTTP checks asked for the paths they were given, and nothing else.
 grep -q ' /status/503$' "$work/http85" || fail "no request for the backend's own path"
-grep -Evq ' /status/(200|503)$' "$work/http85" && fail "other requests: $(sort -u -k2 "$work/http85")"
+grep -Evq ' /(status|early)/(200|503)$' "$work/http85" && fail "other requests: $(sort -u -k2 "$work/http85")"
 ctl backend list http-503 | grep -Eq '198\.18\.3\.3 .* down [0-9]+[smhd] \(status 503\) +in \(kept\) ' ||
 	fail "lbctl backend list: $(ctl backend list http-503)"
 
@@ -264,8 +272,8 @@ netns_step "one probe for a backend two VIPs check the same way"
 ctl -j status | /usr/bin/python3 -c '
 import json, sys
 h = json.load(sys.stdin)["health"]
-# web-http 2, web-tcp 2, the zoo 9 (tcp-up and tcp-up-too share one).
-assert h["targets"] == 13 and h["backends"] == 14, h' || fail "targets: $(ctl -j status)"
+# web-http 2, web-tcp 2, the zoo 11 (tcp-up and tcp-up-too share one).
+assert h["targets"] == 15 and h["backends"] == 16, h' || fail "targets: $(ctl -j status)"
 window=4
 start=$(wc -l <"$work/count81")
 sleep $window

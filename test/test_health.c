@@ -208,6 +208,30 @@ ParameterizedTest(struct status_case *tc, health, http_status)
 		     tc->answer);
 }
 
+/* An interim answer's head is dropped up to its blank line, read in
+ * pieces: the end is found across pieces, CRLF or bare LF. */
+Test(health, http_head_end)
+{
+	static const char early[] = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200";
+	bool nl = false;
+
+	cr_assert_eq(probe_http_head_end(early, strlen(early), &nl), (long)strlen(early) - 12);
+	nl = false;
+	cr_assert_eq(probe_http_head_end("HTTP/1.1 100 Continue\n\nHTTP", 27, &nl), 23);
+	/* Split after the first CRLF of the two, then after a lone CR. */
+	nl = false;
+	cr_assert_eq(probe_http_head_end("HTTP/1.1 100 Continue\r\n", 23, &nl), -1);
+	cr_assert(nl);
+	cr_assert_eq(probe_http_head_end("\r", 1, &nl), -1);
+	cr_assert_eq(probe_http_head_end("\nHTTP/1.1 200", 14, &nl), 1);
+	/* A line between keeps looking. */
+	nl = true;
+	cr_assert_eq(probe_http_head_end("X: y\r\n", 6, &nl), -1);
+	cr_assert_eq(probe_http_head_end("\r\n", 2, &nl), 2);
+	nl = false;
+	cr_assert_eq(probe_http_head_end("", 0, &nl), -1);
+}
+
 /* The Host header: the host if set, else the address; the port only
  * when it is not 80, as libcurl wrote it before. */
 Test(health, http_request)

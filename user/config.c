@@ -1215,7 +1215,8 @@ static void hc_http_parse(struct config_ctx *c, json_t *hc, struct config_health
 		else
 			snprintf(h->host, sizeof(h->host), "%s", s);
 	}
-	if (get_int(c, hc, "status", false, 100, 599, &n) > 0)
+	/* 1xx answers are interim: the probe reads past them. */
+	if (get_int(c, hc, "status", false, 200, 599, &n) > 0)
 		h->status = (__u16)n;
 	if (get_bool(c, hc, "tls_verify", &b) > 0 && b && h->type != CONFIG_HC_HTTPS)
 		ctx_err_at(c, "tls_verify", "only an https check takes it");

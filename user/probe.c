@@ -70,6 +70,8 @@ struct probe {
 	bool sent;			/* http: the request is out */
 	char head[PROBE_HEAD_MAX];	/* http: the answer's first bytes */
 	size_t head_len;
+	bool interim;			/* http: dropping a 1xx answer's head */
+	bool interim_nl;		/* ... whose last byte ended a line */
 	CURL *easy;			/* https */
 	struct curl_slist *resolve;
 	char err[CURL_ERROR_SIZE];
@@ -177,6 +179,39 @@ static void http_verdict(struct probe *p, int status)
 	finish(p, false, why);
 }
 
+/* An interim answer (100 Continue, 103 Early Hints) comes before the
+ * answer; 101 is final, and no probe asks for it. */
+static bool http_interim(int status)
+{
+	return status >= 100 && status < 200 && status != 101;
+}
+
+/* http: the status in p->head, past the interim answers before it, whose
+ * heads are dropped as they come; as probe_http_status(). */
+static int http_head_status(struct probe *p)
+{
+	long end;
+	int status;
+
+	for (;;) {
+		if (p->interim) {
+			end = probe_http_head_end(p->head, p->head_len, &p->interim_nl);
+			if (end < 0) {
+				p->head_len = 0;
+				return 0;
+			}
+			p->head_len -= (size_t)end;
+			memmove(p->head, p->head + end, p->head_len);
+			p->interim = false;
+		}
+		status = probe_http_status(p->head, p->head_len);
+		if (!http_interim(status))
+			return status;
+		p->interim = true;
+		p->interim_nl = false;
+	}
+}
+
 /* http: the answer's status line, read as it comes. The socket is
  * edge-triggered: read until it has no more, or a short answer and its
  * close, come in one wake-up, would wait for the deadline. */
@@ -201,7 +236,7 @@ static void http_read(struct probe *p, __u32 events)
 			return;
 		}
 		p->head_len += (size_t)n;
-		status = probe_http_status(p->head, p->head_len);
+		status = http_head_status(p);
 		if (status != 0 || n == 0 || p->head_len == sizeof(p->head))
 			break;
 	}
@@ -325,6 +360,22 @@ int probe_http_status(const char *buf, size_t len)
 	return (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
 }
 
+long probe_http_head_end(const char *buf, size_t len, bool *nl)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			if (*nl)
+				return (long)i + 1;
+			*nl = true;
+		} else if (buf[i] != '\r') {
+			*nl = false;
+		}
+	}
+	return -1;
+}
+
 static socklen_t sockaddr_of(const struct probe_spec *sp, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
@@ -421,6 +472,7 @@ static void conn_start(struct probe *p)
 
 	p->sent = false;
 	p->head_len = 0;
+	p->interim = false;
 	if (!rc)
 		rc = sock_tune(p, p->fd);
 	if (rc) {

@@ -72,4 +72,11 @@ int probe_http_request(const struct probe_spec *sp, char *buf, size_t len);
  * while the status line is too short to tell, -1 if it is none. */
 int probe_http_status(const char *buf, size_t len);
 
+/* Where an answer's head ends in buf (len bytes, the next of a stream
+ * read in pieces): the offset just past its blank line, or -1 when buf
+ * holds none. *nl says whether the bytes before ended a line, and carries
+ * that from one call to the next: false at the start of a head. Lines may
+ * end in CRLF or a bare LF. */
+long probe_http_head_end(const char *buf, size_t len, bool *nl);
+
 #endif /* LB_PROBE_H */
