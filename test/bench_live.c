@@ -56,13 +56,14 @@
 #define LV_ROUNDS	7		/* slices of each program per row */
 #define LV_SETTLE_US	50000		/* after an attach, before counting */
 
-enum lv_kind { LV_SWAP, LV_EST, LV_SYN, LV_SYN_GUARD, LV_DENIED, LV_PASS, LV_KINDS };
+enum lv_kind { LV_SWAP, LV_EST, LV_SYN, LV_SYN_GUARD, LV_SYN_HELD, LV_DENIED, LV_PASS, LV_KINDS };
 
 static const char *const lv_names[LV_KINDS] = {
 	"bare MAC-swap XDP_TX (reference)",
 	"established flows (1024 cycled)",
 	"SYN flood, random sources, guard off",
 	"SYN flood, random sources, guard on",
+	"SYN flood, guard capped at 1 a second",
 	"flood from denied sources",
 	"non-VIP traffic, passed",
 };
@@ -187,7 +188,7 @@ static void *lv_send(void *arg)
 		for (i = 0; i < LV_BATCH; i++) {
 			k = (int)(next++ % s->frames->n);
 			memcpy(buf[i], s->frames->buf[k], s->frames->len[k]);
-			if (s->kind == LV_SYN || s->kind == LV_SYN_GUARD || s->kind == LV_DENIED)
+			if (s->kind != LV_SWAP && s->kind != LV_EST && s->kind != LV_PASS)
 				lv_new_source(buf[i], s->kind, s->cpu, n++);
 			iov[i].iov_base = buf[i];
 			iov[i].iov_len = s->frames->len[k];
@@ -209,6 +210,7 @@ struct lv_result {
 	double lb_mpps;		/* handled by the program on l0 */
 	double back_mpps;	/* returned to g0 */
 	double share;		/* of lb_swap's rate, slice against slice */
+	double recorded;	/* flow entries created per packet handled */
 };
 
 static struct lb_xdp *lv_balancer(enum lv_kind kind)
@@ -223,8 +225,10 @@ static struct lb_xdp *lv_balancer(enum lv_kind kind)
 	bench_balancer(skel->obj, 16);
 	if (bpf_map_lookup_elem(fd, &zero, &cfg))
 		die("reading lb_cfg");
-	/* The guard at the config's default cap. */
-	cfg.flow_cap = kind == LV_SYN_GUARD ? 65536 : 0;
+	/* The guard at the config's default cap, under which up to that many
+	 * SYNs a second per CPU are still recorded; or holding back all but
+	 * one a second, to time the held-back SYN alone. */
+	cfg.flow_cap = kind == LV_SYN_GUARD ? 65536 : kind == LV_SYN_HELD ? 1 : 0;
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		die("writing lb_cfg");
 	if (kind == LV_DENIED)
@@ -286,10 +290,12 @@ static struct lv_result lv_row(enum lv_kind kind, int threads, struct lb_live *s
 	struct bench_frames frames;
 	atomic_bool stop = false;
 	struct lv_result r;
-	__u64 h0, b0;
+	__u64 h0, b0, handled0, created0;
 	int i, round, which;
 
 	frames = lv_frames(kind, prog);
+	created0 = lb ? bench_new_flows(lb->obj, 0) : 0;
+	handled0 = lv_handled(kind, lb, swap);
 	attach(lb_ns, "l0", bpf_program__fd(swap->progs.lb_swap));
 	for (i = 0; i < threads; i++) {
 		s[i] = (struct lv_sender){ .cpu = i, .kind = kind, .frames = &frames, .stop = &stop };
@@ -326,6 +332,9 @@ static struct lv_result lv_row(enum lv_kind kind, int threads, struct lb_live *s
 	r.lb_mpps = bench_median(rate, LV_ROUNDS);
 	r.back_mpps = bench_median(back, LV_ROUNDS);
 	r.share = bench_median(share, LV_ROUNDS);
+	/* Over the whole row: the program counts only while attached. */
+	h0 = lv_handled(kind, lb, swap) - handled0;
+	r.recorded = lb && h0 ? (double)(bench_new_flows(lb->obj, 0) - created0) / (double)h0 : 0;
 	bench_frames_free(&frames);
 	if (lb)
 		lb_xdp__destroy(lb);
@@ -362,17 +371,17 @@ int main(int argc, char **argv)
 	printf("%.1f s a row, %d slices of each program; Mpps handled by the program on l0 "
 	       "(returned to g0), median over the slices, and the median share of the bare "
 	       "XDP_TX in the slices beside them, with as many cores\n\n", seconds, LV_ROUNDS);
-	printf("| %-38s | %-15s | %-15s | %-6s | %-6s |\n", "traffic", "1 core Mpps",
-	       "2 cores Mpps", "x1", "x2");
-	printf("|%.40s|%.17s|%.17s|%.8s|%.8s|\n", "----------------------------------------",
-	       "-----------------", "-----------------", "--------", "--------");
+	printf("| %-38s | %-15s | %-15s | %-6s | %-6s | %-8s |\n", "traffic", "1 core Mpps",
+	       "2 cores Mpps", "x1", "x2", "recorded");
+	printf("|%.40s|%.17s|%.17s|%.8s|%.8s|%.10s|\n", "----------------------------------------",
+	       "-----------------", "-----------------", "--------", "--------", "----------");
 	for (k = 0; k < LV_KINDS; k++) {
 		char c1[32], c2[32];
 
 		snprintf(c1, sizeof(c1), "%.2f (%.2f)", res[0][k].lb_mpps, res[0][k].back_mpps);
 		snprintf(c2, sizeof(c2), "%.2f (%.2f)", res[1][k].lb_mpps, res[1][k].back_mpps);
-		printf("| %-38s | %-15s | %-15s | %6.2f | %6.2f |\n", lv_names[k], c1, c2,
-		       res[0][k].share, res[1][k].share);
+		printf("| %-38s | %-15s | %-15s | %6.2f | %6.2f | %8.3f |\n", lv_names[k], c1,
+		       c2, res[0][k].share, res[1][k].share, res[0][k].recorded);
 	}
 	lb_live__destroy(swap);
 	lb_live__destroy(sink);
