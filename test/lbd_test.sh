@@ -467,6 +467,42 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+step "reload to an IPv6-only tunnel source: the IPv6 gateway is followed, no longer IPv4's"
+nsx "$lb" ip -6 addr add fd00:1::2/64 dev l0 nodad
+nsx "$lb" ip -6 route add default via fd00:1::fe dev l0
+nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:dd dev l0 nud permanent
+start_lbd "$lbd" "$work/a.json" || fail "lbd did not start"
+cp "$work/a.json" "$work/v4.json"
+cat >"$work/a.json" <<EOF
+{
+  "interface": "l0",
+  "next_hop": "auto",
+  "tunnel_source": { "ipv6": "fd00:1::2" },
+  "state_dir": "$work/state",
+  "control_socket": "$work/lbd.sock",
+  "flow_table_size": 4096,
+  "vips": [ { "name": "web6", "address": "fd00:100::1", "port": 80, "protocol": "tcp",
+              "backends": [ { "address": "fd00:3::1" } ] } ]
+}
+EOF
+kill -HUP "$lbd_pid"
+wait_log 'reload: 1 VIPs'
+[ "$(next_hop)" = 02:00:00:00:00:dd ] || fail "next hop after the reload to IPv6: $(next_hop)"
+nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev l0 nud permanent
+nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:ee dev l0 nud permanent
+for _ in $(seq 50); do
+	[ "$(next_hop)" = 02:00:00:00:00:ee ] && break
+	sleep 0.02
+done
+[ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv6 gateway's new MAC not followed: $(next_hop)"
+cp "$work/v4.json" "$work/a.json"
+kill -HUP "$lbd_pid"
+wait_log 'reload: 2 VIPs'
+[ "$(next_hop)" = 02:00:00:00:00:ab ] || fail "next hop after the reload back to IPv4: $(next_hop)"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
 step "--unload: link detached, pins removed"
 innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
 [ "$(prog_id)" = 0 ] || fail "XDP program still attached"
