@@ -7,7 +7,8 @@
 # tells a notify socket of the test's own READY=1 once attached,
 # RELOADING=1 with MONOTONIC_USEC then READY=1 around each SIGHUP (a
 # refused config too), WATCHDOG=1 when asked, STATUS= lines that follow
-# the state, and STOPPING=1 at SIGTERM. With its stderr on the journal
+# the state (state saves failing, then recovered, too), and STOPPING=1 at
+# SIGTERM. With its stderr on the journal
 # (JOURNAL_STREAM), each log line carries its priority.
 #
 # Usage: systemd_test.sh BUILD_DIR SOURCE_DIR   (root; CI=true makes a skip a failure)
@@ -30,6 +31,7 @@ work=$NETNS_WORK
 lbd_pid= listen_pid=
 
 test_cleanup() {
+	umount "$work/state" 2>/dev/null
 	[ -n "$lbd_pid" ] && kill -9 "$lbd_pid" 2>/dev/null
 	[ -n "$listen_pid" ] && kill "$listen_pid" 2>/dev/null
 	true
@@ -75,6 +77,9 @@ vip_cfg() { # BACKENDS...: the config with these backends
 JSON
 }
 vip_cfg 198.18.3.1 198.18.3.2 >"$work/lbd.json"
+# A file system of its own, so that a step below can make it read-only.
+mkdir -p "$work/state"
+mount -t tmpfs -o size=4m systemd-test-state "$work/state"
 
 # Every datagram lbd sends, one line each ("|" for its newlines).
 /usr/bin/python3 - "$work/notify.sock" "$work/notify.log" <<'PY' &
@@ -121,6 +126,26 @@ grep -q '^<6>lbd\[info\]: l0: attached' "$work/lbd.log" ||
 "$lbctl" -s "$sock" backend drain web 198.18.3.2 >/dev/null || fail "drain with the unit's capabilities"
 wait_for 'STATUS=l0: 1 VIPs, 2 backends \(1 in\); generation 1$' "$work/notify.log" \
 	"STATUS did not follow the drain"
+
+step "STATUS says while the state file cannot be written, and stops once it can"
+mount -o remount,ro "$work/state"
+rc=0
+"$lbctl" -s "$sock" backend undrain web 198.18.3.2 >"$work/out" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "undrain with a read-only state dir: exit $rc: $(cat "$work/out")"
+wait_for 'STATUS=l0: 1 VIPs, 2 backends \(2 in\); generation 1; state saves failing, retrying$' \
+	"$work/notify.log" "STATUS did not say the saves fail"
+mount -o remount,rw "$work/state"
+# The same line came before: wait for it as the latest.
+for _ in $(seq 50); do
+	grep 'STATUS=' "$work/notify.log" | tail -1 | grep -q 'STATUS=l0: 1 VIPs, 2 backends (2 in); generation 1$' &&
+		break
+	sleep 0.1
+done
+grep 'STATUS=' "$work/notify.log" | tail -1 | grep -q 'STATUS=l0: 1 VIPs, 2 backends (2 in); generation 1$' ||
+	fail "STATUS still says the saves fail once the file can be written"
+grep -q '"state": *"drain"' "$work/state/state.json" &&
+	fail "the saved state still has the drain: $(cat "$work/state/state.json")"
+"$lbctl" -s "$sock" backend drain web 198.18.3.2 >/dev/null || fail "drain again"
 
 step "WATCHDOG=1 from the loop, as often as WATCHDOG_USEC asks"
 sleep 1
