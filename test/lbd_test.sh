@@ -488,13 +488,15 @@ EOF
 kill -HUP "$lbd_pid"
 wait_log 'reload: 1 VIPs'
 [ "$(next_hop)" = 02:00:00:00:00:dd ] || fail "next hop after the reload to IPv6: $(next_hop)"
-nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev l0 nud permanent
 nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:ee dev l0 nud permanent
 for _ in $(seq 50); do
 	[ "$(next_hop)" = 02:00:00:00:00:ee ] && break
 	sleep 0.02
 done
 [ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv6 gateway's new MAC not followed: $(next_hop)"
+nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev l0 nud permanent
+sleep 0.3
+[ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv4 gateway's MAC is still followed: $(next_hop)"
 cp "$work/v4.json" "$work/a.json"
 kill -HUP "$lbd_pid"
 wait_log 'reload: 2 VIPs'
