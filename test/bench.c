@@ -250,6 +250,23 @@ void bench_balancer(struct bpf_object *obj, size_t nbackends)
 	testbed_vip_free(&l3);
 }
 
+void bench_flow_cap(struct bpf_object *obj, uint32_t cap)
+{
+	int fd = testbed_map_fd(obj, "lb_cfg");
+	struct lb_config cfg;
+	__u32 zero = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		fprintf(stderr, "bench: cannot read lb_cfg\n");
+		exit(EXIT_FAILURE);
+	}
+	cfg.flow_cap = cap;
+	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY)) {
+		perror("bench: cannot set flow_cap");
+		exit(EXIT_FAILURE);
+	}
+}
+
 void bench_pin_cpu0(void)
 {
 	cpu_set_t cpus;

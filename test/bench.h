@@ -65,6 +65,10 @@ double bench_median(double *v, int n);
 #define BENCH_VIP_L3 "198.18.100.3"
 void bench_balancer(struct bpf_object *obj, size_t nbackends);
 
+/* Set the flood guard's cap (new flows a second per CPU; 0: none) in the
+ * balancer's lb_cfg. Exits on failure. */
+void bench_flow_cap(struct bpf_object *obj, uint32_t cap);
+
 /* n random IPv4 prefixes (/12 to /32, none covering the bench's IPv4
  * clients in 198.18.0.0/15) in the deny list (vip BLOCKLIST_DENY) or in
  * VIP vip's allow list, then the prefix extra if not NULL. Exits on

@@ -25,11 +25,12 @@
 #include "bench.h"
 #include "pkt.h"
 
-/* Each build is loaded four times: for most rows; with a small flow
+/* Each build is loaded five times: for most rows; with a small flow
  * table, full after its first round; for new flows into a table with
- * room, whose round's flows are deleted before the round; and for new
- * flows into the default table, full. */
-enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_BIG, AB_SETS };
+ * room, whose round's flows are deleted before the round; for new flows
+ * into the default table, full; and the same with the flood guard at a
+ * cap of 1 a second once full, so that SYNs are placed, not recorded. */
+enum { AB_MAIN, AB_SMALL, AB_ROOM, AB_BIG, AB_GUARD, AB_SETS };
 
 struct ab_obj {
 	struct bpf_object *obj;
@@ -86,6 +87,8 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_CYCLED, .set = AB_SMALL },
 		{ .name = "SYN, new flow, 1M table full", .dst = "198.18.100.1",
 		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_BIG, .set = AB_BIG },
+		{ .name = "SYN, 1M table full, guard at cap", .dst = "198.18.100.1",
+		  .flags = PKT_TCP_SYN, .nflows = BENCH_FLOWS_BIG, .set = AB_GUARD },
 		{ .name = "non-VIP destination, passed", .dst = "198.18.200.1",
 		  .flags = PKT_TCP_ACK },
 	};
@@ -98,7 +101,8 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 
 	for (i = 0; i < n; i++) {
 		size_t nf = rows[i].nflows ? rows[i].nflows : 1;
-		int full = rows[i].set == AB_SMALL || rows[i].set == AB_BIG;
+		int full = rows[i].set == AB_SMALL || rows[i].set == AB_BIG ||
+			   rows[i].set == AB_GUARD;
 
 		for (k = 0; k < 2; k++) {
 			/* The flows exist before timing; a full table is
@@ -108,6 +112,8 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 
 			bench_time(obj[rows[i].set][k].prog, &syn, (long)nf);
 			bench_frames_free(&syn);
+			if (rows[i].set == AB_GUARD)
+				bench_flow_cap(obj[AB_GUARD][k].obj, 1);
 			rows[i].frames[k] = bench_tcp_frames(rows[i].dst, 80, nf, rows[i].flags);
 			rows[i].ns[k] = bench_rounds(rounds);
 			if (rows[i].set != AB_MAIN)
@@ -147,7 +153,8 @@ static void run(const struct ab_obj obj[AB_SETS][2], int base_fd)
 		double x = bench_median(rows[i].ns[1], rounds) - b;
 
 		printf("| %-32s | %8.1f | %8.1f | %5.3f |\n", rows[i].name, a, x, x / a);
-		/* Each timed SYN of a new-flow row should create an entry. */
+		/* Each timed SYN of a new-flow row should create an entry, but
+		 * for the guard's row (one a second). */
 		if (rows[i].set != AB_MAIN)
 			snprintf(note + strlen(note), sizeof(note) - strlen(note),
 				 "%s: entries created per timed SYN: A %.3f, B %.3f\n",
@@ -188,6 +195,7 @@ int main(int argc, char **argv)
 		obj[AB_SMALL][k] = balancer_load(argv[first + k], BENCH_SMALL_FLOW_TABLE);
 		obj[AB_ROOM][k] = balancer_load(argv[first + k], 0);
 		obj[AB_BIG][k] = balancer_load(argv[first + k], 0);
+		obj[AB_GUARD][k] = balancer_load(argv[first + k], 0);
 	}
 	printf("A: %s\nB: %s\ncalls per row and object: %ld in %d rounds (median round)\n",
 	       argv[first], argv[first + 1], calls, rounds);

@@ -216,21 +216,14 @@ struct lv_result {
 static struct lb_xdp *lv_balancer(enum lv_kind kind)
 {
 	struct lb_xdp *skel = lb_xdp__open_and_load();
-	int fd = skel ? bpf_map__fd(skel->maps.lb_cfg) : -1;
-	struct lb_config cfg;
-	__u32 zero = 0;
 
 	if (!skel)
 		die("loading lb_xdp");
 	bench_balancer(skel->obj, 16);
-	if (bpf_map_lookup_elem(fd, &zero, &cfg))
-		die("reading lb_cfg");
 	/* The guard at the config's default cap, under which up to that many
 	 * SYNs a second per CPU are still recorded; or holding back all but
 	 * one a second, to time the held-back SYN alone. */
-	cfg.flow_cap = kind == LV_SYN_GUARD ? 65536 : kind == LV_SYN_HELD ? 1 : 0;
-	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
-		die("writing lb_cfg");
+	bench_flow_cap(skel->obj, kind == LV_SYN_GUARD ? 65536 : kind == LV_SYN_HELD ? 1 : 0);
 	if (kind == LV_DENIED)
 		bench_block_rules(skel->obj, BLOCKLIST_DENY, 10000, "172.16.0.0/12");
 	return skel;

@@ -103,24 +103,6 @@ enum {
 
 #define BLOCK_PREFIXES	10000
 
-/* Set the flood guard's cap. */
-static void flow_cap(struct lb_xdp *skel, __u32 cap)
-{
-	int fd = bpf_map__fd(skel->maps.lb_cfg);
-	struct lb_config cfg;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(fd, &zero, &cfg)) {
-		perror("bench_xdp: cannot read lb_cfg");
-		exit(EXIT_FAILURE);
-	}
-	cfg.flow_cap = cap;
-	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY)) {
-		perror("bench_xdp: cannot set flow_cap");
-		exit(EXIT_FAILURE);
-	}
-}
-
 /* An established-flow row: the flows are created with SYNs first. */
 static struct row established(const char *name, int prog_fd, const char *vip, size_t nflows)
 {
@@ -249,7 +231,7 @@ static void run_rows(void)
 	 * filled first, then (nearly) every SYN placed but not recorded. */
 	rows[ROW_SYN_BIG_GUARD] = syn_new("SYN, new flow, 1M table, guard at cap", guard16,
 					  BENCH_FLOWS_BIG);
-	flow_cap(guard16, 1);
+	bench_flow_cap(guard16->obj, 1);
 	rows[ROW_PASS] = (struct row){ .name = "non-VIP destination, passed",
 				       .prog_fd = fd16,
 				       .frames = bench_tcp_frames("198.18.200.1", 80, 1, PKT_TCP_ACK) };
