@@ -17,6 +17,7 @@
 #include "config.h"
 #include "clock.h"
 #include "flows.h"
+#include "flowtab.h"
 #include "lb_test.h"
 #include "pkt.h"
 
@@ -113,5 +114,32 @@ Test(flows, a_flow_seen_a_second_ago_is_a_second_old)
 	cr_assert_eq(counts[id], 2);
 	old.sport = htons(1);
 	cr_assert_eq(flows_lookup(fl, &old, &backend, &age_old), -ENOENT);
+	free(counts);
+}
+
+/* Entries stay until a new flow takes their way: one idle for longer than
+ * 2^31 ticks (24 days at HZ 1000) is old, not ahead of now. */
+Test(flows, a_flow_idle_for_weeks_is_not_active)
+{
+	__u32 *counts = calloc(LB_MAX_BACKENDS, sizeof(*counts));
+	struct lb_flow_slot e;
+	struct lb_flow_key k;
+	struct flowtab t;
+	__u32 backend, id, ago = 0x90000000u;
+	__u64 age;
+	unsigned int hz;
+
+	start();
+	id = apply_backend_id(bed.ap, 0, 0);
+	cr_assert_eq(flows_hz(fl, &hz), 0);
+	k = syn(40002);
+	cr_assert_eq(flowtab_lookup(bed.maps.flow_table, &k, &e), 0);
+	cr_assert_eq(flowtab_open(bed.maps.flow_table, 1, &t), 0);
+	cr_assert_eq(flowtab_put(&t, &k, id, e.seen - ago, e.block_gen, 0), 1);
+	flowtab_close(&t);
+	cr_assert_eq(flows_count(fl, 60000, counts), 0);
+	cr_assert_eq(counts[id], 0, "a flow idle for %u ticks counted active", ago);
+	cr_assert_eq(flows_lookup(fl, &k, &backend, &age), 0);
+	cr_assert_geq(age, (__u64)ago * 1000 / hz, "age %llu ms", (unsigned long long)age);
 	free(counts);
 }

@@ -127,29 +127,35 @@ static int now_jiffies(struct flows *f, __u64 *now, unsigned int *hz)
 	return rc;
 }
 
-/* Entries keep the low 32 bits of jiffies: an age is the difference of
- * two such times, right for anything younger than 2^31 ticks (24 days at
- * HZ 1000). A time ahead of now (the entry written after now was read)
- * is no age. */
+/* Entries keep the low 32 bits of jiffies: an age in ticks is the
+ * difference of two such times, right for anything younger than 2^32
+ * ticks (49 days at HZ 1000) less a second. A time up to a second ahead
+ * of now is an entry written after now was read: no age. Read as signed,
+ * an entry idle for over 2^31 ticks would look that new, and active. */
+static __u32 age_ticks(__u32 now, __u32 then, unsigned int hz)
+{
+	__u32 d = now - then;
+
+	return d > 0xffffffffu - hz ? 0 : d;
+}
+
 static __u64 age_ms(__u64 now, __u32 then, unsigned int hz)
 {
-	__s32 d = (__s32)((__u32)now - then);
-
-	return d > 0 ? (__u64)d * 1000 / hz : 0;
+	return (__u64)age_ticks((__u32)now, then, hz) * 1000 / hz;
 }
 
 struct count_walk {
 	__u32 *counts;
 	__u32 now;
+	unsigned int hz;
 	__u64 idle;		/* jiffies: seen within this of now is active */
 };
 
 static int count_one(const struct lb_flow_slot *e, void *data)
 {
 	struct count_walk *w = data;
-	__s32 d = (__s32)(w->now - e->seen);
 
-	if (d <= 0 || (__u64)d <= w->idle)
+	if (age_ticks(w->now, e->seen, w->hz) <= w->idle)
 		w->counts[e->tag_id & LB_FLOW_ID_MASK]++;
 	return 0;
 }
@@ -165,6 +171,7 @@ int flows_count(struct flows *f, __u32 idle_ms, __u32 *counts)
 	if (rc)
 		return rc;
 	w.now = (__u32)now;
+	w.hz = hz;
 	w.idle = (__u64)idle_ms * hz / 1000;
 	return flowtab_walk(f->flow_table, count_one, &w);
 }
