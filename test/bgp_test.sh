@@ -406,6 +406,7 @@ hold_start held 100 16
 sleep 4
 lbctl_n 1 node drain >"$work/drain.txt" || fail "lbctl node drain"
 grep -q "node DRAINED" "$work/drain.txt" || fail "node drain output: $(cat "$work/drain.txt")"
+grep -Eq "^web +$vip:80/tcp " "$work/drain.txt" || fail "node drain's VIP column: $(cat "$work/drain.txt")"
 nsx "$tag-n1" ip route show table 100 | grep -q . && fail "node 1 drained, its route stays"
 t_drain=$(date +%s.%N)
 wait_for 15 "the router drops node 1" hops_are 198.18.12.2 198.18.13.2

@@ -130,6 +130,7 @@ for form in txt json; do
 	check_golden "vip_show.$form" "${opt[@]}" vip show api
 	check_golden "backend_list.$form" "${opt[@]}" backend list api
 	check_golden "stats.$form" "${opt[@]}" stats api
+	check_golden "stats_all.$form" "${opt[@]}" stats
 	check_golden "flow_explain.$form" "${opt[@]}" flow explain tcp 198.18.0.1 40000 198.18.100.2 443
 	check_golden "weight.$form" "${opt[@]}" backend weight api 198.18.4.3 7
 	check_golden "reset.$form" "${opt[@]}" backend reset api 198.18.4.3
@@ -157,6 +158,9 @@ grep -q 'no VIP "nope"' "$work/out" || fail "no message: $(cat "$work/out")"
 ctl_rc 65 -j backend drain web 198.18.3.9
 grep -q '"code":"not_found"' "$work/out" || fail "JSON error: $(cat "$work/out")"
 ctl_rc 64 backend drain web
+# lbctl knows lbd's limits: an idle time lbd would refuse is a usage error.
+ctl_rc 64 backend drain web 198.18.3.1 --wait --idle 7200
+grep -q -- '--idle SECONDS (1..3600)' "$work/out" || fail "idle range: $(cat "$work/out")"
 ctl_rc 65 backend weight web 198.18.3.1 0
 ctl_rc 69 -s "$work/nothing.sock" status
 ctl_rc 65 block add 198.19.0.1/16
@@ -423,6 +427,19 @@ PY
 cmp -s "$work/new.json" "$work/lbd.json" || fail "config apply did not write the config file"
 ctl config show >"$work/shown"
 cmp -s "$work/shown" "$work/lbd.json" || fail "config show differs from the file"
+
+step "config diff across a new table size counts slots of the new table"
+sed 's/"table_size": 251, "allow"/"table_size": 509, "allow"/' "$work/lbd.json" >"$work/bigger.json"
+ctl -j config diff "$work/bigger.json" >"$work/diff" || fail "diff: $(cat "$work/diff")"
+/usr/bin/python3 - "$work/diff" <<'PY' || fail "diff across table sizes: $(cat "$work/diff")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+web = next(v for v in d["vips"] if v["name"] == "web")
+assert web["table_size"] == 509 and web["table_size_was"] == 251, web
+assert 0 < web["moved_slots"] <= 509, web
+assert web["moved_slots"] == int(web["moved_share"] * 509), web
+assert d["moved_slots"] == web["moved_slots"] and d["slots"] == 509 + 251, d
+PY
 
 step "config apply of a bad file: 78, and nothing changes"
 ctl_rc 78 config apply "$work/bad.json"

@@ -175,6 +175,8 @@ static int vip_diff(const struct state *cur, const struct apply *ap, const struc
 		return rc;
 	}
 	share = moved_share(a, na, b, nb, &mv);
+	if (na != nb)
+		mv = (__u32)(share * nb);	/* sampled hashes counted, not slots */
 	state_vip_key_text(nv->cfg, key, sizeof(key));
 	j = json_pack("{s:s, s:s, s:i, s:i, s:f}", "name", nv->cfg->name, "vip", key,
 		      "table_size", (int)nb, "moved_slots", (int)mv, "moved_share", share);
@@ -186,7 +188,7 @@ static int vip_diff(const struct state *cur, const struct apply *ap, const struc
 		json_array_size(json_object_get(j, "backends_removed")) ||
 		json_array_size(json_object_get(j, "backends_changed")) ? "changed" : "same"));
 	json_array_append_new(out, j);
-	*moved += na == nb ? mv : (__u64)(share * nb);
+	*moved += mv;
 	*slots += nb;
 	free(a);
 	free(b);

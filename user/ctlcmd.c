@@ -323,7 +323,7 @@ static void cmd_stats(const struct ctl_env *env, json_t *req, struct ctl_reply *
 
 		if (vip >= 0 && (size_t)vip != i)
 			continue;
-		one = readmodel_vip_json(&v.rm, st, i, false);
+		one = vip_json(env, &v, st, i);
 		if (vip >= 0)
 			json_object_set_new(one, "backends", vip_backends_json(env, st, &v, i, false));
 		json_array_append_new(vips, one);
@@ -593,6 +593,7 @@ bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 no
 	const struct state *st = env->state(env->data);
 	long vip = state_vip_find(st, w->vip);
 	long be = vip < 0 ? -1 : state_backend_find(st, (size_t)vip, w->backend);
+	enum config_backend_state adm;
 	__u32 *counts, id, left;
 	int rc;
 
@@ -602,8 +603,12 @@ bool ctl_wait_poll(const struct ctl_env *env, const struct ctl_wait *w, __u64 no
 		     w->backend);
 		return true;
 	}
-	if (st->vips[vip].be[be].eff == STATE_IN) {
-		fail(r, CTL_CONFLICT, "VIP %s backend %s takes new flows again", w->vip, w->backend);
+	/* Its admin state, not its effective one: undrained while down by
+	 * health, it is out of the table, yet the drain is over. */
+	adm = state_admin(&st->vips[vip].be[be]);
+	if (adm != CONFIG_BACKEND_DRAIN) {
+		fail(r, CTL_CONFLICT, "VIP %s backend %s is no longer draining: %s", w->vip,
+		     w->backend, adm == CONFIG_BACKEND_ACTIVE ? "undrained" : "set down");
 		return true;
 	}
 	counts = calloc(LB_MAX_BACKENDS, sizeof(*counts));
@@ -970,9 +975,11 @@ static void node_run(const struct ctl_env *env, bool drain, const char *who,
 	vips = json_array();
 	for (i = 0; i < st->cfg->n_vips; i++) {
 		json_t *a = env->vip_announce_json(env->data, i);
+		char key[96];
 
+		state_vip_key_text(&st->cfg->vips[i], key, sizeof(key));
 		json_object_set_new(a, "name", json_string(st->cfg->vips[i].name));
-		json_object_set_new(a, "vip", json_string(st->cfg->vips[i].address));
+		json_object_set_new(a, "vip", json_string(key));
 		json_array_append_new(vips, a);
 	}
 	json_object_set_new(r->result, "vips", vips);

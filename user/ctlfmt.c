@@ -240,15 +240,13 @@ static void backends_table(FILE *f, json_t *r, __u64 now_ms, bool with_vip)
 	static const char *const head[] = { "VIP", "BACKEND", "WEIGHT", "CONFIG", "OVERRIDE",
 					    "HEALTH", "EFFECTIVE", "SLOTS", "FLOWS", "PACKETS",
 					    "BYTES" };
-	struct table t = { .cols = 11 };
+	struct table t = { .cols = with_vip ? 11 : 10 };
 	char w[CELL_MAX], cf[CELL_MAX], ov[CELL_MAX], hl[CELL_MAX], ef[CELL_MAX];
 	char s[CELL_MAX], fl[CELL_MAX], p[CELL_MAX], by[CELL_MAX];
 	json_t *b;
 	size_t i;
 
 	table_row(&t, with_vip ? head : head + 1);
-	if (!with_vip)
-		t.cols = 10;
 	json_array_foreach(r, i, b) {
 		json_t *c = json_object_get(b, "config");
 		const char *row[11], **cell = row;

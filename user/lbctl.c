@@ -133,9 +133,11 @@ static int b_drain(json_t *req, int argc, char **argv, int *file, char *err,
 			json_object_set_new(req, "wait", json_true());
 			continue;
 		}
-		if (!value || i + 1 == argc || !to_uint(argv[i + 1], 1, 86400, &n)) {
-			snprintf(err, errlen, "%s: expected --wait, --timeout SECONDS or "
-				 "--idle SECONDS (1..86400)", argv[i]);
+		/* lbd's limits: timeout_s 1..86400, idle_s 1..3600. */
+		if (!value || i + 1 == argc ||
+		    !to_uint(argv[i + 1], 1, strcmp(argv[i], "--idle") ? 86400 : 3600, &n)) {
+			snprintf(err, errlen, "%s: expected --wait, --timeout SECONDS (1..86400) or "
+				 "--idle SECONDS (1..3600)", argv[i]);
 			return EXIT_USAGE;
 		}
 		json_object_set_new(req, !strcmp(argv[i], "--timeout") ? "timeout_s" : "idle_s",
@@ -321,6 +323,16 @@ struct failure {
 	char code[32];		/* the reply's, or ours: "unreachable", "permission" */
 };
 
+/* A connection lbd closed before the request was out (it serves at most
+ * 64 clients): as unreachable as no lbd at all. */
+static void send_failed(struct failure *fl, int rc)
+{
+	fl->exit = rc == -EPIPE || rc == -ECONNRESET ? EXIT_UNAVAIL : 1;
+	if (fl->exit == EXIT_UNAVAIL)
+		snprintf(fl->code, sizeof(fl->code), "unreachable");
+	snprintf(fl->msg, sizeof(fl->msg), "sending the request: %s", strerror(-rc));
+}
+
 static int sock_open(const char *path, struct failure *fl)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -366,8 +378,11 @@ static char *reply_read(int fd, int wait_s, struct failure *fl)
 		if (len + 1 >= cap) {
 			char *grown = cap < REPLY_MAX ? realloc(buf, cap * 2) : NULL;
 
-			if (!grown)
+			if (!grown) {
+				snprintf(fl->msg, sizeof(fl->msg), "lbd's answer is over %zu bytes, "
+					 "more than lbctl takes or can hold", cap);
 				break;
+			}
 			buf = grown;
 			cap *= 2;
 		}
@@ -451,7 +466,7 @@ static json_t *call(const struct opts *o, json_t *req, int file, int wait_s,
 		if (!rc)
 			line = reply_read(fd, wait_s, fl);
 		else
-			snprintf(fl->msg, sizeof(fl->msg), "sending the request: %s", strerror(-rc));
+			send_failed(fl, rc);
 	}
 	if (line)
 		reply = json_loads(line, 0, NULL);
