@@ -148,3 +148,26 @@ Test(readmodel, counters_outlive_the_controller)
 	readmodel_free(&rm);
 	apply_free(again);
 }
+
+/* Without the ids of a full apply of the running config, a VIP's and a
+ * backend's counters are null, not zero, which a reader would take for a
+ * reset; the global counters need no ids. */
+Test(readmodel, counters_without_ids_are_null)
+{
+	struct readmodel rm;
+	json_t *web, *g;
+
+	start(bed.ap);
+	cr_assert_eq(syns("198.18.100.1", 20), 20);
+	apply_forget(bed.ap);
+	cr_assert_eq(readmodel_read(&rm, &bed.maps, bed.ap, bed.model, 5000), 0);
+	web = readmodel_vip_json(&rm, bed.model, 0, true);
+	g = readmodel_global_json(&rm);
+	cr_assert(json_is_null(get(web, "packets")));
+	cr_assert(json_is_null(get(web, "new_flows")));
+	cr_assert(json_is_null(get(web, "backends.0.bytes")));
+	cr_assert_eq(num(g, "verdicts.tx"), 20);
+	json_decref(web);
+	json_decref(g);
+	readmodel_free(&rm);
+}

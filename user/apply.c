@@ -1189,6 +1189,11 @@ int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *
 	return rc;
 }
 
+void apply_forget(struct apply *a)
+{
+	a->valid = false;
+}
+
 __u32 apply_vip_id(const struct apply *a, size_t vip)
 {
 	return a && a->valid && vip < a->n_vips ? a->vip_ids[vip] : LB_MAX_VIPS;

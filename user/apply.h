@@ -89,6 +89,11 @@ int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *
 __u32 apply_vip_id(const struct apply *a, size_t vip);
 __u32 apply_backend_id(const struct apply *a, size_t vip, size_t be);
 
+/* The caller put in a config the last full apply was not of (it failed
+ * before writing anything, so apply_state() kept its ids): the ids index
+ * another config's VIPs and backends. None until a full apply succeeds. */
+void apply_forget(struct apply *a);
+
 /* Write only the next-hop MAC into lb_cfg. 0 or -errno. */
 int apply_next_hop(const struct apply_maps *m, const __u8 mac[6]);
 

@@ -66,10 +66,23 @@ static long long num(json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* A counter; "-" when lbd could not read it (null). */
 static const char *numtxt(json_t *o, const char *key, char *buf)
 {
+	if (json_is_null(json_object_get(o, key)))
+		return "-";
 	snprintf(buf, CELL_MAX, "%lld", num(o, key));
 	return buf;
+}
+
+/* "packets N, bytes N, new flows N, non-SYN misses N" of a VIP object. */
+static void vip_counters(FILE *f, json_t *v)
+{
+	char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX], d[CELL_MAX];
+
+	fprintf(f, "packets %s, bytes %s, new flows %s, non-SYN misses %s",
+		numtxt(v, "packets", a), numtxt(v, "bytes", b), numtxt(v, "new_flows", c),
+		numtxt(v, "nonsyn_miss", d));
 }
 
 /* How long ago, in one unit: "45s", "12m", "3h", "2d". */
@@ -288,8 +301,8 @@ void ctlfmt_vip_show(FILE *f, json_t *r, __u64 now_ms)
 		ago(since, sizeof(since), now_ms, num(r, "all_down_since_ms"));
 		fprintf(f, "ALL_DOWN for %s: every backend is down by health\n", since);
 	}
-	fprintf(f, "packets %lld, bytes %lld, new flows %lld, non-SYN misses %lld\n",
-		num(r, "packets"), num(r, "bytes"), num(r, "new_flows"), num(r, "nonsyn_miss"));
+	vip_counters(f, r);
+	fprintf(f, "\n");
 	fprintf(f, "%lld backends, %lld in the table\n", num(r, "backend_count"),
 		num(r, "backends_in"));
 	fprintf(f, "announced %s\n\n", announce_txt(ann, sizeof(ann), json_object_get(r, "announce")));
@@ -338,9 +351,9 @@ void ctlfmt_stats(FILE *f, json_t *r, __u64 now_ms)
 	fprintf(f, "\n");
 	if (json_array_size(vips) == 1 && json_object_get(json_array_get(vips, 0), "backends")) {
 		v = json_array_get(vips, 0);
-		fprintf(f, "%s  %s: packets %lld, bytes %lld, new flows %lld, non-SYN misses "
-			   "%lld\n\n", str(v, "name"), str(v, "vip"), num(v, "packets"),
-			num(v, "bytes"), num(v, "new_flows"), num(v, "nonsyn_miss"));
+		fprintf(f, "%s  %s: ", str(v, "name"), str(v, "vip"));
+		vip_counters(f, v);
+		fprintf(f, "\n\n");
 		backends_table(f, json_object_get(v, "backends"), now_ms, false);
 		return;
 	}

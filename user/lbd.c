@@ -690,6 +690,7 @@ int lbd_config_switch(struct lbd *d, struct config *cfg, char *text, size_t len,
 		snprintf(err, errlen, "applied only in part (the kernel refused a write); lbd "
 			 "retries every %llu s", RETRY_USEC / 1000000);
 		lbd_next_hop_unwritten(d);
+		apply_forget(d->ap);
 		rc = -EIO;
 	}
 	d->full_due = rc != 0;

@@ -107,6 +107,8 @@ static int per_id_read(struct readmodel *rm, const struct apply_maps *m, const s
 	size_t i, j;
 	int rc;
 
+	/* Without a full apply of this config there are no ids to read by. */
+	rm->counted = !st->cfg->n_vips || apply_vip_id(ap, 0) < LB_MAX_VIPS;
 	ids_span(ap, st, &n_vip, &n_be);
 	v = calloc((size_t)n_vip * vw + 1, sizeof(*v));
 	b = calloc((size_t)n_be * bw + 1, sizeof(*b));
@@ -191,13 +193,19 @@ static json_t *probe_json(const struct state_health_info *hl)
 			 (int)hl->probe_us, "ok", hl->probe_ok);
 }
 
+/* A VIP's or backend's counter, or null when there was none to read. */
+static json_t *counter_json(const struct readmodel *rm, __u64 v)
+{
+	return rm->counted ? json_integer((json_int_t)v) : json_null();
+}
+
 json_t *readmodel_backend_json(const struct readmodel *rm, const struct state *st, size_t vip,
 			       size_t be)
 {
 	const struct state_backend *b = &st->vips[vip].be[be];
 	const struct lb_backend_stats *c = &rm->be[vip][be];
 
-	return json_pack("{s:s, s:{s:s, s:i}, s:o, s:{s:s, s:I, s:s, s:o}, s:s, s:i, s:b, s:I, s:I}",
+	return json_pack("{s:s, s:{s:s, s:i}, s:o, s:{s:s, s:I, s:s, s:o}, s:s, s:i, s:b, s:o, s:o}",
 			 "address", b->cfg->address,
 			 "config", "state", state_admin_name(b->cfg->state), "weight",
 			 (int)b->cfg->weight,
@@ -208,7 +216,7 @@ json_t *readmodel_backend_json(const struct readmodel *rm, const struct state *s
 			 "effective", state_eff_name(b->eff),
 			 "weight", (int)state_weight(b),
 			 "kept", b->kept,
-			 "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes);
+			 "packets", counter_json(rm, c->packets), "bytes", counter_json(rm, c->bytes));
 }
 
 static size_t backends_in(const struct state_vip *v)
@@ -232,16 +240,16 @@ json_t *readmodel_vip_json(const struct readmodel *rm, const struct state *st, s
 
 	state_vip_key_text(cv, key, sizeof(key));
 	j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:b, s:I, s:i, s:i, "
-		      "s:I, s:I, s:I, s:I}",
+		      "s:o, s:o, s:o, s:o}",
 		      "name", cv->name, "vip", key, "address", cv->address, "port", cv->port,
 		      "protocol", cv->proto == IPPROTO_TCP ? "tcp" : "udp",
 		      "hash", cv->hash_l3 ? "l3" : "5tuple", "table_size", (int)cv->table_size,
 		      "all_down_policy", cv->all_down_drop ? "drop" : "keep",
 		      "all_down", v->all_down, "all_down_since_ms", (json_int_t)v->all_down_since_ms,
 		      "backend_count", (int)cv->n_backends, "backends_in", (int)backends_in(v),
-		      "packets", (json_int_t)c->packets, "bytes", (json_int_t)c->bytes,
-		      "new_flows", (json_int_t)c->new_flows,
-		      "nonsyn_miss", (json_int_t)c->nonsyn_miss);
+		      "packets", counter_json(rm, c->packets), "bytes", counter_json(rm, c->bytes),
+		      "new_flows", counter_json(rm, c->new_flows),
+		      "nonsyn_miss", counter_json(rm, c->nonsyn_miss));
 	if (!j || !with_backends)
 		return j;
 	bes = json_array();

@@ -7,12 +7,13 @@
  * themselves, and never keep a copy of the state model.
  *
  * Counters are read from the pinned maps, so they do not go back to zero
- * when lbd restarts; a VIP or backend id given out again starts from zero
- * (apply.c resets it).
+ * when lbd restarts; a VIP or backend id given to another VIP or backend
+ * starts from zero (apply.c resets it).
  */
 #ifndef LB_READMODEL_H
 #define LB_READMODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include <jansson.h>
@@ -26,6 +27,7 @@ struct readmodel {
 	struct lb_vip_stats *vip;	/* per config VIP of the state read with */
 	struct lb_backend_stats **be;	/* per config VIP, per backend */
 	size_t n_vips;
+	bool counted;			/* vip and be read: the ids of st's full apply */
 	__u64 read_ms;			/* wall clock of the read */
 };
 
@@ -40,7 +42,9 @@ int readmodel_read(struct readmodel *rm, const struct apply_maps *m, const struc
 void readmodel_free(struct readmodel *rm);
 
 /* The three layers, the effective state and the counters of one VIP's
- * backend, and of the VIP, as JSON objects (docs/control-api.md). */
+ * backend, and of the VIP, as JSON objects (docs/control-api.md). The
+ * counters are null while they could not be read (no full apply of the
+ * running config yet): zeros would read as a reset. */
 json_t *readmodel_backend_json(const struct readmodel *rm, const struct state *st, size_t vip,
 			       size_t be);
 json_t *readmodel_vip_json(const struct readmodel *rm, const struct state *st, size_t vip,
