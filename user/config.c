@@ -1359,7 +1359,9 @@ static unsigned char vip_parse(struct config_ctx *c, json_t *obj, struct config_
 		vip->need = (__u32)n;
 	backends_parse(c, obj, vip);
 	prefixes_parse(c, obj, "allow", 0, vip->family, &vip->allow, &vip->n_allow);
-	/* Maglev gives every backend at least one slot. */
+	/* Equal weights give every backend a slot only if there are as many
+	 * slots; uneven ones may round a share under one slot to none
+	 * (docs/config.md, weight). */
 	if (vip->n_backends > vip->table_size && vip->n_backends <= LB_MAX_BACKENDS - 1)
 		ctx_err_at(c, "table_size", "%u is smaller than the number of backends (%zu)",
 			   vip->table_size, vip->n_backends);
