@@ -9,6 +9,9 @@
  * flow still reaches its backend; an empty list is not looked up.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -359,4 +362,84 @@ Test(xdp_block, the_deny_filter_spares_the_trie)
 	cr_assert_not_null(bl);
 	cr_assert_eq(send_tcp(&k, PKT_TCP_ACK, &web).verdict, XDP_DROP);
 	cr_assert_eq(rule_packets(9), 1);
+}
+
+/*
+ * What a list and the list replacing it agree on holds all the way
+ * through a replace, with packets coming meanwhile: a source both allow is
+ * never dropped, one both deny never passes. The lists go round three
+ * forms: a /8 allowed, the same as two /9s, and no allow list for the VIP
+ * (another VIP keeping one, so allow lists are still looked up); a /64
+ * denied, then the /63 around it.
+ */
+struct churn {
+	atomic_bool stop;
+	long sent, allowed_dropped, denied_passed;
+};
+
+static void *churn_traffic(void *arg)
+{
+	struct churn *c = arg;
+	struct lb_flow_key a = flow("10.1.2.3", "198.18.100.1", 40100, 80);
+	struct lb_flow_key d = flow("fd00:bad::7", "fd00:100::1", 40100, 80);
+	uint8_t fa[256], fd[256], out[512];
+	size_t la = pkt_tcp(fa, sizeof(fa), &a, PKT_TCP_SYN, 0);
+	size_t ld = pkt_tcp(fd, sizeof(fd), &d, PKT_TCP_SYN, 0), ol;
+	int prog = bpf_program__fd(skel->progs.lb_xdp);
+	uint32_t v;
+
+	while (!atomic_load(&c->stop) && c->sent < 4000000) {
+		ol = sizeof(out);
+		if (!lb_test_run(prog, fa, la, out, &ol, &v) && v != XDP_TX)
+			c->allowed_dropped++;
+		ol = sizeof(out);
+		if (!lb_test_run(prog, fd, ld, out, &ol, &v) && v == XDP_TX)
+			c->denied_passed++;
+		c->sent += 2;
+	}
+	return NULL;
+}
+
+/* The rules "VIP PREFIX" (VIP -1: the deny list) name. */
+static size_t rules_of(struct blocklist_rule *r, const char *const *spec, size_t n)
+{
+	char prefix[64];
+	size_t i;
+	int vip;
+
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(sscanf(spec[i], "%d %63s", &vip, prefix), 2);
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].vip = vip < 0 ? BLOCKLIST_DENY : (uint32_t)vip;
+		cr_assert_eq(blocklist_prefix_parse(prefix, &r[i]), 0, "%s", prefix);
+	}
+	return n;
+}
+
+Test(xdp_block, a_replace_keeps_what_both_lists_agree_on)
+{
+	static const char *const forms[3][4] = {
+		{ "-1 fd00:bad::/64", "0 10.0.0.0/8", "1 192.0.2.0/24" },
+		{ "-1 fd00:bad::/63", "0 10.0.0.0/9", "0 10.128.0.0/9", "1 192.0.2.0/24" },
+		{ "-1 fd00:bad::/64", "1 192.0.2.0/24" },
+	};
+	static const size_t sizes[3] = { 3, 4, 2 };
+	struct blocklist_rule rules[4];
+	struct churn c = { 0 };
+	pthread_t t;
+	int i;
+
+	cr_assert_eq(blocklist_replace(bl, rules, rules_of(rules, forms[0], sizes[0])), 0);
+	cr_assert_eq(pthread_create(&t, NULL, churn_traffic, &c), 0);
+	for (i = 1; i <= 90; i++)
+		cr_assert_eq(blocklist_replace(bl, rules, rules_of(rules, forms[i % 3], sizes[i % 3])),
+			     0);
+	atomic_store(&c.stop, true);
+	pthread_join(t, NULL);
+	cr_log_info("%ld packets during 90 replaces", c.sent);
+	cr_assert_gt(c.sent, 1000, "too few packets to tell: %ld", c.sent);
+	cr_assert_eq(c.allowed_dropped, 0, "an allowed source was dropped %ld times of %ld",
+		     c.allowed_dropped, c.sent / 2);
+	cr_assert_eq(c.denied_passed, 0, "a denied source passed %ld times of %ld",
+		     c.denied_passed, c.sent / 2);
 }

@@ -602,8 +602,8 @@ static size_t bl_sort_unique(struct blocklist_rule *want, size_t n)
 	return k;
 }
 
-/* Walk the sorted lists together: removals and flag changes first, so the
- * ids they free are there for the additions. */
+/* Walk the sorted lists together: removals and flag changes (adding
+ * false), or additions. */
 static int bl_merge(struct blocklist *bl, const struct blocklist_rule *have, size_t nhave,
 		    struct blocklist_rule *want, size_t n, bool adding)
 {
@@ -624,6 +624,83 @@ static int bl_merge(struct blocklist *bl, const struct blocklist_rule *have, siz
 	return err;
 }
 
+/* The rules of want that have lacks: the ids an update takes. */
+static size_t bl_additions(const struct blocklist_rule *have, size_t nhave,
+			   const struct blocklist_rule *want, size_t n)
+{
+	size_t i = 0, j = 0, added = 0;
+	int c;
+
+	while (j < n) {
+		c = i == nhave ? 1 : bl_cmp_rule(&have[i], &want[j]);
+		added += c > 0;
+		i += c <= 0;
+		j += c >= 0;
+	}
+	return added;
+}
+
+static uint32_t bl_in_use(const struct blocklist *bl)
+{
+	uint32_t n = 0;
+	int t;
+
+	for (t = 0; t < BL_TRIES; t++)
+		n += bl->rules[t];
+	return n;
+}
+
+/* Open each VIP whose allow list want empties before its entries go: its
+ * count still set and its entries gone, it would drop every source. */
+static int bl_open_emptied(struct blocklist *bl, const struct blocklist_rule *want, size_t n)
+{
+	uint32_t *left = calloc(LB_MAX_VIPS, sizeof(*left)), vip, zero = 0;
+	size_t i;
+	int err = left ? 0 : -ENOMEM;
+
+	for (i = 0; !err && i < n; i++) {
+		enum bl_trie t = bl_trie_of(&want[i]);
+
+		if ((t == BL_ALLOW4 || t == BL_ALLOW6) && want[i].vip < LB_MAX_VIPS)
+			left[want[i].vip]++;
+	}
+	for (vip = 0; !err && vip < LB_MAX_VIPS; vip++)
+		if (bl->vip_rules[vip] && !left[vip] &&
+		    bpf_map_update_elem(bl->m.vip_allow, &vip, &zero, BPF_ANY))
+			err = -errno;
+	free(left);
+	return err;
+}
+
+/*
+ * With room for the new rules beside the old, the new go in and are
+ * counted before the old go out: meanwhile the lists hold both, which
+ * denies only what one of them denies and allows only what one allows, so
+ * a source both allow (deny) is never dropped (passed) on the way, as it
+ * was when a prefix went out before the one replacing it came in. Without
+ * room, the old go first. Too many rules for the maps changes nothing.
+ */
+static int bl_update(struct blocklist *bl, const struct blocklist_rule *have, size_t nhave,
+		     struct blocklist_rule *want, size_t n)
+{
+	int err;
+
+	if (n > LB_BLOCK_RULES_MAX)
+		return -ENOSPC;
+	if (bl_additions(have, nhave, want, n) <= LB_BLOCK_RULES_MAX - bl_in_use(bl)) {
+		err = bl_merge(bl, have, nhave, want, n, true);
+		if (!err)
+			err = blocklist_sync(bl);
+		if (!err)
+			err = bl_open_emptied(bl, want, n);
+		return err ? err : bl_merge(bl, have, nhave, want, n, false);
+	}
+	err = bl_open_emptied(bl, want, n);
+	if (!err)
+		err = bl_merge(bl, have, nhave, want, n, false);
+	return err ? err : bl_merge(bl, have, nhave, want, n, true);
+}
+
 int blocklist_replace(struct blocklist *bl, const struct blocklist_rule *rules, size_t n)
 {
 	struct blocklist_rule *have = NULL, *want = malloc((n + 1) * sizeof(*want));
@@ -637,9 +714,7 @@ int blocklist_replace(struct blocklist *bl, const struct blocklist_rule *rules, 
 	}
 	memcpy(want, rules, n * sizeof(*want));
 	n = bl_sort_unique(want, n);
-	err = bl_merge(bl, have, nhave, want, n, false);
-	if (!err)
-		err = bl_merge(bl, have, nhave, want, n, true);
+	err = bl_update(bl, have, nhave, want, n);
 	free(have);
 	free(want);
 	/* The counts, whatever happened: the maps hold what they hold. */
@@ -684,6 +759,9 @@ int blocklist_flush_vip(struct blocklist *bl, uint32_t vip)
 	err = blocklist_list(bl, &have, &nhave);
 	if (err)
 		return err;
+	/* Open before the entries go, as bl_open_emptied() does. */
+	if (bl->vip_rules[vip] && bpf_map_update_elem(bl->m.vip_allow, &vip, &(__u32){ 0 }, BPF_ANY))
+		err = -errno;
 	for (i = 0; i < nhave && !err; i++)
 		if (have[i].vip == vip)
 			err = bl_remove(bl, &have[i]);
