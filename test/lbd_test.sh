@@ -307,6 +307,10 @@ printf '{ "format": 1, "vips": [' >"$work/state/state.json"
 start_lbd "$lbd" "$work/c.json" || fail "lbd did not start with a corrupt state file"
 grep -q "state file unusable, ignored: $work/state/state.json:1:24: ']' expected" "$work/lbd.log" ||
 	fail "no line about the corrupt file: $(cat "$work/lbd.log")"
+# Kept aside, not overwritten by the next save.
+aside=$(sed -n 's#^.*the unusable state file is kept as \(.*\)$#\1#p' "$work/lbd.log")
+[ -n "$aside" ] && [ "$(cat "$aside")" = '{ "format": 1, "vips": [' ] ||
+	fail "the corrupt file was not kept aside: '$aside': $(ls "$work/state")"
 want="in: 198.18.3.1 198.18.3.2 198.18.3.4; up: 198.18.3.1 198.18.3.2 198.18.3.4"
 [ "$(web_view)" = "$want" ] || fail "web is '$(web_view)', want '$want'"
 kill -TERM "$lbd_pid"

@@ -381,6 +381,19 @@ static void save_soon(struct lbd *d)
 	sd_event_source_set_enabled(d->save_ev, SD_EVENT_ONESHOT);
 }
 
+/* The next save would overwrite what lbd could not read: keep it. */
+static void state_set_aside(const char *dir)
+{
+	char name[64];
+	int rc = statefile_set_aside(dir, clock_wall_ms(), name, sizeof(name));
+
+	if (rc)
+		log_err("cannot set the unusable state file aside (%s); the next save replaces "
+			"it", strerror(-rc));
+	else
+		log_warn("the unusable state file is kept as %s/%s", dir, name);
+}
+
 static void state_load(struct lbd *d)
 {
 	const char *dir = d->st->cfg->state_dir;
@@ -396,6 +409,7 @@ static void state_load(struct lbd *d)
 		log_warn("state file unusable, ignored: %s; starting with no saved state", err);
 		snprintf(d->state_note, sizeof(d->state_note), "unusable at start, ignored: %s",
 			 err);
+		state_set_aside(dir);
 	} else {
 		snprintf(d->state_note, sizeof(d->state_note), "restored at start");
 		log_info("state restored from %s/%s: %zu backends (%zu forgotten: no longer in "

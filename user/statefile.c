@@ -615,3 +615,16 @@ int statefile_load(struct state *st, const char *dir, __u64 now_ms,
 	free(sv.blocks);
 	return rc;
 }
+
+int statefile_set_aside(const char *dir, __u64 now_ms, char *name, size_t len)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	snprintf(name, len, STATEFILE_NAME ".unusable-%llu", (unsigned long long)now_ms);
+	if (dfd < 0)
+		return -errno;
+	if (renameat(dfd, STATEFILE_NAME, dfd, name) || fsync(dfd))
+		rc = -errno;
+	close(dfd);
+	return rc;
+}

@@ -43,4 +43,12 @@ int statefile_save(const struct state *st, const char *dir, __u64 now_ms, char *
 int statefile_load(struct state *st, const char *dir, __u64 now_ms,
 		   struct statefile_stats *fs, char *err, size_t errlen);
 
+/*
+ * Keep a state file statefile_load() refused from the next save: rename
+ * it to dir/state.json.unusable-MS (written into name) and sync the
+ * directory, so that what it held (a newer release's format, a damaged
+ * byte) can still be looked at or put back. 0 or -errno.
+ */
+int statefile_set_aside(const char *dir, __u64 now_ms, char *name, size_t len);
+
 #endif /* LB_STATEFILE_H */
