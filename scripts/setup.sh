@@ -12,7 +12,7 @@ packages=(
 	libbpf-dev libelf-dev zlib1g-dev libmnl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev libmicrohttpd-dev linux-libc-dev
 	scdoc bash-completion
 	# the Debian package
-	debhelper lintian dpkg-dev man-db
+	build-essential debhelper lintian dpkg-dev man-db
 	# tests
 	libcriterion-dev iproute2 iputils-ping ethtool python3-scapy python3-jsonschema socat procps openssl prometheus bird2 frr
 	curl iperf3 tcpdump
@@ -26,9 +26,11 @@ for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	"${sudo_cmd[@]}" apt-get update -q
-	"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+	# Through env: sudo would drop an exported DEBIAN_FRONTEND, and iperf3
+	# asks a question.
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}"
 fi
 
 werror=false

@@ -133,6 +133,12 @@ grep -q "cannot attach lb_decap to b0; what this up had done is undone" "$work/o
 [ "$(nsx "$be1" sysctl -n net.ipv4.conf.all.arp_ignore)" = 0 ] || fail "arp_ignore left set"
 [[ $(on "$be1" down) == *"nothing to undo"* ]] || fail "the failed up left notes"
 
+step "native mode is native: a device without it is refused, not run in generic mode"
+rc_of 1 "$be1" --mode native --interface lo --vip 198.18.100.1 up
+grep -q "cannot attach lb_decap to lo" "$work/out" || fail "said: $(cat "$work/out")"
+nsx "$be1" ip link show dev lo | grep -q xdp && fail "lb_decap is on lo: $(nsx "$be1" ip link show dev lo)"
+lo_has "$be1" 198.18.100.1 && fail "a refused up added a VIP"
+
 step "a foreign XDP program is not replaced"
 nsx "$be1" ip link set dev b0 xdp obj "$build/kern/lb_pass.bpf.o" sec xdp
 rc_of 1 "$be1" --config "$work/backend.conf" up

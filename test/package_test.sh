@@ -47,6 +47,18 @@ echo "== lintian: no errors"
 lintian --fail-on error "$deb" 2>/dev/null >"$work/lintian" || fail "lintian: $(cat "$work/lintian")"
 [ -s "$work/lintian" ] && sed 's/^/  lintian: /' "$work/lintian"
 
+echo "== maintainer scripts: an upgrade restarts lbd and leaves sluice-backend running"
+dpkg-deb -e "$deb" "$work/ctl"
+! grep -qs 'deb-systemd-invoke stop' "$work/ctl/preinst" ||
+	fail "preinst stops a unit before an upgrade: $(cat "$work/ctl/preinst")"
+grep -q "deb-systemd-invoke try-restart 'lbd.service'" "$work/ctl/postinst" ||
+	fail "postinst does not restart lbd after an upgrade: $(cat "$work/ctl/postinst")"
+grep -q 'sluice-backend.service' "$work/ctl/postinst" &&
+	grep 'try-restart' "$work/ctl/postinst" | grep -q 'sluice-backend' &&
+	fail "postinst restarts sluice-backend, which takes the host's VIPs away meanwhile"
+grep -q 'deb-systemd-invoke stop lbd.service sluice-backend.service' "$work/ctl/prerm" ||
+	fail "prerm does not stop the units at removal"
+
 echo "== dpkg -i, then what the package promises"
 dpkg -i "$deb" >"$work/install.log" 2>&1 || fail "dpkg -i: $(cat "$work/install.log")"
 installed=1
