@@ -509,6 +509,25 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+step "a start whose config and state file hold more rules than the lists: 78, nothing changed"
+/usr/bin/python3 - "$work/a.json" "$work/full.json" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["deny"] = ["10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255) for i in range(65536)]
+json.dump(cfg, open(sys.argv[2], "w"))
+PY
+mkdir -p "$work/state"
+echo '{ "format": 1, "saved_ms": 1700000000000, "vips": [], "blocks": [ { "prefix": "198.19.0.0/16", "since_ms": 1700000000000 } ] }' \
+	>"$work/state/state.json"
+prog=$(prog_id)
+rc=0
+innet "$lbd" --config "$work/full.json" >"$work/full.log" 2>&1 || rc=$?
+[ "$rc" = 78 ] || fail "exit $rc: $(tail -3 "$work/full.log")"
+grep -q "start: the config and the state file: its 65536 deny and allow rules and the operator's 1 deny rules are more than the 65536 the block lists hold; nothing was changed" \
+	"$work/full.log" || fail "said: $(tail -3 "$work/full.log")"
+[ "$(prog_id)" = "$prog" ] || fail "the running program changed"
+rm -rf "$work/state"
+
 step "--unload: link detached, pins removed"
 innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || fail "unload: $(cat "$work/unload.log")"
 [ "$(prog_id)" = 0 ] || fail "XDP program still attached"

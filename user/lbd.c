@@ -930,6 +930,14 @@ static int start(struct lbd *d)
 	d->st->listener = on_state;
 	d->st->listener_data = d;
 	state_load(d);
+	/* A reload with too many rules is refused; a start with them would
+	 * write the lists in part, a VIP's allow list missing, and exit. */
+	if (!blocks_fit(d->st, d->st->cfg, err, sizeof(err))) {
+		log_err("start: the config and the state file: %s; nothing was changed (fewer "
+			"rules in the config, or fewer in %s/%s)", err, d->st->cfg->state_dir,
+			STATEFILE_NAME);
+		return EXIT_CONFIG;
+	}
 	if (attach(d))
 		return EXIT_FAILURE;
 	if (d->st->cfg->next_hop_auto && lbd_next_hop_start(d, d->st->cfg))
