@@ -19,6 +19,7 @@
 #include "datapath.h"
 #include "lb_test.h"
 #include "pkt.h"
+#include "tables.h"
 
 static struct apply_bed bed;
 
@@ -715,4 +716,28 @@ Test(apply, an_id_backends_still_name_is_not_handed_out)
 	cr_assert_neq(vip_get("198.18.100.7", 80, IPPROTO_TCP, 0).id, dns.id,
 		      "the new VIP took the id the old backends name");
 	cr_assert_eq(backend_get(be).flags, 0, "the old VIP's backend is still up");
+}
+
+/* A table set back to the installed one while another is queued for the
+ * VIP: the flush installs the one set last, not the queued one. */
+Test(apply, the_last_table_set_before_a_flush_is_installed)
+{
+	struct maglev_backend two[2] = {
+		{ .id = 1, .weight = 1, .family = LB_FAMILY_IPV4 },
+		{ .id = 2, .weight = 1, .family = LB_FAMILY_IPV4 },
+	};
+	struct tables *t = tables_new(bed.maps.vip_tables);
+	char err[256];
+
+	cr_assert_not_null(t);
+	pkt_addr("198.18.3.1", two[0].addr);
+	pkt_addr("198.18.3.2", two[1].addr);
+	cr_assert_eq(tables_set(t, 7, two, 2, 251, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tables_flush(t, err, sizeof(err)), 0, "%s", err);
+	cr_assert(table_has(7, 2));
+	cr_assert_eq(tables_set(t, 7, two, 1, 251, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tables_set(t, 7, two, 2, 251, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tables_flush(t, err, sizeof(err)), 0, "%s", err);
+	cr_assert(table_has(7, 2), "the table queued in between was installed");
+	tables_free(t);
 }

@@ -189,6 +189,16 @@ static int queue_add(struct tables *t, __u32 vip_id, const __u32 *table, __u32 s
 	return 0;
 }
 
+static bool queued(const struct tables *t, __u32 vip_id)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_queued; i++)
+		if (t->queue[i].vip_id == vip_id)
+			return true;
+	return false;
+}
+
 static int table_set(struct tables *t, __u32 vip_id, const struct maglev_backend *mb, size_t n,
 		     __u32 size, char *err, size_t errlen)
 {
@@ -198,7 +208,9 @@ static int table_set(struct tables *t, __u32 vip_id, const struct maglev_backend
 
 	if (vip_id >= LB_MAX_VIPS)
 		return -EINVAL;
-	if (memo_same(&t->memo[vip_id], mb, n, slots))
+	/* The memo is what is installed: with another table queued for the
+	 * VIP, the installed one must be queued again, after it. */
+	if (!queued(t, vip_id) && memo_same(&t->memo[vip_id], mb, n, slots))
 		return 0;
 	if (n) {
 		rc = maglev_build(mb, n, size, t->scratch, err, errlen);
@@ -206,7 +218,8 @@ static int table_set(struct tables *t, __u32 vip_id, const struct maglev_backend
 			return rc;
 	}
 	rc = memo_make(t, &memo, mb, n, slots);
-	if (!rc && !t->memo[vip_id].known && installed_same(t, vip_id, t->scratch, slots)) {
+	if (!rc && !t->memo[vip_id].known && !queued(t, vip_id) &&
+	    installed_same(t, vip_id, t->scratch, slots)) {
 		memo_clear(&t->memo[vip_id]);
 		t->memo[vip_id] = memo;
 		return 0;
