@@ -136,7 +136,8 @@ grep -q "cannot attach lb_decap to b0; what this up had done is undone" "$work/o
 step "native mode is native: a device without it is refused, not run in generic mode"
 rc_of 1 "$be1" --mode native --interface lo --vip 198.18.100.1 up
 grep -q "cannot attach lb_decap to lo" "$work/out" || fail "said: $(cat "$work/out")"
-nsx "$be1" ip link show dev lo | grep -q xdp && fail "lb_decap is on lo: $(nsx "$be1" ip link show dev lo)"
+link=$(nsx "$be1" ip link show dev lo) || fail "ip link show lo"
+[[ $link != *xdp* ]] || fail "lb_decap is on lo: $link"
 lo_has "$be1" 198.18.100.1 && fail "a refused up added a VIP"
 
 step "a foreign XDP program is not replaced"
@@ -144,4 +145,6 @@ nsx "$be1" ip link set dev b0 xdp obj "$build/kern/lb_pass.bpf.o" sec xdp
 rc_of 1 "$be1" --config "$work/backend.conf" up
 grep -q 'b0 runs another XDP program (lb_pass)' "$work/out" || fail "said: $(cat "$work/out")"
 lo_has "$be1" 198.18.100.1 && fail "a refused up added a VIP"
+link=$(nsx "$be1" ip -d link show dev b0) || fail "ip link show b0"
+[[ $link == *lb_pass* ]] || fail "the foreign program was replaced: $link"
 echo "backend_test: all passed"

@@ -407,7 +407,8 @@ sleep 4
 lbctl_n 1 node drain >"$work/drain.txt" || fail "lbctl node drain"
 grep -q "node DRAINED" "$work/drain.txt" || fail "node drain output: $(cat "$work/drain.txt")"
 grep -Eq "^web +$vip:80/tcp " "$work/drain.txt" || fail "node drain's VIP column: $(cat "$work/drain.txt")"
-nsx "$tag-n1" ip route show table 100 | grep -q . && fail "node 1 drained, its route stays"
+out=$(nsx "$tag-n1" ip route show table 100) || fail "ip route show table 100"
+[ -z "$out" ] || fail "node 1 drained, its route stays: $out"
 t_drain=$(date +%s.%N)
 wait_for 15 "the router drops node 1" hops_are 198.18.12.2 198.18.13.2
 echo "   the router stopped using node 1 $(elapsed "$t_drain") s after the drain"
@@ -447,6 +448,12 @@ grep -q "adopted" "$work/n2/lbd.log" || fail "node 2 did not adopt its data path
 grep -q "announcing $vip" "$work/n2/lbd.log" && fail "node 2's restarted lbd added its route again instead of adopting it"
 lbctl_n 1 -j status | python3 -c 'import json, sys; assert json.load(sys.stdin)["node"]["drained"]' ||
 	fail "the drain did not outlive a restart"
+# On node 1 itself, where a wrong route would show before any router saw
+# it; by now its first announcement pass has run (the status above came
+# after it on the loop).
+grep -q "announcing $vip" "$work/n1/lbd.log" && fail "node 1's restarted lbd announced while drained"
+out=$(nsx "$tag-n1" ip route show table 100) || fail "ip route show table 100"
+[ -z "$out" ] || fail "node 1 restarted drained, yet its route is there: $out"
 hops_are 198.18.12.2 198.18.13.2 || fail "node 1 announced after its restart"
 lbctl_n 1 node undrain >/dev/null || fail "lbctl node undrain"
 wait_for 15 "node 1 back in the router's route" hops_are 198.18.11.2 198.18.12.2 198.18.13.2
@@ -529,8 +536,10 @@ nsx "$tag-n1" ip route show table 100 | grep -q "^$vip dev l1" ||
 	fail "node 1's route went with its lbd"
 nsenter --net="/run/netns/$tag-n1" "$lbd" --unload l1 >>"$work/n1/lbd.log" 2>&1 ||
 	fail "lbd --unload"
-nsx "$tag-n1" ip route show table all proto 213 | grep -q . && fail "--unload left a route"
-nsx "$tag-n1" ip -6 route show table all proto 213 | grep -q . && fail "--unload left an IPv6 route"
+out=$(nsx "$tag-n1" ip route show table all proto 213) || fail "ip route show"
+[ -z "$out" ] || fail "--unload left a route: $out"
+out=$(nsx "$tag-n1" ip -6 route show table all proto 213) || fail "ip -6 route show"
+[ -z "$out" ] || fail "--unload left an IPv6 route: $out"
 
 # --- a route write that fails is logged and retried ------------------------------
 step "node 2's link down: the kernel drops the route, lbd's writes fail and are retried"

@@ -157,8 +157,13 @@ stays() {
 		sleep 0.2
 	done
 }
-egress_filters() { nsx "$lb" tc filter show dev l0 egress 2>/dev/null || true; }
-probe_filters() { egress_filters | grep -c 'lb_probe' || true; }
+egress_filters() { nsx "$lb" tc filter show dev l0 egress; }
+# Counted from tc's output once it succeeded: a failing tc is no count.
+probe_filters() {
+	local out
+	out=$(egress_filters) || { echo "tc failed"; return; }
+	grep -c 'lb_probe' <<<"$out" || true
+}
 # The id of the lb_probe lbd attached last.
 probe_id() { sed -n 's/.*lb_probe attached at TC egress (program id \([0-9]*\)).*/\1/p' "$work/lbd.log"; }
 
@@ -205,7 +210,7 @@ stays "web 198.18.3.1 up"
 step "6. reload to direct checks: both up, lb_probe gone"
 config direct >"$work/lbd.json"
 kill -HUP "$lbd_pid"
-expect "web 198.18.3.2 up"
+expect "web 198.18.3.2 up" "web6 198.18.3.2 up"
 for _ in $(seq 20); do
 	[ "$(probe_filters)" = 0 ] && break
 	sleep 0.1

@@ -498,9 +498,17 @@ for _ in $(seq 50); do
 	sleep 0.02
 done
 [ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv6 gateway's new MAC not followed: $(next_hop)"
+# The IPv4 gateway's change, then one lbd must follow: netlink keeps their
+# order, so once the second is in, the first was seen, and ignored.
 nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev l0 nud permanent
-sleep 0.3
-[ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv4 gateway's MAC is still followed: $(next_hop)"
+nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:ef dev l0 nud permanent
+for _ in $(seq 50); do
+	[ "$(next_hop)" = 02:00:00:00:00:ef ] && break
+	sleep 0.02
+done
+[ "$(next_hop)" = 02:00:00:00:00:ef ] || fail "the IPv6 gateway's second MAC not followed: $(next_hop)"
+grep -q 'next hop 198.18.1.254 is 02:00:00:00:00:ab' "$work/lbd.log" &&
+	fail "the IPv4 gateway's MAC was still followed"
 cp "$work/v4.json" "$work/a.json"
 kill -HUP "$lbd_pid"
 wait_log 'reload: 2 VIPs'

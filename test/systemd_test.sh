@@ -81,9 +81,11 @@ vip_cfg 198.18.3.1 198.18.3.2 >"$work/lbd.json"
 mkdir -p "$work/state"
 mount -t tmpfs -o size=4m systemd-test-state "$work/state"
 
-# Every datagram lbd sends, one line each ("|" for its newlines).
-/usr/bin/python3 - "$work/notify.sock" "$work/notify.log" <<'PY' &
-import socket, sys, time
+# Every datagram lbd sends, one line each ("|" for its newlines); and,
+# when the first READY=1 arrives, whether lbd's XDP link was pinned by then.
+/usr/bin/python3 - "$work/notify.sock" "$work/notify.log" /sys/fs/bpf/sluice/l0/link \
+	"$work/ready_link" <<'PY' &
+import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(1)
@@ -94,6 +96,9 @@ with open(sys.argv[2], "w", buffering=1) as out:
             msg = s.recv(4096).decode()
         except socket.timeout:
             continue
+        if msg.startswith("READY=1") and not os.path.exists(sys.argv[4]):
+            with open(sys.argv[4], "w") as f:
+                f.write("pinned" if os.path.exists(sys.argv[3]) else "not pinned")
         out.write(msg.replace("\n", "|") + "\n")
         if "STOPPING=1" in msg:
             break
@@ -118,7 +123,8 @@ nsenter --net="/run/netns/$lb" env NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_US
 lbd_pid=$!
 wait_for '^READY=1\|STATUS=l0: 1 VIPs, 2 backends \(2 in\); generation 1$' "$work/notify.log" \
 	"no READY=1 with the right status"
-grep -q 'attached' "$work/lbd.log" || fail "READY=1 came before the program was attached"
+[ "$(cat "$work/ready_link")" = pinned ] ||
+	fail "READY=1 came before the XDP link was pinned: $(cat "$work/ready_link")"
 grep -q '^<6>lbd\[info\]: l0: attached' "$work/lbd.log" ||
 	fail "log lines on the journal carry no priority: $(head -3 "$work/lbd.log")"
 "$lbctl" -s "$sock" status >/dev/null || fail "lbctl status with the unit's capabilities"
@@ -148,9 +154,10 @@ grep -q '"state": *"drain"' "$work/state/state.json" &&
 "$lbctl" -s "$sock" backend drain web 198.18.3.2 >/dev/null || fail "drain again"
 
 step "WATCHDOG=1 from the loop, as often as WATCHDOG_USEC asks"
+n0=$(grep -c '^WATCHDOG=1$' "$work/notify.log" || true)
 sleep 1
-n=$(grep -c '^WATCHDOG=1$' "$work/notify.log" || true)
-[ "$n" -ge 3 ] || fail "$n WATCHDOG=1 in more than a second at 300 ms"
+n=$(($(grep -c '^WATCHDOG=1$' "$work/notify.log" || true) - n0))
+[ "$n" -ge 3 ] || fail "$n WATCHDOG=1 in a second at 300 ms"
 
 step "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 with the new generation"
 vip_cfg 198.18.3.1 198.18.3.2 198.18.3.3 >"$work/lbd.json"
@@ -182,13 +189,17 @@ wait_for '^READY=1\|STATUS=l0: 1 VIPs, 3 backends \(2 in\); generation 4$' "$wor
 step "a refused config: RELOADING=1 and READY=1 again, the running config stays"
 echo '{ "interface": "l0", "vips": [' >"$work/lbd.json"
 before=$(grep -c '^READY=1' "$work/notify.log")
+lines=$(wc -l <"$work/notify.log")
 kill -HUP "$lbd_pid"
 for _ in $(seq 100); do
 	[ "$(grep -c '^READY=1' "$work/notify.log")" -gt "$before" ] && break
 	sleep 0.1
 done
-tail -1 "$work/notify.log" | grep -q '^READY=1|STATUS=l0: 1 VIPs, 3 backends (2 in); generation 4$' ||
-	fail "after a refused config: $(tail -1 "$work/notify.log")"
+[ "$(grep -c '^READY=1' "$work/notify.log")" -gt "$before" ] || fail "no READY=1 after a refused config"
+# RELOADING=1, then READY=1 with the running config's status, both new.
+tail -n +"$((lines + 1))" "$work/notify.log" | grep -v '^WATCHDOG=1$' >"$work/refused.log"
+awk '/^RELOADING=1\|MONOTONIC_USEC=[0-9]+\|/ { r = NR } /^READY=1\|STATUS=l0: 1 VIPs, 3 backends \(2 in\); generation 4$/ { y = NR } END { exit !(r && y > r) }' \
+	"$work/refused.log" || fail "after a refused config: $(cat "$work/refused.log")"
 kill -0 "$lbd_pid" || fail "lbd died of a bad config"
 
 step "SIGTERM: STOPPING=1, exit 0"

@@ -374,7 +374,7 @@ Test(xdp_block, the_deny_filter_spares_the_trie)
  */
 struct churn {
 	atomic_bool stop;
-	long sent, allowed_dropped, denied_passed;
+	long sent, run_failed, allowed_dropped, denied_passed;
 };
 
 static void *churn_traffic(void *arg)
@@ -390,10 +390,14 @@ static void *churn_traffic(void *arg)
 
 	while (!atomic_load(&c->stop) && c->sent < 4000000) {
 		ol = sizeof(out);
-		if (!lb_test_run(prog, fa, la, out, &ol, &v) && v != XDP_TX)
+		if (lb_test_run(prog, fa, la, out, &ol, &v))
+			c->run_failed++;
+		else if (v != XDP_TX)
 			c->allowed_dropped++;
 		ol = sizeof(out);
-		if (!lb_test_run(prog, fd, ld, out, &ol, &v) && v == XDP_TX)
+		if (lb_test_run(prog, fd, ld, out, &ol, &v))
+			c->run_failed++;
+		else if (v == XDP_TX)
 			c->denied_passed++;
 		c->sent += 2;
 	}
@@ -438,6 +442,7 @@ Test(xdp_block, a_replace_keeps_what_both_lists_agree_on)
 	pthread_join(t, NULL);
 	cr_log_info("%ld packets during 90 replaces", c.sent);
 	cr_assert_gt(c.sent, 1000, "too few packets to tell: %ld", c.sent);
+	cr_assert_eq(c.run_failed, 0, "%ld runs of the program failed", c.run_failed);
 	cr_assert_eq(c.allowed_dropped, 0, "an allowed source was dropped %ld times of %ld",
 		     c.allowed_dropped, c.sent / 2);
 	cr_assert_eq(c.denied_passed, 0, "a denied source passed %ld times of %ld",

@@ -518,6 +518,20 @@ static void fz_check_tx(size_t idx, const uint8_t *in, const struct fz_pkt *p, c
 		  lb_test_hex(in, p->end));
 }
 
+/* The drop counters' sum, over every reason and CPU. */
+static uint64_t drops_now(void)
+{
+	uint64_t stats[sizeof(struct lb_global_stats) / 8], sum = 0;
+	const uint64_t *drop = stats + offsetof(struct lb_global_stats, drop) / 8;
+	size_t j;
+
+	cr_assert_eq(lb_test_percpu_sum(bpf_map__fd(skel->maps.lb_stats), 0, stats,
+					 sizeof(stats) / 8), 0);
+	for (j = 0; j < LB_DROP_SLOTS; j++)
+		sum += drop[j];
+	return sum;
+}
+
 Test(xdp_fuzz, mutated_frames)
 {
 	static const int reasons[] = { LB_DROP_ETH_TRUNC, LB_DROP_IP4_BAD_IHL, LB_DROP_IP4_BAD_LEN,
@@ -529,6 +543,7 @@ Test(xdp_fuzz, mutated_frames)
 	int prog = bpf_program__fd(skel->progs.lb_xdp);
 	static uint8_t in[FZ_FRAME_MAX], out[FZ_OUT_MAX];
 	size_t i, j, len, out_len;
+	uint64_t before, after = drops_now();
 	const uint64_t *drop;
 	enum fz_class c;
 	struct fz_pkt p;
@@ -542,6 +557,12 @@ Test(xdp_fuzz, mutated_frames)
 		cr_assert_eq(lb_test_run(prog, in, len, out, &out_len, &v), 0, "frame %zu", i);
 		cr_assert_lt(v, LB_VERDICT_MAX);
 		verdicts[v]++;
+		/* Each dropped frame moves one drop counter, any other none. */
+		before = after;
+		after = drops_now();
+		cr_assert_eq(after - before, v == XDP_DROP, "frame %zu: verdict %s moved %llu drop "
+			     "counters\n  in:  %s", i, stats_verdict_names[v],
+			     (unsigned long long)(after - before), lb_test_hex(in, len));
 		if (v == XDP_PASS)
 			cr_assert(out_len == len && !memcmp(in, out, len),
 				  "frame %zu (%s): passed, but changed\n  in:  %s", i,
