@@ -492,21 +492,20 @@ EOF
 kill -HUP "$lbd_pid"
 wait_log 'reload: 1 VIPs'
 [ "$(next_hop)" = 02:00:00:00:00:dd ] || fail "next hop after the reload to IPv6: $(next_hop)"
-nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:ee dev l0 nud permanent
-for _ in $(seq 50); do
-	[ "$(next_hop)" = 02:00:00:00:00:ee ] && break
-	sleep 0.02
-done
-[ "$(next_hop)" = 02:00:00:00:00:ee ] || fail "the IPv6 gateway's new MAC not followed: $(next_hop)"
+# gw6 MAC: the IPv6 gateway's MAC changes to MAC, and lb_cfg follows (1 s).
+gw6() {
+	nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr "$1" dev l0 nud permanent
+	for _ in $(seq 50); do
+		[ "$(next_hop)" = "$1" ] && return 0
+		sleep 0.02
+	done
+	fail "the IPv6 gateway's new MAC $1 not followed: $(next_hop)"
+}
+gw6 02:00:00:00:00:ee
 # The IPv4 gateway's change, then one lbd must follow: netlink keeps their
 # order, so once the second is in, the first was seen, and ignored.
 nsx "$lb" ip neigh replace 198.18.1.254 lladdr 02:00:00:00:00:ab dev l0 nud permanent
-nsx "$lb" ip -6 neigh replace fd00:1::fe lladdr 02:00:00:00:00:ef dev l0 nud permanent
-for _ in $(seq 50); do
-	[ "$(next_hop)" = 02:00:00:00:00:ef ] && break
-	sleep 0.02
-done
-[ "$(next_hop)" = 02:00:00:00:00:ef ] || fail "the IPv6 gateway's second MAC not followed: $(next_hop)"
+gw6 02:00:00:00:00:ef
 grep -q 'next hop 198.18.1.254 is 02:00:00:00:00:ab' "$work/lbd.log" &&
 	fail "the IPv4 gateway's MAC was still followed"
 cp "$work/v4.json" "$work/a.json"
