@@ -42,6 +42,8 @@
 #define LB_IP6_VERSION		6
 #define LB_ECN_MASK		0x3	/* the ECN field of ToS / traffic class */
 #define LB_ECN_NOT_ECT		0x0	/* not ECN-capable */
+#define LB_ECN_ECT1		0x1	/* ECN-capable, ECT(1) */
+#define LB_ECN_ECT0		0x2	/* ECN-capable, ECT(0) */
 #define LB_ECN_CE		0x3	/* congestion experienced */
 #define LB_DECAP_L2_MASK	0x1f	/* Ethernet + 2 tags: at most 22 */
 /* Traffic class and flow label: the part of the first word the FIB uses. */
@@ -430,21 +432,33 @@ static __always_inline int lb_tunnel_strip(struct xdp_md *ctx, const struct lb_t
 }
 
 /*
- * A congestion mark a router set on the outer header (CE) goes to the inner
- * one (RFC 6040), or the sender never learns of the congestion: an inner
- * ECN-capable packet is marked CE, its IPv4 checksum updated. (One that is
- * not ECN-capable cannot carry the mark: lb_decap drops it before the strip,
- * as the router would have.) After the strip: the inner header follows the
- * link-layer header.
+ * The inner ECN field once the outer header is gone (RFC 6040, 4.2): a
+ * congestion mark a router set on the outer header (CE) reaches an
+ * ECN-capable inner packet, or the sender never learns of the congestion,
+ * and ECT(1) over ECT(0) is kept too; any other outer value leaves the
+ * inner field as it is. (An inner packet that is not ECN-capable cannot
+ * carry CE: lb_decap drops it before the strip, as the router would have.)
  */
-static __always_inline int lb_inner_ce(struct xdp_md *ctx, const struct lb_tunnel *t)
+static __always_inline __u8 lb_ecn_after(__u8 outer, __u8 inner)
+{
+	if (outer == LB_ECN_CE && inner != LB_ECN_CE)
+		return LB_ECN_CE;
+	if (outer == LB_ECN_ECT1 && inner == LB_ECN_ECT0)
+		return LB_ECN_ECT1;
+	return inner;
+}
+
+/* Write lb_ecn_after() into the inner header, its IPv4 checksum updated.
+ * After the strip: the inner header follows the link-layer header. */
+static __always_inline int lb_inner_ecn(struct xdp_md *ctx, const struct lb_tunnel *t)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	__u8 *ih = data + (t->l2_len & LB_DECAP_L2_MASK);
+	__u8 ecn = lb_ecn_after(t->outer_ecn, t->inner_ecn);
 	__u16 old, new;
 
-	if (t->outer_ecn != LB_ECN_CE || t->inner_ecn == LB_ECN_CE)
+	if (ecn == t->inner_ecn)
 		return 0;
 	if (t->inner_version == IPVERSION) {
 		struct iphdr *iph = (struct iphdr *)ih;
@@ -452,14 +466,14 @@ static __always_inline int lb_inner_ce(struct xdp_md *ctx, const struct lb_tunne
 		if ((void *)(iph + 1) > end)
 			return -1;
 		__builtin_memcpy(&old, iph, sizeof(old));	/* version, IHL, ToS */
-		iph->tos |= LB_ECN_CE;
+		iph->tos = (iph->tos & ~LB_ECN_MASK) | ecn;
 		__builtin_memcpy(&new, iph, sizeof(new));
 		lb_csum_replace2(&iph->check, old, new);
 		return 0;
 	}
 	if ((void *)(ih + 2) > end)
 		return -1;
-	ih[1] |= LB_ECN_CE << 4;
+	ih[1] = (ih[1] & ~(LB_ECN_MASK << 4)) | ecn << 4;
 	return 0;
 }
 
@@ -486,7 +500,7 @@ int lb_decap(struct xdp_md *ctx)
 	 */
 	if (t.inner_ok && t.outer_ecn == LB_ECN_CE && t.inner_ecn == LB_ECN_NOT_ECT)
 		c = LB_DECAP_ECN_DROP;
-	else if (!t.inner_ok || lb_tunnel_strip(ctx, &t) || lb_inner_ce(ctx, &t))
+	else if (!t.inner_ok || lb_tunnel_strip(ctx, &t) || lb_inner_ecn(ctx, &t))
 		c = LB_DECAP_MALFORMED;
 count:
 	lb_decap_count(c);

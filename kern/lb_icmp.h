@@ -26,6 +26,24 @@ static __always_inline void lb_set_macs(void *data, const struct lb_config *cfg)
 	__builtin_memcpy(eth->h_source, cfg->src_mac, ETH_ALEN);
 }
 
+/*
+ * May an ICMP message go back to the packet's source (RFC 1122 3.2.2,
+ * RFC 4443 2.4 (e))? Not to an unspecified, loopback, multicast or
+ * broadcast address: 0/8, 127/8 and 224/3 for IPv4 (a subnet's broadcast
+ * address cannot be told from here), ::, ::1 and ff00::/8 for IPv6.
+ */
+static __always_inline int lb_src_answerable(const struct lb_pkt *p)
+{
+	const __be32 *s = p->key.src;
+	__u32 a = bpf_ntohl(s[0]);
+
+	if (p->key.family == LB_FAMILY_IPV4)
+		return (a >> 24) != 0 && (a >> 24) != 127 && a < 0xe0000000u;
+	if ((a >> 24) == 0xff)
+		return 0;
+	return s[0] || s[1] || s[2] || (s[3] && s[3] != bpf_htonl(1));
+}
+
 /* Is there an ICMP "VIP" for this address: should we answer its pings? */
 static __always_inline int lb_echo_enabled(const struct lb_pkt *p, __u8 proto)
 {
@@ -285,8 +303,9 @@ static __always_inline int lb6_quote_key(struct lb_pkt *p, void *data, void *end
  */
 /*
  * An ICMP packet to a maybe-VIP address: an echo request to a VIP address
- * is answered (LB_TX; dropped when the sender is denied), an error quoting
- * a flow becomes that flow's key (LB_OK), anything else is passed.
+ * is answered (LB_TX; dropped when the sender is denied, passed when its
+ * source may not be answered), an error quoting a flow becomes that flow's
+ * key (LB_OK), anything else is passed.
  */
 static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p,
 					    const struct lb_config *cfg, int denied)
@@ -300,13 +319,15 @@ static __always_inline int lb_icmp_classify(struct xdp_md *ctx, struct lb_pkt *p
 		return LB_PASS;
 	if (p->key.family == LB_FAMILY_IPV4 && proto == IPPROTO_ICMP) {
 		if (ich->type == LB_ICMP_ECHO && lb_echo_enabled(p, proto))
-			return denied ? -LB_DROP_DENIED : lb4_echo_reply(ctx, p, cfg);
+			return denied ? -LB_DROP_DENIED :
+			       lb_src_answerable(p) ? lb4_echo_reply(ctx, p, cfg) : LB_PASS;
 		if (ich->type == LB_ICMP_DEST_UNREACH && ich->code == LB_ICMP_FRAG_NEEDED)
 			return lb4_quote_key(p, data, end);
 	}
 	if (p->key.family == LB_FAMILY_IPV6 && proto == IPPROTO_ICMPV6) {
 		if (ich->type == LB_ICMP6_ECHO_REQUEST && lb_echo_enabled(p, proto))
-			return denied ? -LB_DROP_DENIED : lb6_echo_reply(ctx, p, cfg);
+			return denied ? -LB_DROP_DENIED :
+			       lb_src_answerable(p) ? lb6_echo_reply(ctx, p, cfg) : LB_PASS;
 		if (ich->type == LB_ICMP6_PKT_TOOBIG)
 			return lb6_quote_key(p, data, end);
 	}

@@ -20,9 +20,11 @@ static __always_inline const struct lb_config *lb_config(void)
 }
 
 /* Encapsulate a packet for its backend and send it, or answer a client
- * whose packet would be too big in the tunnel. steered: an ICMP error
- * about one of the VIP's flows, which must not draw an ICMP error of its
- * own. */
+ * whose packet would be too big in the tunnel. No answer (a drop) for
+ * steered (an ICMP error about one of the VIP's flows) or any ICMP packet,
+ * a source that may not be answered, or an IPv4 fragment, whose quote
+ * would name no flow (RFC 1122 3.2.2); an IPv6 source fragments itself,
+ * and learns its size from the answer. */
 static __always_inline int lb_deliver(struct xdp_md *ctx, struct lb_pkt *p,
 				      const struct lb_config *cfg, __u32 id,
 				      const struct lb_backend *be, int steered,
@@ -32,7 +34,9 @@ static __always_inline int lb_deliver(struct xdp_md *ctx, struct lb_pkt *p,
 	int rc;
 
 	if (p->l3_len > mtu) {
-		if (steered || p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6)
+		if (steered || p->key.proto == IPPROTO_ICMP || p->key.proto == IPPROTO_ICMPV6 ||
+		    !lb_src_answerable(p) ||
+		    (p->key.family == LB_FAMILY_IPV4 && p->frag != LB_FRAG_NONE))
 			return -LB_DROP_TOO_BIG;
 		rc = lb_send_too_big(ctx, p, cfg, mtu);
 		if (rc == LB_TX)

@@ -210,8 +210,8 @@ NOT_ECT, ECT1, ECT0, CE = 0, 1, 2, 3
 
 def gen_ecn():
     """RFC 6040: a CE mark on the outer header reaches the inner one; an
-    inner packet that cannot carry it is dropped; no other outer value
-    changes the inner packet."""
+    inner packet that cannot carry it is dropped; ECT(1) over ECT(0) is
+    kept; no other outer value changes the inner packet."""
     for inner_ecn, label in ((ECT0, "ect0"), (ECT1, "ect1")):
         frame = tunnel_frame(4, 4, tcp4(tos=0x20 | inner_ecn), tos=0x20 | CE)
         add("ipip_ce_over_" + label, "IPv4 in IPv4, outer CE, inner DSCP 8 and "
@@ -238,8 +238,22 @@ def gen_ecn():
              "unchanged", 4, 4, tcp4(tos=CE), tos=CE)
     stripped("ipip_ect0_over_not_ect", "IPv4 in IPv4, outer ECT(0), inner not "
              "ECN-capable: inner unchanged", 4, 4, tcp4(), tos=ECT0)
-    stripped("ip6ip6_ect1_over_ect0", "IPv6 in IPv6, outer ECT(1), inner "
-             "ECT(0): inner unchanged", 6, 6, tcp6(tc=ECT0), tc=ECT1)
+    frame = tunnel_frame(6, 6, tcp6(tc=ECT0), tc=ECT1)
+    add("ip6ip6_ect1_over_ect0", "IPv6 in IPv6, outer ECT(1), inner ECT(0): "
+        "inner becomes ECT(1)", frame, XDP_PASS, l2(ETH_P_IPV6) + tcp6(tc=ECT1),
+        "ip6ip6")
+    frame = tunnel_frame(4, 4, tcp4(tos=0x20 | ECT0), tos=ECT1)
+    add("ipip_ect1_over_ect0", "IPv4 in IPv4, outer ECT(1), inner DSCP 8 and "
+        "ECT(0): inner becomes ECT(1), its checksum updated", frame, XDP_PASS,
+        l2(ETH_P_IP) + tcp4(tos=0x20 | ECT1), "ipip")
+    stripped("ipip_ect0_over_ect1", "IPv4 in IPv4, outer ECT(0), inner ECT(1): "
+             "inner unchanged", 4, 4, tcp4(tos=ECT1), tos=ECT0)
+    dropped("ipip6_ce_over_not_ect", "IPv4 in IPv6, outer CE, inner not "
+            "ECN-capable: dropped", tunnel_frame(6, 4, tcp4(), tc=CE),
+            counter="ecn_drop")
+    dropped("ip6ip_ce_over_not_ect", "IPv6 in IPv4, outer CE, inner not "
+            "ECN-capable: dropped", tunnel_frame(4, 6, tcp6(), tos=CE),
+            counter="ecn_drop")
 
 
 def gen_not_tunnel():

@@ -469,6 +469,15 @@ def addr_has_l3(e, key):
                for (addr, _port, _proto, _kf), v in e.vips.items())
 
 
+def answerable(src):
+    """May an ICMP message go to this source address (bytes)? Not to an
+    unspecified, loopback, multicast or broadcast one."""
+    a = ipaddress.ip_address(src)
+    if a.version == 4:
+        return a.packed[0] not in (0, 127) and a.packed[0] < 224
+    return not (a.is_multicast or a.is_unspecified or a.is_loopback)
+
+
 def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=False,
             syn=False, rst=False, tcp=False, steered=False, tos=0):
     """What the specification says happens to a packet that reached VIP vip_id.
@@ -528,11 +537,13 @@ def forward(e, tags, inner, pad, key, vip_id, *, l3=False, frag=False, later=Fal
     mtu = e.cfg["mtu"] or MTU_DEFAULT
     fam = key[37]
     if len(inner) + outer_len > mtu:
-        if steered:
+        n = 4 if fam == FAMILY_IPV4 else 16
+        # No ICMP error about an error, to a source that may not get one
+        # (RFC 1122 3.2.2, RFC 4443 2.4 (e)), or about an IPv4 fragment.
+        if steered or not answerable(key[:n]) or (fam == FAMILY_IPV4 and (frag or later)):
             o.verdict = XDP_DROP
             o.count("drop.too_big")
             return o
-        n = 4 if fam == FAMILY_IPV4 else 16
         client = str(ipaddress.ip_address(key[:n]))
         vip = str(ipaddress.ip_address(key[16:16 + n]))
         if fam == FAMILY_IPV4:
@@ -657,6 +668,14 @@ def build_cases():
               frame(IP(src=CLIENT4, dst=VIP4_B, ttl=57) / ICMP(type=8, id=7, seq=1) / Raw(b"ping" * 4)))
     emit_pass("pass_echo_v6_no_entry", "ICMPv6 echo request to a VIP address without an ICMPv6 entry",
               frame(IPv6(src=CLIENT6, dst=VIP6_B, hlim=57) / ICMPv6EchoRequest(id=7, seq=1, data=b"ping" * 4)))
+    emit_pass("pass_echo_v4_from_broadcast", "echo request from 255.255.255.255 to a VIP with an ICMP entry: not answered",
+              frame(IP(src="255.255.255.255", dst=VIP4_A, ttl=57) / ICMP(type=8, id=7, seq=1) / Raw(b"ping" * 4)))
+    emit_pass("pass_echo_v4_from_multicast", "echo request from 224.0.0.1: not answered",
+              frame(IP(src="224.0.0.1", dst=VIP4_A, ttl=57) / ICMP(type=8, id=7, seq=1) / Raw(b"ping" * 4)))
+    emit_pass("pass_echo_v6_from_multicast", "ICMPv6 echo request from ff02::1: not answered",
+              frame(IPv6(src="ff02::1", dst=VIP6_A, hlim=57) / ICMPv6EchoRequest(id=7, seq=1, data=b"ping" * 4)))
+    emit_pass("pass_echo_v6_from_loopback", "ICMPv6 echo request from ::1: not answered",
+              frame(IPv6(src="::1", dst=VIP6_A, hlim=57) / ICMPv6EchoRequest(id=7, seq=1, data=b"ping" * 4)))
     emit_pass("pass_echo_v4_fragment", "fragmented echo request (MF set) to a VIP with an ICMP entry",
               frame(IP(src=CLIENT4, dst=VIP4_A, ttl=57, flags="MF") / ICMP(type=8, id=7, seq=1) /
                     Raw(b"ping" * 4)))
@@ -978,6 +997,35 @@ def build_cases():
     emit_forward("mtu0_default_too_big", "mtu 0 means 1500: a 1481-byte IPv4 packet does not",
                  tcp4(VIP4_A, 80, sport=40086, payload=b"m" * 1441), 0, key4(VIP4_A, 40086, 80, PROTO_TCP),
                  syn=True, tcp=True, env=over(cfg={"mtu": 0}))
+
+    # -- Too big, no answer: a source that may not get one, an IPv4 fragment
+    for name, src in (("multicast", "224.0.0.5"), ("broadcast", "255.255.255.255"),
+                      ("zero_net", "0.1.2.3"), ("loopback", "127.0.0.9")):
+        emit_forward("too_big_v4_from_" + name, "too big from %s (%s): dropped, no frag-needed" % (src, name),
+                     tcp4(VIP4_A, 80, src=src, sport=40090, payload=b"b" * 1360), 0,
+                     key4(VIP4_A, 40090, 80, PROTO_TCP, src=src), syn=True, tcp=True,
+                     env=over(cfg={"mtu": 1400}))
+    for name, src in (("multicast", "ff02::1"), ("unspecified", "::")):
+        emit_forward("too_big_v6_from_" + name, "too big from %s: dropped, no packet-too-big" % src,
+                     tcp6(VIP6_A, 80, src=src, sport=40091, payload=b"b" * 1300), 3,
+                     key6(VIP6_A, 40091, 80, PROTO_TCP, src=src), syn=True, tcp=True,
+                     env=over(cfg={"mtu": 1280}))
+    emit_forward("too_big_v4_just_below_multicast", "too big from 223.255.255.254: answered",
+                 tcp4(VIP4_A, 80, src="223.255.255.254", sport=40092, payload=b"b" * 1360), 0,
+                 key4(VIP4_A, 40092, 80, PROTO_TCP, src="223.255.255.254"), syn=True, tcp=True,
+                 env=over(cfg={"mtu": 1400}))
+    emit_forward("too_big_l3_frag_v4_first", "too big first IPv4 fragment to an l3 VIP: dropped, no frag-needed",
+                 IP(src=CLIENT4, dst=VIP4_L3, flags="MF", ttl=57, id=101) / UDP(sport=6005, dport=5000) /
+                 Raw(b"f" * 1400), 8, key4(VIP4_L3, 6005, 5000, PROTO_UDP), l3=True, frag=True,
+                 env=over(cfg={"mtu": 1400}))
+    emit_forward("too_big_l3_frag_v4_later", "too big later IPv4 fragment to an l3 VIP: dropped, no frag-needed",
+                 IP(src=CLIENT4, dst=VIP4_L3, proto=PROTO_UDP, frag=185, ttl=57, id=101) / Raw(b"g" * 1400),
+                 8, key4(VIP4_L3, 0, 0, PROTO_UDP), l3=True, frag=True, later=True,
+                 env=over(cfg={"mtu": 1400}))
+    emit_forward("too_big_l3_frag_v6_later", "too big later IPv6 fragment to an l3 VIP: packet-too-big, the source fragments",
+                 IPv6(src=CLIENT6, dst=VIP6_L3, hlim=57) / IPv6ExtHdrFragment(nh=PROTO_UDP, offset=185, m=0, id=102) /
+                 Raw(b"g" * 1300), 9, key6(VIP6_L3, 0, 0, PROTO_UDP), l3=True, frag=True, later=True,
+                 env=over(cfg={"mtu": 1280}))
 
     # -- Echo ---------------------------------------------------------------
     req = IP(src=CLIENT4, dst=VIP4_A, ttl=57, id=0x4444, tos=0x10) / ICMP(type=8, id=0x77, seq=3) / Raw(b"abcdefgh" * 4)
