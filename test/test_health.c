@@ -129,6 +129,10 @@ Test(health, next_start_after_a_late_wakeup)
 {
 	cr_assert_eq(hc_next_start(1000000, 2000, 1500000), 3000000);
 	cr_assert_eq(hc_next_start(1000000, 2000, 9000000), 11000000);
+	/* Two targets spread over the interval stay apart after a stall. */
+	cr_assert_eq(hc_next_start(1000000, 1000, 10500000), 11000000);
+	cr_assert_eq(hc_next_start(1300000, 1000, 10500000), 11300000);
+	cr_assert_eq(hc_next_start(1000000, 1000, 3000000), 4000000);
 }
 
 #define CFG(port2) \

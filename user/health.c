@@ -47,6 +47,7 @@ struct hc_target {
 	struct hc_run run;
 	struct hc_feed *feeds;
 	size_t n_feeds;
+	bool start_owed;	/* its start came while the last probe ran */
 };
 
 struct health {
@@ -90,9 +91,11 @@ __u64 hc_first_start(__u64 now_us, __u32 interval_ms, __u32 rnd)
 
 __u64 hc_next_start(__u64 start_us, __u32 interval_ms, __u64 now_us)
 {
-	__u64 next = start_us + (__u64)interval_ms * 1000;
+	__u64 iv = (__u64)interval_ms * 1000, next = start_us + iv;
 
-	return next > now_us ? next : now_us + (__u64)interval_ms * 1000;
+	/* Late by whole intervals: skip them, keeping the target's phase, or
+	 * every target a stall made late would start at once from then on. */
+	return next > now_us ? next : start_us + ((now_us - start_us) / iv + 1) * iv;
 }
 
 /* ------------------------------------------------------------------ */
@@ -260,6 +263,8 @@ static void target_changed(struct hc_target *t, enum state_health from, const ch
 				 now_ms);
 }
 
+static void target_start(struct hc_target *t);
+
 static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, void *data)
 {
 	struct hc_target *t = data;
@@ -273,6 +278,10 @@ static void on_probe(struct probe *p, bool ok, const char *reason, __u32 us, voi
 		state_probe_note(t->h->st, t->feeds[i].vip, t->feeds[i].be, ok, us, now);
 	if (hc_step(&t->run, ok, t->key.rise, t->key.fall) != was)
 		target_changed(t, was, reason, now);
+	if (t->start_owed) {
+		t->start_owed = false;
+		target_start(t);
+	}
 }
 
 /* A tunnel probe's mark: the data path id of a (VIP, backend) it feeds;
@@ -305,7 +314,12 @@ static void target_start(struct hc_target *t)
 		return;
 	}
 	probe_mark_set(t->probe, mark);
-	probe_start(t->probe);	/* -EBUSY: the last one has not ended: skip */
+	/* The last one has not ended (a timeout as long as the interval, a
+	 * loop a little late): this one starts when it ends, not a whole
+	 * interval later, so a silent backend is still down within fall x
+	 * interval + timeout. */
+	if (probe_start(t->probe) == -EBUSY)
+		t->start_owed = true;
 }
 
 /* The tick waits for the earliest start; none: it sleeps. */

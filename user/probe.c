@@ -632,6 +632,9 @@ static int https_setup(struct probe *p)
 	if (p->host[0]) {
 		snprintf(conn, sizeof(conn), "%s:%u:%s:%u", p->host, sp->port, addr, sp->port);
 		p->resolve = curl_slist_append(NULL, conn);
+		/* Without it the URL's host would be looked up: another machine. */
+		if (!p->resolve)
+			return -ENOMEM;
 		curl_easy_setopt(p->easy, CURLOPT_CONNECT_TO, p->resolve);
 	}
 	curl_easy_setopt(p->easy, CURLOPT_URL, url);
