@@ -256,6 +256,15 @@ start_lbd() {
 	wait_for 10 "node $i: lbd's control socket" grep -q 'control socket ' "$work/n$i/lbd.log"
 }
 
+# kill_lbd N: SIGKILL node N's lbd and reap it, so that its lock on the
+# pins is gone before anything starts on them again.
+kill_lbd() {
+	local pid
+	pid=$(cat "$work/n$1/lbd.pid")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+}
+
 start_bird() {
 	local i=$1
 	nsx "$tag-n$i" bird -f -c "$work/n$i/bird.conf" -s "$work/n$i/bird.ctl" \
@@ -438,10 +447,10 @@ hold_check held 200 15 4
 step "2. a drain outlives SIGKILL and a restart; SIGKILL withdraws nothing"
 lbctl_n 1 node drain >/dev/null || fail "lbctl node drain"
 wait_for 15 "the router drops node 1" hops_are 198.18.12.2 198.18.13.2
-kill -9 "$(cat "$work/n2/lbd.pid")"
+kill_lbd 2
 sleep 1
 hops_are 198.18.12.2 198.18.13.2 || fail "SIGKILL of node 2's lbd withdrew its route"
-kill -9 "$(cat "$work/n1/lbd.pid")"
+kill_lbd 1
 start_lbd 1
 start_lbd 2
 grep -q "adopted" "$work/n2/lbd.log" || fail "node 2 did not adopt its data path"
@@ -531,7 +540,7 @@ kill -9 "$(cat "$work/n1/bird.pid")"
 
 # --- lbd --unload takes its routes with it -------------------------------------
 step "lbd --unload on node 1 removes its route"
-kill -9 "$(cat "$work/n1/lbd.pid")"
+kill_lbd 1
 nsx "$tag-n1" ip route show table 100 | grep -q "^$vip dev l1" ||
 	fail "node 1's route went with its lbd"
 nsenter --net="/run/netns/$tag-n1" "$lbd" --unload l1 >>"$work/n1/lbd.log" 2>&1 ||

@@ -205,6 +205,22 @@ step "traffic: SYNs create flow entries"
 syns 20
 wait_flows 20
 
+step "one lbd per interface: a second one, and --unload, are refused while it runs"
+ids=$(table_ids)
+rc=0
+innet "$lbd" --config "$work/b.json" >"$work/second.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "a second lbd on l0 exited $rc: $(cat "$work/second.log")"
+grep -q "cannot start on l0: another lbd runs on l0 (/sys/fs/bpf/sluice/l0 is locked)" \
+	"$work/second.log" || fail "the second lbd said: $(cat "$work/second.log")"
+rc=0
+innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || rc=$?
+[ "$rc" = 1 ] || fail "--unload under a running lbd exited $rc"
+grep -q "cannot unload l0: another lbd runs on l0 .*; stop it first" "$work/unload.log" ||
+	fail "--unload said: $(cat "$work/unload.log")"
+[ "$(prog_id)" = "$prog" ] && [ -e "$pins/link" ] || fail "the data path changed"
+[ "$(table_ids)" = "$ids" ] || fail "the tables changed: $ids -> $(table_ids)"
+kill -0 "$lbd_pid" || fail "lbd died"
+
 step "SIGHUP with one backend replaced: only that VIP's table changes"
 before=$(table_ids)
 kill -0 "$lbd_pid"

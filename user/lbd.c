@@ -97,25 +97,43 @@ static int cmd_check(const char *path)
 	return rc;
 }
 
+/* What --unload takes away, in order. 0 or -1 (logged). */
+static int cmd_unload_locked(const char *ifname, int ifindex, size_t *routes, char *err,
+			     size_t errlen)
+{
+	/* The VIPs first: withdrawn before the data path that serves them goes. */
+	int rc = ifindex ? routes_flush(ifindex, 0, routes) : 0;
+
+	if (rc) {
+		log_err("cannot unload %s: removing its VIP routes: %s", ifname, strerror(-rc));
+		return -1;
+	}
+	/* lb_probe first: it holds the balancer's maps. */
+	if (tunprobe_detach(ifname, err, errlen) < 0 || loader_unload(ifname, err, errlen)) {
+		log_err("cannot unload %s: %s", ifname, err);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_unload(const char *ifname)
 {
 	int ifindex = (int)if_nametoindex(ifname);
 	size_t routes = 0;
 	char err[256];
-	int rc;
+	int rc, lock;
 
-	/* The VIPs first: withdrawn before the data path that serves them goes. */
-	rc = ifindex ? routes_flush(ifindex, 0, &routes) : 0;
-	if (rc) {
-		log_err("cannot unload %s: removing its VIP routes: %s", ifname, strerror(-rc));
+	/* Not under a running lbd: it would write into maps no one reads. */
+	lock = loader_lock(ifname, err, sizeof(err));
+	if (lock == -EBUSY) {
+		log_err("cannot unload %s: %s; stop it first", ifname, err);
 		return EXIT_FAILURE;
 	}
-	/* lb_probe first: it holds the balancer's maps. */
-	if (tunprobe_detach(ifname, err, sizeof(err)) < 0 ||
-	    loader_unload(ifname, err, sizeof(err))) {
-		log_err("cannot unload %s: %s", ifname, err);
+	rc = cmd_unload_locked(ifname, ifindex, &routes, err, sizeof(err));
+	if (lock >= 0)
+		close(lock);
+	if (rc)
 		return EXIT_FAILURE;
-	}
 	log_info("unloaded %s: %zu VIP routes removed, XDP detached, pins removed", ifname,
 		 routes);
 	return 0;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -510,6 +512,30 @@ static int flows_repin(struct loader *ld, char *err, size_t errlen)
 	return 0;
 }
 
+int loader_lock(const char *ifname, char *err, size_t errlen)
+{
+	char dir[256];
+	int fd, e;
+
+	snprintf(dir, sizeof(dir), "%s/%s", LOADER_PIN_ROOT, ifname);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot open %s: %s", dir, strerror(e));
+		return -e;
+	}
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	e = errno;
+	close(fd);
+	if (e == EWOULDBLOCK) {
+		snprintf(err, errlen, "another lbd runs on %s (%s is locked)", ifname, dir);
+		return -EBUSY;
+	}
+	snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(e));
+	return -e;
+}
+
 int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, size_t errlen)
 {
 	__u32 sets = lb_flow_sets_for(opts->flow_table_size);
@@ -518,6 +544,7 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 
 	memset(ld, 0, sizeof(*ld));
 	ld->link_fd = -1;
+	ld->lock_fd = -1;
 	ld->old_flows = -1;
 	err[0] = '\0';
 	ld->ifindex = (int)if_nametoindex(opts->ifname);
@@ -534,10 +561,17 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		snprintf(err, errlen, "cannot create %s: %s", ld->pin_dir, strerror(-rc));
 		return rc;
 	}
+	/* Before any pin is read: two lbds on one set of pins would each
+	 * write their config into the other's data path. */
+	rc = loader_lock(opts->ifname, err, errlen);
+	if (rc < 0)
+		return rc;
+	ld->lock_fd = rc;
 	ld->skel = lb_xdp__open();
 	if (!ld->skel) {
-		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-rc));
+		goto fail;
 	}
 	/* A new flow table: its sets, its head, and seeds drawn for it. */
 	bpf_map__set_max_entries(ld->skel->maps.flow_table, sets + 1);
@@ -586,6 +620,8 @@ fail:
 	ld->old_flows = -1;
 	lb_xdp__destroy(ld->skel);
 	ld->skel = NULL;
+	close(ld->lock_fd);
+	ld->lock_fd = -1;
 	return rc;
 }
 
@@ -601,6 +637,9 @@ void loader_close(struct loader *ld)
 	lb_xdp__destroy(ld->skel);
 	ld->skel = NULL;
 	ld->link_fd = -1;
+	if (ld->lock_fd >= 0)
+		close(ld->lock_fd);
+	ld->lock_fd = -1;
 }
 
 /* Detach first: once the link is gone, the maps are only data. */

@@ -37,6 +37,7 @@ enum loader_link_action {
 struct loader {
 	struct lb_xdp *skel;
 	char pin_dir[256];
+	int lock_fd;		/* pin_dir, locked while this lbd runs */
 	int ifindex;
 	int link_fd;
 	__u32 prog_id;		/* the program attached now */
@@ -73,5 +74,13 @@ void loader_close(struct loader *ld);
 
 /* Detach the XDP link of ifname and remove every pin of its data path. */
 int loader_unload(const char *ifname, char *err, size_t errlen);
+
+/*
+ * One lbd per interface: lock IFACE's pin directory. An fd to keep open
+ * while lbd runs (closing it, or exiting, unlocks); -ENOENT when there is
+ * no pin directory; -EBUSY, with err naming it, when another lbd holds
+ * it; else -errno. loader_start() takes it; --unload takes it first.
+ */
+int loader_lock(const char *ifname, char *err, size_t errlen);
 
 #endif /* LB_LOADER_H */
