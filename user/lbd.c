@@ -745,10 +745,16 @@ refused:
  * again with the running state (what a reload is also for). */
 static bool reload_same(struct lbd *d, const char *text, size_t len)
 {
+	bool owed;
+
 	if (len != d->cfg_len || memcmp(text, d->cfg_text, len))
 		return false;
 	log_info("reload: %s has not changed", d->config_path);
+	owed = d->full_due;
 	d->full_due = apply_full(d, d->st, "reload", NULL) != 0;
+	/* As lbd_apply_changes(): routes held back for it may go out now. */
+	if (owed && !d->full_due)
+		lbd_announce_soon(d);
 	reload_note(d, !d->full_due);
 	lbd_retry_arm(d);
 	return true;
@@ -968,8 +974,10 @@ static int start(struct lbd *d)
 		return EXIT_FAILURE;
 	}
 	tunnel_detach(d, d->st->cfg);
-	if (lbd_announce_config(d, d->st->cfg))
-		return EXIT_FAILURE;
+	/* A table that cannot be opened is logged and retried, as on a
+	 * reload: exiting would leave the last lbd's routes announced with
+	 * nothing watching them. */
+	lbd_announce_config(d, d->st->cfg);
 	rc = lbd_control_start(d);
 	if (!rc)
 		rc = lbd_metrics_start(d);

@@ -156,9 +156,14 @@ int nl_drain(struct mnl_socket *sock, char *buf, size_t len, mnl_cb_t cb, void *
 			*lost = true;
 			continue;
 		}
-		if (n < 0)
+		/* Whatever could not be read may have been about us. */
+		if (n < 0) {
+			*lost = true;
 			return -errno;
-		if (mnl_cb_run(buf, n, 0, 0, cb, data) < 0)
+		}
+		if (mnl_cb_run(buf, n, 0, 0, cb, data) < 0) {
+			*lost = true;
 			return -errno;
+		}
 	}
 }

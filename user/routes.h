@@ -10,10 +10,11 @@
  * and the protocol together say which lbd a route belongs to, so routes of
  * another lbd (another interface) in the same namespace are never touched,
  * and lbd --unload finds its routes without a config. Being through the
- * interface, the kernel removes them when the interface goes down or
- * loses its last IPv4 address, which withdraws the VIPs of a node that
- * cannot serve them; routes_process() notices, and the next sync puts them
- * back once the kernel accepts them again.
+ * interface, the kernel removes them when the interface goes down, which
+ * withdraws the VIPs of a node that cannot serve them; routes_process()
+ * notices, and the next sync puts them back once the kernel accepts them
+ * again (losing the last IPv4 address removes them too, but the kernel
+ * takes them back at once: that is no withdrawal).
  *
  * The routes are not lbd's process state: they outlive it, as the pinned
  * maps do, so that a restart withdraws nothing. routes_sync() makes the
