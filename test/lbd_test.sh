@@ -487,6 +487,15 @@ kill -TERM "$lbd_pid"
 wait "$lbd_pid" || true
 lbd_pid=
 
+step "a restart with another flow_table_size keeps the pinned table, and says so"
+sed 's/"flow_table_size": 4096/"flow_table_size": 8192/' "$work/a.json" >"$work/bigft.json"
+start_lbd "$lbd" "$work/bigft.json" || fail "lbd did not start"
+grep -q "l0: the pinned flow table has 4096 entries, not the 8192 flow_table_size asks for; it takes effect only after 'lbd --unload l0'" \
+	"$work/lbd.log" || fail "no warning: $(cat "$work/lbd.log")"
+kill -TERM "$lbd_pid"
+wait "$lbd_pid" || true
+lbd_pid=
+
 step "reload to an IPv6-only tunnel source: the IPv6 gateway is followed, no longer IPv4's"
 nsx "$lb" ip -6 addr add fd00:1::2/64 dev l0 nodad
 nsx "$lb" ip -6 route add default via fd00:1::fe dev l0

@@ -30,6 +30,7 @@
 #include <systemd/sd-event.h>
 
 #include "clock.h"
+#include "lb_flowtab.h"
 #include "lbd.h"
 #include "log.h"
 #include "pincount.h"
@@ -896,6 +897,12 @@ static int attach(struct lbd *d)
 	if (d->ld.relinked)
 		log_warn("%s: the pinned XDP link had lost its interface (was it re-created?); "
 			 "attaching a new link, maps kept", cfg->interface);
+	/* A restart keeps the pinned table, as a reload does. */
+	if (d->ld.flow_sets != lb_flow_sets_for(cfg->flow_table_size))
+		log_warn("%s: the pinned flow table has %llu entries, not the %u flow_table_size "
+			 "asks for; it takes effect only after 'lbd --unload %s'", cfg->interface,
+			 (unsigned long long)d->ld.flow_sets * LB_FLOW_WAYS, cfg->flow_table_size,
+			 cfg->interface);
 	log_info("%s: %s (program id %u, %zu pinned maps reused) in %s", cfg->interface,
 		 action_names[d->ld.action], d->ld.prog_id, d->ld.maps_reused, d->ld.pin_dir);
 	if (d->ld.flows_carried)

@@ -218,6 +218,7 @@ static int flows_adopt(struct loader *ld, int fd, char *err, size_t errlen)
 		return rc;
 	}
 	ld->skel->rodata->lb_flow_set_mask = nsets - 1;
+	ld->flow_sets = nsets;
 	ld->skel->rodata->lb_flow_seed_set = rc ? 0 : head.seed_set;
 	ld->skel->rodata->lb_flow_seed_tag = rc ? 0 : head.seed_tag;
 	ld->flows_reused = true;
@@ -581,6 +582,7 @@ int loader_start(struct loader *ld, const struct loader_opts *opts, char *err, s
 		goto fail;
 	}
 	ld->skel->rodata->lb_flow_set_mask = sets - 1;
+	ld->flow_sets = sets;
 	ld->skel->rodata->lb_flow_seed_set = head.seed_set;
 	ld->skel->rodata->lb_flow_seed_tag = head.seed_tag;
 	rc = maps_reuse(ld, err, errlen);

@@ -46,6 +46,7 @@ struct loader {
 	size_t flows_carried;	/* flows carried from an LRU flow table (upgrade) */
 	int old_flows;		/* that table while loader_start() runs, else -1 */
 	bool flows_reused;	/* the pinned flow table of this release reused */
+	__u32 flow_sets;	/* sets in the flow table in use (pinned or new) */
 	bool relinked;		/* the pinned link had lost its interface */
 };
 
