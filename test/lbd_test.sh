@@ -40,6 +40,15 @@ test_cleanup() {
 }
 
 step() { netns_step "$@"; }
+# lbd_refused RC WHAT MESSAGE ARGS...: lbd ARGS exits RC, saying MESSAGE.
+lbd_refused() {
+	local want=$1 what=$2 msg=$3 rc=0
+	shift 3
+	innet "$lbd" "$@" >"$work/refused.log" 2>&1 || rc=$?
+	[ "$rc" -eq "$want" ] || fail "lbd exited $rc on $what, want $want: $(tail -3 "$work/refused.log")"
+	grep -qF -- "$msg" "$work/refused.log" ||
+		fail "the message on $what is not: $msg; it said: $(tail -3 "$work/refused.log")"
+}
 fail() { netns_fail lbd_test "$work/lbd.log" "$@"; }
 # lbd and bpftool run through nsenter: network namespace only.
 innet() { nsenter --net="/run/netns/$lb" "$@"; }
@@ -207,16 +216,12 @@ wait_flows 20
 
 step "one lbd per interface: a second one, and --unload, are refused while it runs"
 ids=$(table_ids)
-rc=0
-innet "$lbd" --config "$work/b.json" >"$work/second.log" 2>&1 || rc=$?
-[ "$rc" = 1 ] || fail "a second lbd on l0 exited $rc: $(cat "$work/second.log")"
-grep -q "cannot start on l0: another lbd runs on l0 (/sys/fs/bpf/sluice/l0 is locked)" \
-	"$work/second.log" || fail "the second lbd said: $(cat "$work/second.log")"
-rc=0
-innet "$lbd" --unload l0 >"$work/unload.log" 2>&1 || rc=$?
-[ "$rc" = 1 ] || fail "--unload under a running lbd exited $rc"
-grep -q "cannot unload l0: another lbd runs on l0 .*; stop it first" "$work/unload.log" ||
-	fail "--unload said: $(cat "$work/unload.log")"
+lbd_refused 1 "a second lbd" \
+	"cannot start on l0: another lbd runs on l0 (/sys/fs/bpf/sluice/l0 is locked)" \
+	--config "$work/b.json"
+lbd_refused 1 "--unload under a running lbd" \
+	"cannot unload l0: another lbd runs on l0 (/sys/fs/bpf/sluice/l0 is locked); stop it first" \
+	--unload l0
 [ "$(prog_id)" = "$prog" ] && [ -e "$pins/link" ] || fail "the data path changed"
 [ "$(table_ids)" = "$ids" ] || fail "the tables changed: $ids -> $(table_ids)"
 kill -0 "$lbd_pid" || fail "lbd died"
@@ -356,10 +361,7 @@ lbd_pid=
 # WHAT MESSAGE: lbd must refuse to start (exit 1) with MESSAGE in its log,
 # and leave the running program attached.
 refused() {
-	local rc=0
-	innet "$lbd" --config "$work/a.json" >"$work/lbd.log" 2>&1 || rc=$?
-	[ "$rc" -eq 1 ] || fail "lbd exited $rc on $1, want 1"
-	grep -qF "$2" "$work/lbd.log" || fail "the message on $1 is not: $2"
+	lbd_refused 1 "$1" "$2" --config "$work/a.json"
 	[ "$(prog_id)" = "$new_prog" ] || fail "the running program was touched"
 }
 
@@ -552,11 +554,9 @@ mkdir -p "$work/state"
 echo '{ "format": 1, "saved_ms": 1700000000000, "vips": [], "blocks": [ { "prefix": "198.19.0.0/16", "since_ms": 1700000000000 } ] }' \
 	>"$work/state/state.json"
 prog=$(prog_id)
-rc=0
-innet "$lbd" --config "$work/full.json" >"$work/full.log" 2>&1 || rc=$?
-[ "$rc" = 78 ] || fail "exit $rc: $(tail -3 "$work/full.log")"
-grep -q "start: the config and the state file: its 65536 deny and allow rules and the operator's 1 deny rules are more than the 65536 the block lists hold; nothing was changed" \
-	"$work/full.log" || fail "said: $(tail -3 "$work/full.log")"
+lbd_refused 78 "too many rules" \
+	"start: the config and the state file: its 65536 deny and allow rules and the operator's 1 deny rules are more than the 65536 the block lists hold; nothing was changed" \
+	--config "$work/full.json"
 [ "$(prog_id)" = "$prog" ] || fail "the running program changed"
 rm -rf "$work/state"
 
