@@ -182,6 +182,11 @@ EOF
 	echo ","
 	vip tcp-deaf 198.18.100.15 "$(check tcp 84)" '{ "address": "198.18.3.4" }'
 	echo ","
+	# A timeout as long as the interval: see 'owed' below.
+	vip tcp-deaf-slow 198.18.100.25 \
+		'{ "type": "tcp", "port": 84, "interval_ms": 1000, "timeout_ms": 1000, "rise": 3, "fall": 3 }' \
+		'{ "address": "198.18.3.4" }'
+	echo ","
 	vip http-200 198.18.100.16 "$(check http 85 '"path": "/status/200"')" "$zoo_be"
 	echo ","
 	# An interim 103 before the answer: the answer counts.
@@ -254,6 +259,16 @@ expect tcp-closed 198.18.3.3 down refused '198\.18\.3\.3:82 tcp'
 expect http-silent 198.18.3.3 down 'timeout after 250 ms' '198\.18\.3\.3:83 http/'
 expect http-short 198.18.3.3 down 'not an HTTP answer' '198\.18\.3\.3:88 http/'
 expect tcp-deaf 198.18.3.4 down 'timeout after 250 ms' '198\.18\.3\.4:84 tcp'
+# With timeout_ms equal to interval_ms each probe still runs when the next
+# is due; that one starts as soon as it ends (owed), not an interval later
+# (skipped), so the silent backend is down within the first start (up to
+# an interval) + fall x interval, not about twice that.
+expect tcp-deaf-slow 198.18.3.4 down 'timeout after 1000 ms' '198\.18\.3\.4:84 tcp'
+started=$(ctl -j status | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["started_ms"])')
+since=$(health tcp-deaf-slow 198.18.3.4 | cut -d'|' -f4)
+echo "   tcp-deaf-slow down $((since - started)) ms after the start (bound 4700)"
+[ $((since - started)) -le 4700 ] ||
+	fail "tcp-deaf-slow down $((since - started)) ms after the start, want at most 1000 + 3 x 1000 + 700"
 expect http-200 198.18.3.3 up ok '198\.18\.3\.3:85 http/status/200'
 expect http-503 198.18.3.3 down 'status 503' '198\.18\.3\.3:85 http/status/503'
 expect http-early-200 198.18.3.3 up ok '198\.18\.3\.3:85 http/early/200'
@@ -272,8 +287,8 @@ netns_step "one probe for a backend two VIPs check the same way"
 ctl -j status | /usr/bin/python3 -c '
 import json, sys
 h = json.load(sys.stdin)["health"]
-# web-http 2, web-tcp 2, the zoo 11 (tcp-up and tcp-up-too share one).
-assert h["targets"] == 15 and h["backends"] == 16, h' || fail "targets: $(ctl -j status)"
+# web-http 2, web-tcp 2, the zoo 12 (tcp-up and tcp-up-too share one).
+assert h["targets"] == 16 and h["backends"] == 17, h' || fail "targets: $(ctl -j status)"
 window=4
 start=$(wc -l <"$work/count81")
 sleep $window
