@@ -82,6 +82,34 @@ struct lb_vip {
 _Static_assert(sizeof(struct lb_vip) == 8, "lb_vip layout");
 
 /*
+ * The VIP index: vip_map's entries again, in an array the data path reads
+ * without a call. A hash-map lookup is a call that hashes the key and
+ * compares it out of line; in the live benchmark it was about 3% of a
+ * held-back SYN's time, enough to leave a flood behind established flows
+ * (docs/performance.md). Key words w (the key's 24 bytes as three 64-bit
+ * words) go in bucket lb_vip_index_bucket(w) (lb_hash.h), in
+ * either of its LB_VIP_INDEX_WAYS slots; a key whose bucket is full is
+ * left out, and the data path asks vip_map for any key the index lacks.
+ * The controller writes a whole new index and swaps it in (vip_index is a
+ * map of maps, its one slot holds an array of one element), so a packet
+ * reads one index or the other, never one half written; and an entry is in
+ * the index only while vip_map holds it with the same value.
+ */
+#define LB_VIP_INDEX_BUCKETS	4096
+#define LB_VIP_INDEX_WAYS	2
+
+struct lb_vip_slot {
+	__u64 key[3];		/* the struct lb_vip_key; all 0: free */
+	struct lb_vip vip;
+};
+
+struct lb_vip_index {
+	struct lb_vip_slot slot[LB_VIP_INDEX_BUCKETS][LB_VIP_INDEX_WAYS];
+};
+_Static_assert(sizeof(struct lb_vip_key) == 3 * sizeof(__u64), "lb_vip_key is three words");
+_Static_assert(sizeof(struct lb_vip_slot) == 32, "two slots to a cache line");
+
+/*
  * Flow table key: the 5-tuple as the client sent it. For an l3 VIP the
  * ports are zero, so every packet between the two addresses is one flow.
  */

@@ -17,6 +17,27 @@ struct {
 	__type(value, struct lb_vip);
 } vip_map SEC(".maps");
 
+/* vip_map's entries in an array whose lookups the verifier inlines
+ * (lb_abi.h, struct lb_vip_index). Every index has this one size, so the
+ * template needs no BPF_F_INNER_MAP. */
+struct lb_vip_index_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	/* Sizes, not types: clang gives BTF the inner map's value type only
+	 * as a declaration, which libbpf cannot size, and the kernel takes a
+	 * key type only with a value type. */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct lb_vip_index));
+};
+
+/* The VIP index in use: the controller swaps in a new one whole. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct lb_vip_index_map);
+} vip_index SEC(".maps");
+
 /* Which destination addresses may be VIPs: one bit per address hash. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -34,6 +34,41 @@ static __always_inline int lb_vip_addr_class(const struct lb_pkt *p)
 	return LB_ADDR_VIP | (((f->bits[l3 / 64] >> (l3 % 64)) & 1) ? LB_ADDR_L3 : 0);
 }
 
+/* vip_map's value for key vk from the VIP index, or NULL when the index
+ * does not hold it. Both lookups are inlined: an array of maps and an
+ * array of a size every index shares. */
+static __always_inline struct lb_vip *lb_vip_indexed(const struct lb_vip_key *vk)
+{
+	struct lb_vip_index *ix;
+	struct lb_vip_slot *s;
+	__u32 zero = 0, b;
+	__u64 w[3];
+	void *inner;
+	int i;
+
+	inner = bpf_map_lookup_elem(&vip_index, &zero);
+	if (!inner)
+		return NULL;
+	ix = bpf_map_lookup_elem(inner, &zero);
+	if (!ix)
+		return NULL;
+	__builtin_memcpy(w, vk, sizeof(w));
+	b = lb_vip_index_bucket(w);
+	for (i = 0; i < LB_VIP_INDEX_WAYS; i++) {
+		s = &ix->slot[b][i];
+		if (s->key[0] == w[0] && s->key[1] == w[1] && s->key[2] == w[2])
+			return &s->vip;
+	}
+	return NULL;
+}
+
+static __always_inline struct lb_vip *lb_vip_get(const struct lb_vip_key *vk)
+{
+	struct lb_vip *vip = lb_vip_indexed(vk);
+
+	return vip ? vip : bpf_map_lookup_elem(&vip_map, vk);
+}
+
 static __always_inline struct lb_vip *lb_vip_find(const __be32 addr[4], __u8 family,
 						  __be16 port, __u8 proto, __u8 flags)
 {
@@ -46,12 +81,12 @@ static __always_inline struct lb_vip *lb_vip_find(const __be32 addr[4], __u8 fam
 	vk.flags = flags;
 	if (port) {
 		vk.port = port;
-		vip = bpf_map_lookup_elem(&vip_map, &vk);
+		vip = lb_vip_get(&vk);
 		if (vip)
 			return vip;
 		vk.port = 0;
 	}
-	return bpf_map_lookup_elem(&vip_map, &vk);
+	return lb_vip_get(&vk);
 }
 
 /* The VIP a packet is for. A later fragment has no port: it goes where

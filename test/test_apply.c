@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 #include <bpf/bpf.h>
@@ -97,6 +98,79 @@ static struct lb_vip vip_get(const char *addr, uint16_t port, uint8_t proto, uin
 	if (bpf_map_lookup_elem(bed.maps.vip_map, &k, &v))
 		v.id = ~0U;
 	return v;
+}
+
+static size_t map_count(int fd)
+{
+	struct lb_vip_key key, *prev = NULL;
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		n++;
+		prev = &key;
+	}
+	return n;
+}
+
+/* The VIP index installed now. */
+static struct lb_vip_index *index_read(void)
+{
+	struct lb_vip_index *ix = malloc(sizeof(*ix));
+	__u32 zero = 0, id;
+	int fd;
+
+	cr_assert_not_null(ix);
+	cr_assert_eq(bpf_map_lookup_elem(bed.maps.vip_index, &zero, &id), 0, "no VIP index");
+	fd = bpf_map_get_fd_by_id(id);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bpf_map_lookup_elem(fd, &zero, ix), 0);
+	close(fd);
+	return ix;
+}
+
+/* The index holds vip_map's entries with their values, and nothing else;
+ * each one unless its bucket is full. Returns how many it holds. */
+static size_t index_matches_vip_map(void)
+{
+	struct lb_vip_index *ix = index_read(), *want = calloc(1, sizeof(*want));
+	struct lb_vip_key key, *prev = NULL;
+	struct lb_vip v;
+	size_t b, w, n = 0;
+
+	cr_assert_not_null(want);
+	while (!bpf_map_get_next_key(bed.maps.vip_map, prev, &key)) {
+		cr_assert_eq(bpf_map_lookup_elem(bed.maps.vip_map, &key, &v), 0);
+		datapath_index_add(want, &key, &v);
+		prev = &key;
+	}
+	for (b = 0; b < LB_VIP_INDEX_BUCKETS; b++)
+		for (w = 0; w < LB_VIP_INDEX_WAYS; w++) {
+			struct lb_vip_slot *s = &ix->slot[b][w];
+
+			if (!s->key[0] && !s->key[1] && !s->key[2])
+				continue;
+			n++;
+			memcpy(&key, s->key, sizeof(key));
+			cr_assert_eq(bpf_map_lookup_elem(bed.maps.vip_map, &key, &v), 0,
+				     "bucket %zu: an entry vip_map does not have", b);
+			cr_assert_eq(v.id, s->vip.id, "bucket %zu: VIP id %u, vip_map has %u", b,
+				     s->vip.id, v.id);
+			cr_assert_eq(v.flags, s->vip.flags, "bucket %zu: flags differ", b);
+		}
+	/* Built from vip_map in another order, a full bucket may hold other
+	 * keys; the count of entries is the same. */
+	for (b = 0; b < LB_VIP_INDEX_BUCKETS; b++)
+		for (w = 0; w < LB_VIP_INDEX_WAYS; w++)
+			n -= want->slot[b][w].key[0] || want->slot[b][w].key[1] ||
+			     want->slot[b][w].key[2] ? 1 : 0;
+	cr_assert_eq(n, 0, "the index holds another count of entries than vip_map can fill");
+	for (b = 0; b < LB_VIP_INDEX_BUCKETS; b++)
+		for (w = 0; w < LB_VIP_INDEX_WAYS; w++)
+			n += ix->slot[b][w].key[0] || ix->slot[b][w].key[1] ||
+			     ix->slot[b][w].key[2] ? 1 : 0;
+	free(ix);
+	free(want);
+	return n;
 }
 
 static struct lb_backend backend_get(__u32 id)
@@ -329,6 +403,8 @@ Test(apply, removed_vip_leaves_no_entry_or_table)
 	cr_assert_eq(vip_get("fd00:100::53", 0, IPPROTO_UDP, LB_VIP_KEY_FRAG).id, ~0U);
 	cr_assert_eq(vip_get("fd00:100::53", 0, IPPROTO_ICMPV6, 0).id, ~0U);
 	cr_assert(!table_installed(dns.id));
+	/* web's entries, each in a bucket of its own */
+	cr_assert_eq(index_matches_vip_map(), map_count(bed.maps.vip_map));
 }
 
 Test(apply, vip_without_active_backends_has_no_table)
@@ -426,6 +502,7 @@ Test(apply, replacing_every_vip_reuses_released_ids)
 	cr_assert_neq(vip_get("198.18.100.1", 2000, IPPROTO_TCP, 0).id, ~0U);
 	cr_assert_eq(vip_get("198.18.100.1", 1000, IPPROTO_TCP, 0).id, ~0U);
 	cr_assert(table_installed(vip_get("198.18.100.100", 2001, IPPROTO_TCP, 0).id));
+	cr_assert_gt(index_matches_vip_map(), n, "most of the VIPs' entries are in the index");
 	free(a);
 	free(b);
 }
@@ -495,6 +572,7 @@ Test(apply, moving_vips_at_the_id_limit_keeps_fragment_and_echo_entries)
 		cr_assert_eq(echo.id, svc.id, "%s: echo entry lost", addr);
 		cr_assert_neq(inner_id(svc.id), 0, "%s: no table", addr);
 	}
+	index_matches_vip_map();
 	free(a);
 	free(b);
 }

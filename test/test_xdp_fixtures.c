@@ -423,6 +423,8 @@ static void fx_run_case(json_t *root, json_t *c)
 	err = datapath_filter_sync(bpf_map__fd(skel->maps.vip_map),
 				   bpf_map__fd(skel->maps.vip_filter));
 	cr_assert_eq(err, 0, "%s: writing vip_filter: %s", cname, strerror(-err));
+	err = datapath_index_sync(bpf_map__fd(skel->maps.vip_map), bpf_map__fd(skel->maps.vip_index));
+	cr_assert_eq(err, 0, "%s: writing vip_index: %s", cname, strerror(-err));
 
 	err = lb_test_run(bpf_program__fd(skel->progs.lb_xdp), in, (size_t)in_len, out, &out_len,
 			  &verdict);

@@ -6,6 +6,7 @@
  * backend across a table swap unless that backend went away; per-flow
  * tunnel sources spread flows.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 
@@ -13,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "datapath.h"
+#include "lb_hash.h"
 #include "lb_test.h"
 #include "lb_xdp.skel.h"
 #include "pkt.h"
@@ -368,4 +370,49 @@ Test(xdp_props, tunnel_sources_spread_flows)
 	for (f = 0; f < 2; f++)
 		for (vary = VARY_ADDR; vary <= VARY_BOTH; vary++)
 			check_spread(families[f], (enum spread_vary)vary);
+}
+
+/* The VIP key (198.18.100.1, port, tcp) and its index bucket. */
+static struct lb_vip_key vip4_key(uint16_t port, __u32 *bucket)
+{
+	struct lb_vip_key k = { .port = htons(port), .proto = IPPROTO_TCP };
+	__u64 w[3];
+
+	k.family = pkt_addr("198.18.100.1", k.addr);
+	memcpy(w, &k, sizeof(w));
+	*bucket = lb_vip_index_bucket(w);
+	return k;
+}
+
+/* The data path reads the VIP index, and asks vip_map for what it lacks:
+ * a key only the index holds is balanced (no controller writes one, but
+ * nothing else shows the index is read), and so is a key of vip_map whose
+ * bucket the index has full. */
+Test(xdp_props, vip_index_is_read_and_vip_map_backs_it)
+{
+	struct lb_vip v = { .id = vip4.id };
+	struct lb_vip_index *ix = calloc(1, sizeof(*ix));
+	struct lb_flow_key k = random_flow(LB_FAMILY_IPV4);
+	struct lb_vip_key key80, other;
+	__u32 b80, b;
+	int port, filled = 0;
+
+	cr_assert_not_null(ix);
+	key80 = vip4_key(80, &b80);
+	for (port = 81; port < 65536 && filled < LB_VIP_INDEX_WAYS; port++) {
+		other = vip4_key((uint16_t)port, &b);
+		if (b == b80 && datapath_index_add(ix, &other, &v))
+			filled++;
+	}
+	cr_assert_eq(filled, LB_VIP_INDEX_WAYS, "no ports share port 80's bucket");
+	cr_assert(!datapath_index_add(ix, &key80, &v), "a full bucket took one more key");
+	cr_assert_eq(datapath_index_swap(bpf_map__fd(skel->maps.vip_index), ix), 0);
+
+	cr_assert_eq(send_tcp(&vip4, &k, PKT_TCP_SYN), predict(&vip4, &k),
+		     "port 80, in vip_map only, is not balanced");
+	k.dport = htons((uint16_t)(port - 1));
+	cr_assert_neq(send_tcp(&vip4, &k, PKT_TCP_SYN), 0, "port %d, in the index only, is not balanced",
+		      port - 1);
+	cr_assert_eq(send_tcp(&vip4, &k, PKT_TCP_SYN), predict(&vip4, &k));
+	free(ix);
 }

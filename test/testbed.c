@@ -50,6 +50,19 @@ int testbed_config(struct bpf_object *obj)
 	return bpf_map_update_elem(fd, &zero, val, BPF_ANY) ? -errno : 0;
 }
 
+/* What the controller derives from vip_map after writing it: the VIP
+ * filter and the VIP index. An object without an index (an earlier
+ * build's, which bench_ab may time) reads vip_map alone. */
+static int vips_synced(struct bpf_object *obj, int vip_map_fd)
+{
+	int rc = datapath_filter_sync(vip_map_fd, testbed_map_fd(obj, "vip_filter"));
+	int index_fd = testbed_map_fd(obj, "vip_index");
+
+	if (rc || index_fd < 0)
+		return rc;
+	return datapath_index_sync(vip_map_fd, index_fd);
+}
+
 int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uint8_t proto,
 		    uint32_t id)
 {
@@ -66,7 +79,7 @@ int testbed_vip_add(struct bpf_object *obj, const char *addr, uint16_t port, uin
 	key.proto = proto;
 	if (bpf_map_update_elem(fd, &key, &vip, BPF_ANY))
 		return -errno;
-	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
+	return vips_synced(obj, fd);
 }
 
 /* The entry's flags, with LB_BACKEND_F_L3 set. */
@@ -100,7 +113,7 @@ int testbed_vip_l3(struct bpf_object *obj, const struct testbed_vip *vip, const 
 		if (rc)
 			return rc;
 	}
-	return datapath_filter_sync(fd, testbed_map_fd(obj, "vip_filter"));
+	return vips_synced(obj, fd);
 }
 
 int testbed_backend_up(struct bpf_object *obj, const struct maglev_backend *b, int up)

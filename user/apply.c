@@ -52,6 +52,9 @@ struct apply {
 	struct lb_backend *out_vals;
 	size_t n_out;
 	struct vip_list vips;
+	struct lb_vip_index *index;	/* the VIP index installed, when index_known */
+	struct lb_vip_index *index_next;	/* the one being built */
+	bool index_known;
 	bool valid;
 	__u64 generation;
 	size_t n_vips;
@@ -382,6 +385,44 @@ static int backends_retire(struct plan *p, bool released)
 	return 0;
 }
 
+static bool entry_released(const bool *released, const struct vip_entry *e)
+{
+	return released && e->val.id < LB_MAX_VIPS && released[e->val.id];
+}
+
+/*
+ * The VIP index of list l's entries (less those leading to a released id,
+ * when released is given), installed unless it is the one in place. It may
+ * only hold what vip_map holds: written after the entries it has, and
+ * before any it lacks is deleted (datapath_index_swap()). 0 or -errno.
+ */
+static int index_install(struct apply *a, const struct vip_list *l, const bool *released)
+{
+	size_t i;
+	int rc;
+
+	memset(a->index_next, 0, sizeof(*a->index_next));
+	for (i = 0; i < l->n; i++)
+		if (!entry_released(released, &l->v[i]))
+			datapath_index_add(a->index_next, &l->v[i].key, &l->v[i].val);
+	if (a->index_known && !memcmp(a->index_next, a->index, sizeof(*a->index)))
+		return 0;
+	a->index_known = false;
+	rc = datapath_index_swap(a->m.vip_index, a->index_next);
+	if (rc)
+		return rc;
+	memcpy(a->index, a->index_next, sizeof(*a->index));
+	a->index_known = true;
+	return 0;
+}
+
+static int index_write(struct plan *p, const struct vip_list *l, const bool *released)
+{
+	int rc = index_install(p->a, l, released);
+
+	return rc ? fail(p, rc, "writing the VIP index") : 0;
+}
+
 /* Delete every entry that leads to an id vip_id_new() gave to a new VIP,
  * before that VIP's table takes the slot, and retire its backends. The
  * entries leave cur_vips too: vips_write() must write them again where the
@@ -391,11 +432,16 @@ static int vips_release(struct plan *p)
 {
 	struct vip_list *l = &p->cur_vips;
 	size_t i, n = 0;
+	int rc;
 
+	/* Out of the index first: the id is about to lead to another table. */
+	rc = index_write(p, l, p->vip_released);
+	if (rc)
+		return rc;
 	for (i = 0; i < l->n; i++) {
 		const struct vip_entry *e = &l->v[i];
 
-		if (e->val.id >= LB_MAX_VIPS || !p->vip_released[e->val.id]) {
+		if (!entry_released(p->vip_released, e)) {
 			l->v[n++] = *e;
 			continue;
 		}
@@ -770,7 +816,9 @@ static int vips_write(struct plan *p)
 		if (rc)
 			return fail(p, rc, "writing a VIP");
 	}
-	return 0;
+	/* The index, now that vip_map has every entry in it, and before
+	 * vips_remove() deletes those it lacks. */
+	return index_write(p, &p->want, NULL);
 }
 
 /* Entries and tables of VIPs the config no longer has (those of released
@@ -999,6 +1047,7 @@ int apply_maps_find(struct bpf_object *obj, struct apply_maps *m)
 		{ "flow_table", offsetof(struct apply_maps, flow_table) },
 		{ "lb_cfg", offsetof(struct apply_maps, lb_cfg) },
 		{ "vip_filter", offsetof(struct apply_maps, vip_filter) },
+		{ "vip_index", offsetof(struct apply_maps, vip_index) },
 		{ "vip_stats", offsetof(struct apply_maps, vip_stats) },
 		{ "backend_stats", offsetof(struct apply_maps, backend_stats) },
 		{ "lb_stats", offsetof(struct apply_maps, lb_stats) },
@@ -1026,7 +1075,10 @@ struct apply *apply_new(const struct apply_maps *m)
 	a->out_keys = calloc(LB_MAX_BACKENDS, sizeof(*a->out_keys));
 	a->out_vals = calloc(LB_MAX_BACKENDS, sizeof(*a->out_vals));
 	a->tables = tables_new(m->vip_tables);
-	if (!a->cur || !a->out_keys || !a->out_vals || !a->tables) {
+	a->index = malloc(sizeof(*a->index));
+	a->index_next = malloc(sizeof(*a->index_next));
+	if (!a->cur || !a->out_keys || !a->out_vals || !a->tables || !a->index ||
+	    !a->index_next) {
 		apply_free(a);
 		errno = ENOMEM;
 		return NULL;
@@ -1042,6 +1094,8 @@ void apply_free(struct apply *a)
 	ids_free(a->be_ids, a->n_vips);
 	free(a->vip_ids);
 	free(a->vips.v);
+	free(a->index);
+	free(a->index_next);
 	free(a->cur);
 	free(a->out_keys);
 	free(a->out_vals);
@@ -1174,6 +1228,10 @@ int apply_dirty(struct apply *a, const struct state *model, struct apply_stats *
 		what = "writing a VIP";
 		if (model->vips[i].dirty)
 			rc = vip_flags_write(a, model, i);
+	}
+	if (!rc) {
+		what = "writing the VIP index";
+		rc = index_install(a, &a->vips, NULL);
 	}
 	if (!rc) {
 		what = "writing a backend";

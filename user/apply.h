@@ -30,6 +30,7 @@ struct apply_maps {
 	int flow_table;
 	int lb_cfg;
 	int vip_filter;
+	int vip_index;
 	int vip_stats;
 	int backend_stats;
 	int lb_stats;		/* read only, by readmodel.c */

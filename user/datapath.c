@@ -199,6 +199,72 @@ int datapath_filter_sync(int vip_map_fd, int vip_filter_fd)
 	return err;
 }
 
+bool datapath_index_add(struct lb_vip_index *ix, const struct lb_vip_key *k,
+			const struct lb_vip *v)
+{
+	struct lb_vip_slot *free_slot = NULL, *s;
+	__u64 w[3];
+	__u32 b;
+	int i;
+
+	memcpy(w, k, sizeof(w));
+	b = lb_vip_index_bucket(w);
+	for (i = 0; i < LB_VIP_INDEX_WAYS; i++) {
+		s = &ix->slot[b][i];
+		if (!memcmp(s->key, w, sizeof(w))) {
+			s->vip = *v;
+			return true;
+		}
+		if (!free_slot && !s->key[0] && !s->key[1] && !s->key[2])
+			free_slot = s;
+	}
+	if (!free_slot)
+		return false;
+	memcpy(free_slot->key, w, sizeof(w));
+	free_slot->vip = *v;
+	return true;
+}
+
+int datapath_index_swap(int vip_index_fd, const struct lb_vip_index *ix)
+{
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_vip_index", sizeof(__u32), sizeof(*ix), 1,
+			    NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &zero, ix, BPF_ANY) ||
+	    bpf_map_update_elem(vip_index_fd, &zero, &fd, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int datapath_index_sync(int vip_map_fd, int vip_index_fd)
+{
+	struct lb_vip_index *ix = calloc(1, sizeof(*ix));
+	struct lb_vip_key key, *prev = NULL;
+	struct lb_vip vip;
+	int err = 0;
+
+	if (!ix)
+		return -ENOMEM;
+	while (!err && !bpf_map_get_next_key(vip_map_fd, prev, &key)) {
+		if (!bpf_map_lookup_elem(vip_map_fd, &key, &vip))
+			datapath_index_add(ix, &key, &vip);
+		else if (errno != ENOENT)	/* ENOENT: deleted meanwhile */
+			err = -errno;
+		prev = &key;
+	}
+	if (!err && errno != ENOENT)
+		err = -errno;
+	if (!err)
+		err = datapath_index_swap(vip_index_fd, ix);
+	free(ix);
+	return err;
+}
+
 int datapath_map_walk(int fd, size_t key_size, size_t value_size, __u32 chunk,
 		      int (*fn)(const void *key, const void *value, void *data), void *data)
 {

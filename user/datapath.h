@@ -6,6 +6,7 @@
 #ifndef LB_DATAPATH_H
 #define LB_DATAPATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include "lb_abi.h"
@@ -57,6 +58,27 @@ void datapath_filter_add(struct lb_vip_filter *filter, const struct lb_vip_key *
  * them is not needed: a stale set bit only costs a hash lookup. 0 or -errno.
  */
 int datapath_filter_sync(int vip_map_fd, int vip_filter_fd);
+
+/*
+ * Put vip_map entry (k, v) in a VIP index (lb_abi.h): in the slot of its
+ * bucket that holds k already, else the first free one. Returns false when
+ * the bucket is full; the data path then finds k in vip_map.
+ */
+bool datapath_index_add(struct lb_vip_index *ix, const struct lb_vip_key *k,
+			const struct lb_vip *v);
+
+/*
+ * Install a VIP index: a new inner map holding ix, put in vip_index's one
+ * slot in one update, so a packet reads the old index or the new one. The
+ * index may only hold entries vip_map holds with the same values: write
+ * vip_map entries before an index that has them, and an index without
+ * entries before deleting them. 0 or -errno; on error the old index stays.
+ */
+int datapath_index_swap(int vip_index_fd, const struct lb_vip_index *ix);
+
+/* Rebuild the VIP index from every entry in vip_map, and install it. For
+ * the tests, which write vip_map directly. 0 or -errno. */
+int datapath_index_sync(int vip_map_fd, int vip_index_fd);
 
 /*
  * Call fn for every entry of a hash or array map, read in batches of chunk
